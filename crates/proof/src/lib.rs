@@ -1,0 +1,88 @@
+//! # stele-proof: hashing and proofs, byte-compatible with immudb
+//!
+//! Everything a ledger needs to *build* proofs and everything a client needs to *check* them,
+//! with no I/O and no async. The byte layouts follow immudb 1.9.3 (header version 1 is what we
+//! write; version 0 is verified for old histories):
+//!
+//! - [`metadata`]: KV metadata bytes (deleted, expiresAt, nonIndexable).
+//! - [`entry`]: entry digests, the leaves of the per-transaction tree.
+//! - [`htree`]: the per-transaction Merkle tree: root `eH` and inclusion proofs.
+//! - [`header`]: the transaction header, its inner hash and the accumulated hash `Alh`.
+//! - [`aht`]: the append-only hash tree over every `Alh`: roots, inclusion, consistency
+//!   (immudb's variant) and last-inclusion proofs, over any store of perfect subtree nodes.
+//! - [`linear`], [`dual`]: linear proofs and dual proofs, built exactly as immudb builds them.
+//! - [`state`]: the client's trusted state and its ECDSA P-256 signature.
+//! - [`verify`]: whole verified reads and writes, as an immudb client checks them.
+//!
+//! Invariants: every digest is exactly 32 bytes; the genesis state hash is `H("")`; a proof that
+//! verifies here verifies in the unmodified immudb-py 1.5.0 client, and the other way round.
+//! This crate does not decide what is stored where; `stele-ledger` does.
+
+pub mod aht;
+pub mod dual;
+pub mod entry;
+mod error;
+pub mod header;
+pub mod history;
+pub mod htree;
+pub mod linear;
+pub mod metadata;
+pub mod state;
+pub mod verify;
+
+pub use dual::DualProof;
+pub use entry::{entry_digest, EntrySpec};
+pub use error::ProofError;
+pub use header::TxHeader;
+pub use htree::InclusionProof;
+pub use linear::LinearProof;
+pub use metadata::KvMetadata;
+pub use state::State;
+
+use sha2::{Digest as _, Sha256};
+
+/// A SHA-256 digest.
+pub type Digest = [u8; 32];
+
+/// A transaction id: 1 for the first transaction, consecutive after that. 0 means "none".
+pub type TxId = u64;
+
+/// Prefix of a leaf hash in both Merkle trees.
+pub const LEAF_PREFIX: u8 = 0x00;
+/// Prefix of an inner node hash in both Merkle trees.
+pub const NODE_PREFIX: u8 = 0x01;
+
+/// `H("")`: the hash of the empty database state and the `prevAlh` of transaction 1.
+pub const GENESIS_ALH: Digest = [
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+];
+
+/// SHA-256 of one byte string.
+pub fn sha256(data: &[u8]) -> Digest {
+    Sha256::digest(data).into()
+}
+
+/// SHA-256 of the concatenation of several byte strings, without building it.
+pub fn sha256_concat(parts: &[&[u8]]) -> Digest {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// `H(0x00 ‖ d)`: the leaf hash of a digest in either tree.
+pub fn leaf_hash(d: &Digest) -> Digest {
+    sha256_concat(&[&[LEAF_PREFIX], d])
+}
+
+/// `H(0x01 ‖ l ‖ r)`: an inner node of either tree.
+pub fn node_hash(l: &Digest, r: &Digest) -> Digest {
+    sha256_concat(&[&[NODE_PREFIX], l, r])
+}
+
+/// Reads a 32-byte digest from a slice, or says what was wrong with it.
+pub fn digest_from(bytes: &[u8]) -> Result<Digest, ProofError> {
+    bytes.try_into().map_err(|_| ProofError::BadDigestLength(bytes.len()))
+}
