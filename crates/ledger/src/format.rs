@@ -1,0 +1,256 @@
+//! Every byte the ledger writes to RocksDB. `docs/format.md` describes the same layout.
+//!
+//! Column families:
+//! - `tx`:   `u64be(id)` → tx record (header, then the entry list in hashed order).
+//! - `kv`:   `esc(key) ‖ 0x00 0x00 ‖ u64be(!id)` → kv record (`u8 len md ‖ md ‖ value`).
+//!           Every version of every key, newest first; this is both the value store and the
+//!           versioned index (non-indexable entries are kept but flagged by their metadata).
+//! - `aht`:  `u8 level ‖ u64be(index)` → 32-byte perfect-subtree hash of the AHT.
+//! - `default`: `"format"` → `u32be(FORMAT_VERSION)`.
+//!
+//! `esc` doubles every 0x00 byte as `0x00 0xFF`, so that the encoding is order-preserving and
+//! prefix-free: all versions of a key are contiguous and keys keep their byte order.
+
+use stele_proof::{digest_from, Digest, KvMetadata, TxHeader, TxId};
+
+use crate::{LedgerError, Result};
+
+pub const CF_TX: &str = "tx";
+pub const CF_KV: &str = "kv";
+pub const CF_AHT: &str = "aht";
+pub const FORMAT_KEY: &[u8] = b"format";
+pub const FORMAT_VERSION: u32 = 1;
+/// Tx record layout version, the first byte of every tx record.
+pub const TX_RECORD_VERSION: u8 = 1;
+
+// ---------- kv keys ----------
+
+/// Appends the escaped key, without its terminator.
+pub fn escape_into(out: &mut Vec<u8>, key: &[u8]) {
+    for &b in key {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+}
+
+/// `esc(key) ‖ 0x00 0x00`: the part of a kv key shared by all versions of `key`.
+pub fn kv_key_prefix(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 10);
+    escape_into(&mut out, key);
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+/// The kv key of `key`'s version written by tx `id`.
+pub fn kv_key(key: &[u8], id: TxId) -> Vec<u8> {
+    let mut out = kv_key_prefix(key);
+    out.extend_from_slice(&(!id).to_be_bytes());
+    out
+}
+
+/// Splits a kv key into the user key and the tx id.
+pub fn decode_kv_key(raw: &[u8]) -> Result<(Vec<u8>, TxId)> {
+    let bad = || LedgerError::corrupted(0, format!("malformed kv key {:02x?}", raw));
+    if raw.len() < 10 {
+        return Err(bad());
+    }
+    let (enc, id) = raw.split_at(raw.len() - 8);
+    let id = !u64::from_be_bytes(id.try_into().unwrap());
+    let mut key = Vec::with_capacity(enc.len());
+    let mut i = 0;
+    while i < enc.len() {
+        match (enc[i], enc.get(i + 1)) {
+            (0, Some(0xFF)) => {
+                key.push(0);
+                i += 2;
+            }
+            (0, Some(0)) if i + 2 == enc.len() => return Ok((key, id)),
+            (0, _) => return Err(bad()),
+            (b, _) => {
+                key.push(b);
+                i += 1;
+            }
+        }
+    }
+    Err(bad())
+}
+
+// ---------- kv records ----------
+
+pub fn encode_kv_record(md: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + md.len() + value.len());
+    out.push(md.len() as u8);
+    out.extend_from_slice(md);
+    out.extend_from_slice(value);
+    out
+}
+
+/// Splits a kv record into metadata and value.
+pub fn decode_kv_record(raw: &[u8], tx: TxId) -> Result<(KvMetadata, &[u8])> {
+    let mdlen = *raw.first().ok_or_else(|| LedgerError::corrupted(tx, "empty kv record"))? as usize;
+    if raw.len() < 1 + mdlen {
+        return Err(LedgerError::corrupted(tx, "truncated kv record"));
+    }
+    let md = KvMetadata::from_bytes(&raw[1..1 + mdlen])
+        .map_err(|e| LedgerError::corrupted(tx, e.to_string()))?;
+    Ok((md, &raw[1 + mdlen..]))
+}
+
+// ---------- tx records ----------
+
+/// One entry of a tx record: what the entry digest needs, without the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxEntryRecord {
+    pub key: Vec<u8>,
+    pub metadata: Vec<u8>,
+    pub v_len: u32,
+    pub h_value: Digest,
+}
+
+/// `u8 record version ‖ header ‖ entries`, where the header is
+/// `u64 id ‖ prevAlh ‖ i64 ts ‖ u16 version ‖ u16 len md ‖ md ‖ u32 nentries ‖ eH ‖ u64 blTxID ‖ blRoot`
+/// and each entry is `u16 len key ‖ key ‖ u8 len md ‖ md ‖ u32 vLen ‖ hValue` (all big-endian).
+pub fn encode_tx_record(h: &TxHeader, entries: &[TxEntryRecord]) -> Vec<u8> {
+    let size = 1 + 8 + 32 + 8 + 2 + 2 + h.metadata.len() + 4 + 32 + 8 + 32
+        + entries.iter().map(|e| 2 + e.key.len() + 1 + e.metadata.len() + 4 + 32).sum::<usize>();
+    let mut b = Vec::with_capacity(size);
+    b.push(TX_RECORD_VERSION);
+    b.extend_from_slice(&h.id.to_be_bytes());
+    b.extend_from_slice(&h.prev_alh);
+    b.extend_from_slice(&h.ts.to_be_bytes());
+    b.extend_from_slice(&h.version.to_be_bytes());
+    b.extend_from_slice(&(h.metadata.len() as u16).to_be_bytes());
+    b.extend_from_slice(&h.metadata);
+    b.extend_from_slice(&h.nentries.to_be_bytes());
+    b.extend_from_slice(&h.eh);
+    b.extend_from_slice(&h.bl_tx_id.to_be_bytes());
+    b.extend_from_slice(&h.bl_root);
+    for e in entries {
+        b.extend_from_slice(&(e.key.len() as u16).to_be_bytes());
+        b.extend_from_slice(&e.key);
+        b.push(e.metadata.len() as u8);
+        b.extend_from_slice(&e.metadata);
+        b.extend_from_slice(&e.v_len.to_be_bytes());
+        b.extend_from_slice(&e.h_value);
+    }
+    b
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    tx: TxId,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.b.len() < n {
+            return Err(LedgerError::corrupted(self.tx, "truncated tx record"));
+        }
+        let (h, t) = self.b.split_at(n);
+        self.b = t;
+        Ok(h)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.take(2)?.try_into().unwrap()))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_be_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_be_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn digest(&mut self) -> Result<Digest> {
+        Ok(digest_from(self.take(32)?).unwrap())
+    }
+}
+
+/// Decodes the header of a tx record, and the entries when `with_entries`.
+pub fn decode_tx_record(
+    raw: &[u8],
+    tx: TxId,
+    with_entries: bool,
+) -> Result<(TxHeader, Vec<TxEntryRecord>)> {
+    let mut r = Reader { b: raw, tx };
+    let v = r.u8()?;
+    if v != TX_RECORD_VERSION {
+        return Err(LedgerError::corrupted(tx, format!("unknown tx record version {v}")));
+    }
+    let id = r.u64()?;
+    let prev_alh = r.digest()?;
+    let ts = r.u64()? as i64;
+    let version = r.u16()?;
+    let mdlen = r.u16()? as usize;
+    let metadata = r.take(mdlen)?.to_vec();
+    let nentries = r.u32()?;
+    let eh = r.digest()?;
+    let bl_tx_id = r.u64()?;
+    let bl_root = r.digest()?;
+    let header = TxHeader { id, prev_alh, ts, version, metadata, nentries, eh, bl_tx_id, bl_root };
+    let mut entries = Vec::new();
+    if with_entries {
+        entries.reserve(nentries as usize);
+        for _ in 0..nentries {
+            let klen = r.u16()? as usize;
+            let key = r.take(klen)?.to_vec();
+            let mdlen = r.u8()? as usize;
+            let metadata = r.take(mdlen)?.to_vec();
+            let v_len = r.u32()?;
+            let h_value = r.digest()?;
+            entries.push(TxEntryRecord { key, metadata, v_len, h_value });
+        }
+        if !r.b.is_empty() {
+            return Err(LedgerError::corrupted(tx, "trailing bytes in tx record"));
+        }
+    }
+    Ok((header, entries))
+}
+
+// ---------- aht keys ----------
+
+pub fn aht_key(level: u32, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level as u8;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kv_keys_round_trip_and_order() {
+        let keys: Vec<&[u8]> = vec![b"", b"\0", b"\0\0", b"\0\x01", b"a", b"a\0", b"a\0b", b"ab", b"\xff"];
+        let mut encoded = Vec::new();
+        for k in &keys {
+            for id in [1u64, 7, u64::MAX - 1] {
+                let e = kv_key(k, id);
+                assert_eq!(decode_kv_key(&e).unwrap(), (k.to_vec(), id));
+                encoded.push((k.to_vec(), std::cmp::Reverse(id), e));
+            }
+        }
+        let mut by_logic = encoded.clone();
+        by_logic.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        encoded.sort_by(|a, b| a.2.cmp(&b.2));
+        assert_eq!(by_logic, encoded, "kv keys sort by (key asc, tx desc)");
+        assert!(decode_kv_key(b"abc").is_err());
+    }
+
+    #[test]
+    fn tx_record_round_trip() {
+        let h = TxHeader::new_v1(3, [1; 32], 1_700_000_000, 2, [2; 32], Some([3; 32]));
+        let entries = vec![
+            TxEntryRecord { key: b"\0a".to_vec(), metadata: vec![0], v_len: 0, h_value: [4; 32] },
+            TxEntryRecord { key: b"\0b".to_vec(), metadata: vec![], v_len: 5, h_value: [5; 32] },
+        ];
+        let raw = encode_tx_record(&h, &entries);
+        assert_eq!(decode_tx_record(&raw, 3, true).unwrap(), (h.clone(), entries));
+        assert!(decode_tx_record(&raw[..raw.len() - 1], 3, true).is_err());
+        assert_eq!(decode_tx_record(&raw, 3, false).unwrap().0, h);
+    }
+}

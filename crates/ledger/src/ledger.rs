@@ -1,0 +1,479 @@
+//! Opening a ledger, its current state, and the commit pipeline (group commit).
+//!
+//! Callers validate and hash their entries on their own thread ([`Prepared`]), then queue them.
+//! One committer thread takes everything that is queued, checks preconditions, assigns
+//! consecutive ids, chains the Alh, appends to the AHT, writes ONE RocksDB batch, syncs once if
+//! any caller asked for durability, publishes the new state, and only then acknowledges every
+//! caller in the group. A failed batch write rolls the in-memory chain back and fails the whole
+//! group: nothing is acknowledged that is not in RocksDB.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex};
+use rocksdb::{ColumnFamilyDescriptor, WriteBatch, WriteOptions, DB};
+use stele_proof::{
+    aht::{Frontier, NodeSource},
+    htree::HTree,
+    sha256, Digest, EntrySpec, KvMetadata, ProofError, TxHeader, TxId, GENESIS_ALH,
+};
+
+use crate::format::{self, TxEntryRecord, CF_AHT, CF_KV, CF_TX};
+use crate::{LedgerError, Result};
+
+/// Limits and tuning of one ledger.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Most entries in one transaction.
+    pub max_tx_entries: usize,
+    /// Longest stored key, in bytes (prefix included).
+    pub max_key_len: usize,
+    /// Largest stored value, in bytes (prefix included).
+    pub max_value_len: usize,
+    /// Most transactions the committer puts into one batch.
+    pub max_group_txs: usize,
+    /// How long a `since_tx` read waits for that tx before giving up.
+    pub since_tx_wait: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            max_tx_entries: 1024,
+            max_key_len: 1024,
+            max_value_len: 32 << 20,
+            max_group_txs: 1024,
+            since_tx_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One entry to write, as stored (prefixes included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub key: Vec<u8>,
+    pub metadata: KvMetadata,
+    pub value: Vec<u8>,
+}
+
+impl NewEntry {
+    pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> NewEntry {
+        NewEntry { key: key.into(), metadata: KvMetadata::default(), value: value.into() }
+    }
+}
+
+/// A condition checked atomically with the commit, against the latest committed state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// The key has a live (not deleted, not expired) version.
+    KeyMustExist(Vec<u8>),
+    /// The key has no live version.
+    KeyMustNotExist(Vec<u8>),
+    /// The key's newest version (live or not) was written at or before this tx.
+    KeyNotModifiedAfter(Vec<u8>, TxId),
+}
+
+/// A transaction to commit.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    pub entries: Vec<NewEntry>,
+    pub preconditions: Vec<Precondition>,
+    /// Acknowledge once written to RocksDB's WAL without waiting for the disk sync (bulk loads).
+    pub no_sync: bool,
+}
+
+/// What the ledger's state is: the last committed tx and its Alh (`H("")` when empty).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub tx_id: TxId,
+    pub alh: Digest,
+    pub ts: i64,
+}
+
+/// A transaction validated and hashed by its caller, ready for the committer.
+struct Prepared {
+    entries: Vec<TxEntryRecord>,
+    /// `(kv key prefix, kv record)` per entry, in hashed order.
+    kv: Vec<(Vec<u8>, Vec<u8>)>,
+    metadata: Vec<KvMetadata>,
+    eh: Digest,
+    preconditions: Vec<Precondition>,
+    sync: bool,
+}
+
+struct Pending {
+    tx: Prepared,
+    reply: SyncSender<Result<TxHeader>>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) db: DB,
+    pub(crate) opts: Options,
+    committed: Mutex<Committed>,
+    advanced: Condvar,
+    path: PathBuf,
+}
+
+/// One ledger: its own RocksDB, tx ids, AHT and state. Several can be open in one process.
+pub struct Ledger {
+    pub(crate) inner: Arc<Inner>,
+    queue: Option<Sender<Pending>>,
+    committer: Option<JoinHandle<()>>,
+}
+
+pub(crate) fn now_secs() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+impl Ledger {
+    /// Opens the ledger at `path`, creating it if it does not exist.
+    pub fn open(path: impl AsRef<Path>, opts: Options) -> Result<Ledger> {
+        let path = path.as_ref().to_path_buf();
+        let mut db_opts = rocksdb::Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        db_opts.increase_parallelism(2);
+        let cfs = [CF_TX, CF_KV, CF_AHT].map(|n| {
+            let mut o = rocksdb::Options::default();
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            ColumnFamilyDescriptor::new(n, o)
+        });
+        let db = DB::open_cf_descriptors(&db_opts, &path, cfs)?;
+        match db.get(format::FORMAT_KEY)? {
+            None => db.put(format::FORMAT_KEY, format::FORMAT_VERSION.to_be_bytes())?,
+            Some(v) if v[..] == format::FORMAT_VERSION.to_be_bytes() => {}
+            Some(v) => {
+                return Err(LedgerError::corrupted(0, format!("unsupported format version {v:02x?}")))
+            }
+        }
+        let mut inner = Inner {
+            db,
+            opts,
+            committed: Mutex::new(Committed { tx_id: 0, alh: GENESIS_ALH, ts: 0 }),
+            advanced: Condvar::new(),
+            path,
+        };
+        let (committed, frontier) = inner.recover()?;
+        *inner.committed.get_mut() = committed;
+        let inner = Arc::new(inner);
+        let (queue, rx) = mpsc::channel();
+        let worker = Arc::clone(&inner);
+        let committer = std::thread::Builder::new()
+            .name("stele-committer".into())
+            .spawn(move || worker.run_committer(rx, committed, frontier))
+            .map_err(|e| LedgerError::illegal(format!("cannot start the committer: {e}")))?;
+        Ok(Ledger { inner, queue: Some(queue), committer: Some(committer) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.inner.opts
+    }
+
+    /// The last committed tx and its Alh.
+    pub fn state(&self) -> Committed {
+        *self.inner.committed.lock()
+    }
+
+    /// Waits until tx `tx_id` is committed, at most `since_tx_wait`.
+    pub fn wait_for(&self, tx_id: TxId) -> Result<Committed> {
+        let deadline = std::time::Instant::now() + self.inner.opts.since_tx_wait;
+        let mut c = self.inner.committed.lock();
+        while c.tx_id < tx_id {
+            if self.inner.advanced.wait_until(&mut c, deadline).timed_out() {
+                return Err(LedgerError::illegal(format!(
+                    "tx {tx_id} is not committed (last committed: {})",
+                    c.tx_id
+                )));
+            }
+        }
+        Ok(*c)
+    }
+
+    /// Commits one transaction of plain entries, durably.
+    pub fn commit(&self, entries: Vec<NewEntry>) -> Result<TxHeader> {
+        self.commit_with(Commit { entries, ..Default::default() })
+    }
+
+    /// Commits one transaction; returns its header once it is durable (or written, with
+    /// `no_sync`). On any error nothing of it is written.
+    pub fn commit_with(&self, commit: Commit) -> Result<TxHeader> {
+        let tx = self.prepare(commit)?;
+        let (reply, answer) = mpsc::sync_channel(1);
+        self.queue.as_ref().ok_or(LedgerError::Closed)?.send(Pending { tx, reply }).map_err(|_| LedgerError::Closed)?;
+        answer.recv().map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Validates and hashes a transaction; runs on the caller's thread, outside the critical section.
+    fn prepare(&self, c: Commit) -> Result<Prepared> {
+        let o = &self.inner.opts;
+        let n = c.entries.len();
+        if n == 0 {
+            return Err(LedgerError::illegal("a transaction needs at least one entry"));
+        }
+        if n > o.max_tx_entries {
+            return Err(LedgerError::illegal(format!(
+                "too many entries in one transaction: {n} (at most {})",
+                o.max_tx_entries
+            )));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(n);
+        let mut entries = Vec::with_capacity(n);
+        let mut kv = Vec::with_capacity(n);
+        let mut metadata = Vec::with_capacity(n);
+        let mut digests = Vec::with_capacity(n);
+        for e in c.entries {
+            if e.key.is_empty() {
+                return Err(LedgerError::illegal("empty key"));
+            }
+            if e.key.len() > o.max_key_len {
+                return Err(LedgerError::illegal(format!(
+                    "key too long: {} bytes (at most {})",
+                    e.key.len(),
+                    o.max_key_len
+                )));
+            }
+            if e.value.len() > o.max_value_len {
+                return Err(LedgerError::illegal(format!(
+                    "value too large: {} bytes (at most {})",
+                    e.value.len(),
+                    o.max_value_len
+                )));
+            }
+            if !seen.insert(e.key.clone()) {
+                return Err(LedgerError::illegal(format!(
+                    "duplicate key in one transaction: {}",
+                    String::from_utf8_lossy(&e.key)
+                )));
+            }
+            let md = e.metadata.to_bytes();
+            let h_value = sha256(&e.value);
+            let spec_digest = stele_proof::entry_digest(1, &e.key, &md, &h_value)?;
+            digests.push(spec_digest);
+            kv.push((format::kv_key_prefix(&e.key), format::encode_kv_record(&md, &e.value)));
+            entries.push(TxEntryRecord { key: e.key, metadata: md, v_len: e.value.len() as u32, h_value });
+            metadata.push(e.metadata);
+        }
+        for p in &c.preconditions {
+            let key = match p {
+                Precondition::KeyMustExist(k)
+                | Precondition::KeyMustNotExist(k)
+                | Precondition::KeyNotModifiedAfter(k, _) => k,
+            };
+            if key.is_empty() || key.len() > o.max_key_len {
+                return Err(LedgerError::illegal("precondition on an empty or too long key"));
+            }
+        }
+        let eh = HTree::build(&digests)?.root();
+        Ok(Prepared { entries, kv, metadata, eh, preconditions: c.preconditions, sync: !c.no_sync })
+    }
+
+    /// Builds an [`EntrySpec`] digest helper for callers that want to check what they wrote.
+    pub fn entry_spec(e: &NewEntry) -> EntrySpec {
+        EntrySpec { key: e.key.clone(), metadata: e.metadata, value: e.value.clone() }
+    }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(h) = self.committer.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// The newest version of a key that a precondition sees: its tx and metadata.
+type Latest = Option<(TxId, KvMetadata)>;
+
+impl Inner {
+    pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db.cf_handle(name).expect("column family opened at start")
+    }
+
+    /// Reads the last committed header and the AHT frontier back from RocksDB.
+    fn recover(&self) -> Result<(Committed, Frontier)> {
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_TX));
+        it.seek_to_last();
+        it.status()?;
+        let Some(raw) = it.value() else {
+            return Ok((Committed { tx_id: 0, alh: GENESIS_ALH, ts: 0 }, Frontier::default()));
+        };
+        let id = u64::from_be_bytes(
+            it.key().unwrap().try_into().map_err(|_| LedgerError::corrupted(0, "bad tx key"))?,
+        );
+        let (h, _) = format::decode_tx_record(raw, id, false)?;
+        let alh = h.alh()?;
+        let frontier = Frontier::load(&AhtNodes(self), id)?;
+        if frontier.root().is_none() {
+            return Err(LedgerError::corrupted(id, "empty AHT"));
+        }
+        Ok((Committed { tx_id: id, alh, ts: h.ts }, frontier))
+    }
+
+    /// The newest indexable version of `key` at or before `snapshot`.
+    pub(crate) fn latest_version(&self, key: &[u8], snapshot: TxId) -> Result<Latest> {
+        let prefix = format::kv_key_prefix(key);
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_KV));
+        let mut seek = prefix.clone();
+        seek.extend_from_slice(&(!snapshot).to_be_bytes());
+        it.seek(&seek);
+        while let Some(k) = it.key() {
+            if !k.starts_with(&prefix) || k.len() != prefix.len() + 8 {
+                break;
+            }
+            let tx = !u64::from_be_bytes(k[prefix.len()..].try_into().unwrap());
+            let (md, _) = format::decode_kv_record(it.value().unwrap(), tx)?;
+            if !md.non_indexable {
+                return Ok(Some((tx, md)));
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(None)
+    }
+
+    fn check_preconditions(
+        &self,
+        pre: &[Precondition],
+        overlay: &HashMap<Vec<u8>, (TxId, KvMetadata)>,
+        snapshot: TxId,
+        now: i64,
+    ) -> Result<()> {
+        for p in pre {
+            let key = match p {
+                Precondition::KeyMustExist(k)
+                | Precondition::KeyMustNotExist(k)
+                | Precondition::KeyNotModifiedAfter(k, _) => k,
+            };
+            let latest = match overlay.get(key) {
+                Some(v) => Some(*v),
+                None => self.latest_version(key, snapshot)?,
+            };
+            let live = latest.is_some_and(|(_, md)| !md.deleted && !md.expired_at(now as u64));
+            let name = String::from_utf8_lossy(key);
+            match p {
+                Precondition::KeyMustExist(_) if !live => {
+                    return Err(LedgerError::PreconditionFailed(format!("key {name} must exist")))
+                }
+                Precondition::KeyMustNotExist(_) if live => {
+                    return Err(LedgerError::PreconditionFailed(format!("key {name} must not exist")))
+                }
+                Precondition::KeyNotModifiedAfter(_, tx) if latest.is_some_and(|(t, _)| t > *tx) => {
+                    return Err(LedgerError::PreconditionFailed(format!(
+                        "key {name} was modified after tx {tx}"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn run_committer(&self, rx: Receiver<Pending>, mut state: Committed, mut frontier: Frontier) {
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            while group.len() < self.opts.max_group_txs {
+                match rx.try_recv() {
+                    Ok(p) => group.push(p),
+                    Err(_) => break,
+                }
+            }
+            let before = (state, frontier.clone());
+            let mut batch = WriteBatch::default();
+            let mut overlay: HashMap<Vec<u8>, (TxId, KvMetadata)> = HashMap::new();
+            let mut accepted = Vec::with_capacity(group.len());
+            let mut sync = false;
+            let now = now_secs();
+            for Pending { tx, reply } in group {
+                if let Err(e) = self.check_preconditions(&tx.preconditions, &overlay, before.0.tx_id, now) {
+                    let _ = reply.send(Err(e));
+                    continue;
+                }
+                match self.append(&mut batch, &tx, &mut state, &mut frontier) {
+                    Ok(header) => {
+                        for ((entry, md), id) in tx.entries.iter().zip(&tx.metadata).zip(std::iter::repeat(header.id)) {
+                            if !md.non_indexable {
+                                overlay.insert(entry.key.clone(), (id, *md));
+                            }
+                        }
+                        sync |= tx.sync;
+                        accepted.push((reply, header));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            if accepted.is_empty() {
+                continue;
+            }
+            let mut wo = WriteOptions::default();
+            wo.set_sync(sync);
+            if let Err(e) = self.db.write_opt(batch, &wo) {
+                (state, frontier) = before;
+                let msg = e.to_string();
+                for (reply, _) in accepted {
+                    let _ = reply.send(Err(LedgerError::CommitFailed(msg.clone())));
+                }
+                continue;
+            }
+            *self.committed.lock() = state;
+            self.advanced.notify_all();
+            for (reply, header) in accepted {
+                let _ = reply.send(Ok(header));
+            }
+        }
+    }
+
+    /// Chains one prepared tx onto `state` and adds its records to `batch`.
+    fn append(
+        &self,
+        batch: &mut WriteBatch,
+        tx: &Prepared,
+        state: &mut Committed,
+        frontier: &mut Frontier,
+    ) -> Result<TxHeader> {
+        let id = state.tx_id + 1;
+        // Timestamps never go backwards, whatever the wall clock does.
+        let ts = now_secs().max(state.ts);
+        let header = TxHeader::new_v1(id, state.alh, ts, tx.entries.len() as u32, tx.eh, frontier.root());
+        let alh = header.alh()?;
+        batch.put_cf(self.cf(CF_TX), id.to_be_bytes(), format::encode_tx_record(&header, &tx.entries));
+        let rev = (!id).to_be_bytes();
+        for (prefix, record) in &tx.kv {
+            let mut k = Vec::with_capacity(prefix.len() + 8);
+            k.extend_from_slice(prefix);
+            k.extend_from_slice(&rev);
+            batch.put_cf(self.cf(CF_KV), k, record);
+        }
+        for n in frontier.append(&alh) {
+            batch.put_cf(self.cf(CF_AHT), format::aht_key(n.level, n.index), n.hash);
+        }
+        *state = Committed { tx_id: id, alh, ts };
+        Ok(header)
+    }
+}
+
+/// The AHT's perfect-subtree nodes, read from the `aht` column family.
+pub(crate) struct AhtNodes<'a>(pub(crate) &'a Inner);
+
+impl NodeSource for AhtNodes<'_> {
+    type Error = LedgerError;
+    fn node(&self, level: u32, index: u64) -> Result<Digest> {
+        let raw = self
+            .0
+            .db
+            .get_pinned_cf(self.0.cf(CF_AHT), format::aht_key(level, index))?
+            .ok_or_else(|| ProofError::Missing(format!("AHT node ({level}, {index})")))?;
+        Ok(stele_proof::digest_from(&raw)?)
+    }
+}

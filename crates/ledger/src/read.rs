@@ -1,0 +1,360 @@
+//! Reads at a snapshot: a key's newest version, a version by tx or revision, history, scans,
+//! and transactions by id.
+//!
+//! A snapshot is a committed tx id; a read at snapshot `s` sees exactly the versions written by
+//! txs `1..=s`. Versions are immutable once written and every tx at or below the committed id is
+//! wholly in RocksDB, so reads need no RocksDB snapshot and never block the committer.
+//! Non-indexable entries are never visible to these reads (only to tx reads); deleted and
+//! expired versions hide the key from `get` and `scan` but stay in `history`.
+
+use rocksdb::DBRawIteratorWithThreadMode;
+use stele_proof::{KvMetadata, TxHeader, TxId};
+
+use crate::format::{self, TxEntryRecord, CF_KV, CF_TX};
+use crate::ledger::{now_secs, Inner};
+use crate::{Ledger, LedgerError, Result};
+
+/// One version of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The stored key.
+    pub key: Vec<u8>,
+    /// The stored value.
+    pub value: Vec<u8>,
+    pub metadata: KvMetadata,
+    /// The tx that wrote this version.
+    pub tx: TxId,
+    /// 1-based position of this version among the key's versions (0 where not computed: scans).
+    pub revision: u64,
+}
+
+impl Entry {
+    pub fn is_live(&self, now: i64) -> bool {
+        !self.metadata.deleted && !self.metadata.expired_at(now as u64)
+    }
+}
+
+/// A transaction as stored: header and entry digests inputs, in hashed order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tx {
+    pub header: TxHeader,
+    pub entries: Vec<TxEntryRecord>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HistoryQuery {
+    pub offset: usize,
+    /// 0: no limit.
+    pub limit: usize,
+    /// Newest first.
+    pub desc: bool,
+    /// Read at this tx instead of the latest.
+    pub snapshot: Option<TxId>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanQuery {
+    /// Only keys starting with this.
+    pub prefix: Vec<u8>,
+    /// Start after this key (at it with `inclusive_seek`); in a descending scan, the upper end.
+    pub seek_key: Option<Vec<u8>>,
+    pub inclusive_seek: bool,
+    /// Stop before this key (at it with `inclusive_end`); in a descending scan, the lower end.
+    pub end_key: Option<Vec<u8>>,
+    pub inclusive_end: bool,
+    pub desc: bool,
+    pub offset: usize,
+    /// 0: no limit.
+    pub limit: usize,
+    pub snapshot: Option<TxId>,
+}
+
+type RawIter<'a> = DBRawIteratorWithThreadMode<'a, rocksdb::DB>;
+
+/// The smallest byte string greater than every string starting with `p`, if any.
+fn successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut s = p.to_vec();
+    while let Some(last) = s.pop() {
+        if last != 0xFF {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
+impl Ledger {
+    fn snapshot_or_latest(&self, snapshot: Option<TxId>) -> Result<TxId> {
+        let committed = self.state().tx_id;
+        match snapshot {
+            None => Ok(committed),
+            Some(s) if s <= committed => Ok(s),
+            Some(s) => Err(LedgerError::illegal(format!(
+                "snapshot tx {s} is beyond the last committed tx {committed}"
+            ))),
+        }
+    }
+
+    fn kv_iter(&self) -> RawIter<'_> {
+        self.inner.db.raw_iterator_cf(self.inner.cf(CF_KV))
+    }
+
+    /// The newest live version of `key` at `snapshot` (latest when `None`), with its revision.
+    pub fn get(&self, key: &[u8], snapshot: Option<TxId>) -> Result<Entry> {
+        let snapshot = self.snapshot_or_latest(snapshot)?;
+        let mut versions = self.versions_desc(key, snapshot);
+        let newest = versions.next().transpose()?.ok_or(LedgerError::KeyNotFound)?;
+        if !newest.is_live(now_secs()) {
+            return Err(LedgerError::KeyNotFound);
+        }
+        let older = versions.try_fold(0u64, |n, v| v.map(|_| n + 1))?;
+        Ok(Entry { revision: older + 1, ..newest })
+    }
+
+    /// The version of `key` written by tx `tx` exactly (deleted or not).
+    pub fn get_at_tx(&self, key: &[u8], tx: TxId) -> Result<Entry> {
+        if tx == 0 || tx > self.state().tx_id {
+            return Err(LedgerError::TxNotFound);
+        }
+        let raw = self
+            .inner
+            .db
+            .get_pinned_cf(self.inner.cf(CF_KV), format::kv_key(key, tx))?
+            .ok_or(LedgerError::KeyNotFound)?;
+        let (metadata, value) = format::decode_kv_record(&raw, tx)?;
+        let revision = if metadata.non_indexable {
+            0
+        } else {
+            self.versions_desc(key, tx).try_fold(0u64, |n, v| v.map(|_| n + 1))?
+        };
+        Ok(Entry { key: key.to_vec(), value: value.to_vec(), metadata, tx, revision })
+    }
+
+    /// Version `revision` of `key`: `> 0` counts from the first version (1 = first), `<= 0`
+    /// from the newest (0 = newest, −1 = the one before). Deleted versions count.
+    pub fn get_at_revision(&self, key: &[u8], revision: i64, snapshot: Option<TxId>) -> Result<Entry> {
+        let snapshot = self.snapshot_or_latest(snapshot)?;
+        let total = self.versions_desc(key, snapshot).try_fold(0u64, |n, v| v.map(|_| n + 1))?;
+        if total == 0 {
+            return Err(LedgerError::KeyNotFound);
+        }
+        let rev = if revision > 0 { revision } else { total as i64 + revision };
+        if rev < 1 || rev as u64 > total {
+            return Err(LedgerError::InvalidRevision);
+        }
+        let skip = (total - rev as u64) as usize;
+        let e = self.versions_desc(key, snapshot).nth(skip).ok_or(LedgerError::InvalidRevision)??;
+        Ok(Entry { revision: rev as u64, ..e })
+    }
+
+    /// Every indexable version of `key` at `snapshot`, newest first, revisions unset.
+    fn versions_desc<'a>(&'a self, key: &[u8], snapshot: TxId) -> impl Iterator<Item = Result<Entry>> + 'a {
+        let prefix = format::kv_key_prefix(key);
+        let mut it = self.kv_iter();
+        let mut seek = prefix.clone();
+        seek.extend_from_slice(&(!snapshot).to_be_bytes());
+        it.seek(&seek);
+        let key = key.to_vec();
+        let mut done = false;
+        std::iter::from_fn(move || loop {
+            if done {
+                return None;
+            }
+            let Some(k) = it.key() else {
+                done = true;
+                return it.status().err().map(|e| Err(e.into()));
+            };
+            if !k.starts_with(&prefix) || k.len() != prefix.len() + 8 {
+                done = true;
+                return None;
+            }
+            let tx = !u64::from_be_bytes(k[prefix.len()..].try_into().unwrap());
+            let decoded = format::decode_kv_record(it.value().unwrap(), tx)
+                .map(|(md, v)| (md, v.to_vec()));
+            it.next();
+            match decoded {
+                Err(e) => {
+                    done = true;
+                    return Some(Err(e));
+                }
+                Ok((md, _)) if md.non_indexable => continue,
+                Ok((metadata, value)) => {
+                    return Some(Ok(Entry { key: key.clone(), value, metadata, tx, revision: 0 }))
+                }
+            }
+        })
+    }
+
+    /// The versions of `key` at the snapshot, tombstones included, with their revisions.
+    pub fn history(&self, key: &[u8], q: &HistoryQuery) -> Result<Vec<Entry>> {
+        let snapshot = self.snapshot_or_latest(q.snapshot)?;
+        let mut all = self.versions_desc(key, snapshot).collect::<Result<Vec<_>>>()?;
+        let total = all.len() as u64;
+        for (i, e) in all.iter_mut().enumerate() {
+            e.revision = total - i as u64;
+        }
+        if !q.desc {
+            all.reverse();
+        }
+        let limit = if q.limit == 0 { usize::MAX } else { q.limit };
+        Ok(all.into_iter().skip(q.offset).take(limit).collect())
+    }
+
+    /// The live keys in a range at the snapshot, each at its newest version.
+    pub fn scan(&self, q: &ScanQuery) -> Result<Vec<Entry>> {
+        let snapshot = self.snapshot_or_latest(q.snapshot)?;
+        let now = now_secs();
+        let limit = if q.limit == 0 { usize::MAX } else { q.limit };
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        let mut emit = |e: Entry| {
+            if !e.is_live(now) {
+                return true;
+            }
+            if skipped < q.offset {
+                skipped += 1;
+                return true;
+            }
+            out.push(e);
+            out.len() < limit
+        };
+        let in_lower = |k: &[u8]| match (&q.desc, &q.seek_key, &q.end_key) {
+            (false, Some(s), _) => k > s.as_slice() || (q.inclusive_seek && k == s.as_slice()),
+            (true, _, Some(e)) => k > e.as_slice() || (q.inclusive_end && k == e.as_slice()),
+            _ => true,
+        };
+        let in_upper = |k: &[u8]| match (&q.desc, &q.seek_key, &q.end_key) {
+            (false, _, Some(e)) => k < e.as_slice() || (q.inclusive_end && k == e.as_slice()),
+            (true, Some(s), _) => k < s.as_slice() || (q.inclusive_seek && k == s.as_slice()),
+            _ => true,
+        };
+        let mut escaped_prefix = Vec::new();
+        format::escape_into(&mut escaped_prefix, &q.prefix);
+        let mut it = self.kv_iter();
+
+        if !q.desc {
+            match &q.seek_key {
+                Some(s) if s.as_slice() > q.prefix.as_slice() => it.seek(format::kv_key_prefix(s)),
+                _ => it.seek(&escaped_prefix),
+            }
+            while let Some(raw) = it.key() {
+                let (key, tx) = format::decode_kv_key(raw)?;
+                if !key.starts_with(&q.prefix) || !in_upper(&key) {
+                    break;
+                }
+                if !in_lower(&key) {
+                    it.seek(format::kv_key(&key, 0));
+                    continue;
+                }
+                if tx > snapshot {
+                    it.seek(format::kv_key(&key, snapshot));
+                    continue;
+                }
+                let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
+                if md.non_indexable {
+                    it.next();
+                    continue;
+                }
+                let e = Entry { key, value: value.to_vec(), metadata: md, tx, revision: 0 };
+                let next = format::kv_key(&e.key, 0);
+                if !emit(e) {
+                    break;
+                }
+                it.seek(next);
+            }
+        } else {
+            match (&q.seek_key, successor(&escaped_prefix)) {
+                (Some(s), succ) if succ.as_ref().is_none_or(|p| format::kv_key_prefix(s) < *p) => {
+                    it.seek_for_prev(format::kv_key(s, 0))
+                }
+                (_, Some(succ)) => it.seek_for_prev(succ),
+                (_, None) => it.seek_to_last(),
+            }
+            // Walking backwards, a key's versions come oldest first: keep the newest visible one.
+            let mut candidate: Option<Entry> = None;
+            let mut current: Option<Vec<u8>> = None;
+            loop {
+                let decoded = match it.key() {
+                    Some(raw) => Some(format::decode_kv_key(raw)?),
+                    None => None,
+                };
+                let same = matches!((&decoded, &current), (Some((k, _)), Some(c)) if k == c);
+                if !same {
+                    if let Some(e) = candidate.take() {
+                        if !emit(e) {
+                            break;
+                        }
+                    }
+                    match &decoded {
+                        Some((k, _)) if k.starts_with(&q.prefix) && in_lower(k) => {
+                            current = Some(k.clone())
+                        }
+                        _ => break,
+                    }
+                }
+                let (key, tx) = decoded.unwrap();
+                if in_upper(&key) && tx <= snapshot {
+                    let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
+                    if !md.non_indexable {
+                        candidate = Some(Entry { key, value: value.to_vec(), metadata: md, tx, revision: 0 });
+                    }
+                }
+                it.prev();
+            }
+        }
+        it.status()?;
+        Ok(out)
+    }
+
+    /// The header of committed tx `id`.
+    pub fn header(&self, id: TxId) -> Result<TxHeader> {
+        Ok(self.tx_record(id, false)?.header)
+    }
+
+    /// Committed tx `id` with its entries in hashed order.
+    pub fn tx(&self, id: TxId) -> Result<Tx> {
+        self.tx_record(id, true)
+    }
+
+    fn tx_record(&self, id: TxId, with_entries: bool) -> Result<Tx> {
+        self.inner.tx_record(id, self.state().tx_id, with_entries)
+    }
+
+    /// The stored value of an entry of tx `id`.
+    pub fn tx_entry_value(&self, key: &[u8], id: TxId) -> Result<Vec<u8>> {
+        let raw = self
+            .inner
+            .db
+            .get_pinned_cf(self.inner.cf(CF_KV), format::kv_key(key, id))?
+            .ok_or_else(|| LedgerError::corrupted(id, "entry value missing"))?;
+        Ok(format::decode_kv_record(&raw, id)?.1.to_vec())
+    }
+
+    /// Up to `limit` committed txs from `from`, ascending or descending.
+    pub fn tx_scan(&self, from: TxId, limit: usize, desc: bool) -> Result<Vec<Tx>> {
+        let last = self.state().tx_id;
+        if from == 0 || from > last {
+            return Err(LedgerError::TxNotFound);
+        }
+        let ids: Box<dyn Iterator<Item = TxId>> =
+            if desc { Box::new((1..=from).rev()) } else { Box::new(from..=last) };
+        ids.take(limit).map(|id| self.tx(id)).collect()
+    }
+}
+
+impl Inner {
+    pub(crate) fn tx_record(&self, id: TxId, committed: TxId, with_entries: bool) -> Result<Tx> {
+        if id == 0 || id > committed {
+            return Err(LedgerError::TxNotFound);
+        }
+        let raw = self
+            .db
+            .get_pinned_cf(self.cf(CF_TX), id.to_be_bytes())?
+            .ok_or_else(|| LedgerError::corrupted(id, "tx record missing"))?;
+        let (header, entries) = format::decode_tx_record(&raw, id, with_entries)?;
+        if header.id != id {
+            return Err(LedgerError::corrupted(id, format!("record holds tx {}", header.id)));
+        }
+        Ok(Tx { header, entries })
+    }
+}
