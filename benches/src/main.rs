@@ -21,7 +21,11 @@ pub struct Figure {
 impl Figure {
     pub fn to_json(&self) -> Value {
         let (b, bv, ratio) = match &self.baseline {
-            Some((name, v)) => (json!(name), json!(v), json!(if *v > 0.0 { self.stele / v } else { 0.0 })),
+            Some((name, v)) => (
+                json!(name),
+                json!(v),
+                json!(if *v > 0.0 { self.stele / v } else { 0.0 }),
+            ),
             None => (Value::Null, Value::Null, Value::Null),
         };
         json!({"name": self.name, "unit": self.unit, "stele": self.stele, "baseline": b, "baseline_value": bv, "ratio": ratio})
@@ -30,6 +34,8 @@ impl Figure {
 
 pub struct Args {
     pub json: bool,
+    /// Run only the sections whose name contains this.
+    pub only: Option<String>,
     pub quick: bool,
     pub history: u64,
 }
@@ -37,10 +43,15 @@ pub struct Args {
 fn main() {
     let mut argv = std::env::args().skip(1);
     let Some(suite) = argv.next() else {
-        eprintln!("usage: stele-bench ledger [--json] [--quick] [--history N]");
+        eprintln!("usage: stele-bench ledger [--json] [--quick] [--history N] [--only SECTION]");
         std::process::exit(2);
     };
-    let mut args = Args { json: false, quick: false, history: 1_000_000 };
+    let mut args = Args {
+        json: false,
+        only: None,
+        quick: false,
+        history: 1_000_000,
+    };
     while let Some(a) = argv.next() {
         match a.as_str() {
             "--json" => args.json = true,
@@ -48,6 +59,7 @@ fn main() {
                 args.quick = true;
                 args.history = 50_000;
             }
+            "--only" => args.only = argv.next(),
             "--history" => {
                 args.history = argv.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
                     eprintln!("--history needs a number of transactions");
@@ -73,7 +85,13 @@ fn main() {
     } else {
         for f in &figures {
             match &f.baseline {
-                Some((b, v)) => println!("{:<55} {:>14.1} {:<10} vs {b} {v:.1} (ratio {:.2})", f.name, f.stele, f.unit, f.stele / v),
+                Some((b, v)) => println!(
+                    "{:<55} {:>14.1} {:<10} vs {b} {v:.1} (ratio {:.2})",
+                    f.name,
+                    f.stele,
+                    f.unit,
+                    f.stele / v
+                ),
                 None => println!("{:<55} {:>14.1} {}", f.name, f.stele, f.unit),
             }
         }
@@ -83,6 +101,7 @@ fn main() {
 /// Median and 99th percentile of samples, in microseconds.
 pub fn percentiles(mut samples: Vec<std::time::Duration>) -> (f64, f64) {
     samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
+    let at =
+        |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize].as_secs_f64() * 1e6;
     (at(0.5), at(0.99))
 }

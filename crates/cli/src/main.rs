@@ -47,14 +47,25 @@ fn parse() -> Result<Cli, String> {
             _ => rest.push(a),
         }
     }
-    if db.is_empty() || !db.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(format!("invalid database name {db:?}: use ASCII letters, digits, '_' and '-'"));
+    if db.is_empty()
+        || !db
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "invalid database name {db:?}: use ASCII letters, digits, '_' and '-'"
+        ));
     }
     if rest.is_empty() {
         return Err(String::new());
     }
     let command = rest.remove(0);
-    Ok(Cli { data_dir, db, command, args: rest })
+    Ok(Cli {
+        data_dir,
+        db,
+        command,
+        args: rest,
+    })
 }
 
 /// Takes `--flag VALUE` out of `args`.
@@ -79,7 +90,11 @@ fn switch(args: &mut Vec<String>, name: &str) -> bool {
 }
 
 fn number<T: std::str::FromStr>(v: Option<String>, name: &str) -> Result<Option<T>, String> {
-    v.map(|s| s.parse().map_err(|_| format!("{name} needs a number, got {s:?}"))).transpose()
+    v.map(|s| {
+        s.parse()
+            .map_err(|_| format!("{name} needs a number, got {s:?}"))
+    })
+    .transpose()
 }
 
 fn show(b: &[u8]) -> String {
@@ -88,7 +103,8 @@ fn show(b: &[u8]) -> String {
 
 fn run(cli: Cli) -> Result<(), String> {
     let path = cli.data_dir.join(&cli.db);
-    let ledger = Ledger::open(&path, Options::default()).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let ledger = Ledger::open(&path, Options::default())
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let err = |e: LedgerError| e.to_string();
     let mut args = cli.args;
     let positional = |args: &Vec<String>, n: usize, what: &str| -> Result<(), String> {
@@ -103,16 +119,30 @@ fn run(cli: Cli) -> Result<(), String> {
             println!("database {} at {}", cli.db, path.display());
             println!("tx {}  state hash {}", s.tx_id, hex::encode(s.alh));
             if cli.command == "serve" {
-                println!("the gRPC server is not part of this build yet: use the key/value commands");
+                println!(
+                    "the gRPC server is not part of this build yet: use the key/value commands"
+                );
             }
         }
         "verify" => {
             let r = ledger.verify().map_err(err)?;
-            println!("verified {} txs, {} entries; state tx {} hash {}", r.txs, r.entries, r.state.tx_id, hex::encode(r.state.alh));
+            println!(
+                "verified {} txs, {} entries; state tx {} hash {}",
+                r.txs,
+                r.entries,
+                r.state.tx_id,
+                hex::encode(r.state.alh)
+            );
         }
         "set" => {
             positional(&args, 2, "KEY VALUE")?;
-            let h = ledger.kv().set(vec![(args[0].clone().into_bytes(), args[1].clone().into_bytes())]).map_err(err)?;
+            let h = ledger
+                .kv()
+                .set(vec![(
+                    args[0].clone().into_bytes(),
+                    args[1].clone().into_bytes(),
+                )])
+                .map_err(err)?;
             println!("tx {}", h.id);
         }
         "get" => {
@@ -130,16 +160,27 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         "delete" => {
             positional(&args, 1, "KEY")?;
-            let h = ledger.kv().delete(vec![args[0].clone().into_bytes()]).map_err(err)?;
+            let h = ledger
+                .kv()
+                .delete(vec![args[0].clone().into_bytes()])
+                .map_err(err)?;
             println!("tx {}", h.id);
         }
         "history" => {
             let desc = switch(&mut args, "--desc");
             let limit = number(flag(&mut args, "--limit")?, "--limit")?.unwrap_or(0);
             positional(&args, 1, "KEY")?;
-            let q = HistoryQuery { desc, limit, ..Default::default() };
+            let q = HistoryQuery {
+                desc,
+                limit,
+                ..Default::default()
+            };
             for e in ledger.kv().history(args[0].as_bytes(), &q).map_err(err)? {
-                let v = if e.metadata.deleted { "(deleted)".to_string() } else { show(&e.value) };
+                let v = if e.metadata.deleted {
+                    "(deleted)".to_string()
+                } else {
+                    show(&e.value)
+                };
                 println!("revision {}\ttx {}\t{v}", e.revision, e.tx);
             }
         }
@@ -149,8 +190,20 @@ fn run(cli: Cli) -> Result<(), String> {
             if args.len() > 1 {
                 return Err("scan expects at most a PREFIX".into());
             }
-            let prefix = args.first().map(|p| p.clone().into_bytes()).unwrap_or_default();
-            for e in ledger.kv().scan(&ScanQuery { prefix, desc, limit, ..Default::default() }).map_err(err)? {
+            let prefix = args
+                .first()
+                .map(|p| p.clone().into_bytes())
+                .unwrap_or_default();
+            for e in ledger
+                .kv()
+                .scan(&ScanQuery {
+                    prefix,
+                    desc,
+                    limit,
+                    ..Default::default()
+                })
+                .map_err(err)?
+            {
                 println!("{}\t{}\ttx {}", show(&e.key), show(&e.value), e.tx);
             }
         }
@@ -159,7 +212,14 @@ fn run(cli: Cli) -> Result<(), String> {
             let id = number(Some(args[0].clone()), "tx")?.unwrap();
             let tx = ledger.tx(id).map_err(err)?;
             let h = &tx.header;
-            println!("tx {}  ts {}  entries {}  eH {}  Alh {}", h.id, h.ts, h.nentries, hex::encode(h.eh), hex::encode(h.alh().map_err(|e| e.to_string())?));
+            println!(
+                "tx {}  ts {}  entries {}  eH {}  Alh {}",
+                h.id,
+                h.ts,
+                h.nentries,
+                hex::encode(h.eh),
+                hex::encode(h.alh().map_err(|e| e.to_string())?)
+            );
             for e in &tx.entries {
                 println!("  {}", show(&e.key));
             }

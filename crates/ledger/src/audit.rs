@@ -20,7 +20,10 @@ pub struct AuditReport {
 }
 
 fn fail(tx: TxId, what: impl Into<String>) -> LedgerError {
-    LedgerError::VerificationFailed { tx, what: what.into() }
+    LedgerError::VerificationFailed {
+        tx,
+        what: what.into(),
+    }
 }
 
 impl Ledger {
@@ -32,7 +35,9 @@ impl Ledger {
         let mut alh = GENESIS_ALH;
         let mut entries = 0u64;
         for id in 1..=state.tx_id {
-            let tx = inner.tx_record(id, state.tx_id, true).map_err(|e| fail(id, e.to_string()))?;
+            let tx = inner
+                .tx_record(id, state.tx_id, true)
+                .map_err(|e| fail(id, e.to_string()))?;
             let h = &tx.header;
             if h.version != 1 || !h.metadata.is_empty() {
                 return Err(fail(id, "unexpected header version or tx metadata"));
@@ -51,12 +56,16 @@ impl Ledger {
                     .db
                     .get_pinned_cf(inner.cf(CF_KV), format::kv_key(&e.key, id))?
                     .ok_or_else(|| fail(id, format!("value of key {:02x?} is missing", e.key)))?;
-                let (md, value) = format::decode_kv_record(&raw, id).map_err(|err| fail(id, err.to_string()))?;
+                let (md, value) =
+                    format::decode_kv_record(&raw, id).map_err(|err| fail(id, err.to_string()))?;
                 if md.to_bytes() != e.metadata {
                     return Err(fail(id, format!("metadata of key {:02x?} differs", e.key)));
                 }
                 if value.len() as u32 != e.v_len || sha256(value) != e.h_value {
-                    return Err(fail(id, format!("value of key {:02x?} does not match its hash", e.key)));
+                    return Err(fail(
+                        id,
+                        format!("value of key {:02x?} does not match its hash", e.key),
+                    ));
                 }
             }
             entries += tx.entries.len() as u64;
@@ -65,14 +74,22 @@ impl Ledger {
             }
             alh = h.alh()?;
             for n in frontier.append(&alh) {
-                let stored = inner.db.get_pinned_cf(inner.cf(CF_AHT), format::aht_key(n.level, n.index))?;
+                let stored = inner
+                    .db
+                    .get_pinned_cf(inner.cf(CF_AHT), format::aht_key(n.level, n.index))?;
                 if stored.as_deref() != Some(&n.hash[..]) {
-                    return Err(fail(id, format!("AHT node ({}, {}) does not match", n.level, n.index)));
+                    return Err(fail(
+                        id,
+                        format!("AHT node ({}, {}) does not match", n.level, n.index),
+                    ));
                 }
             }
         }
         if alh != state.alh {
-            return Err(fail(state.tx_id, "the served state is not the end of the chain"));
+            return Err(fail(
+                state.tx_id,
+                "the served state is not the end of the chain",
+            ));
         }
         // Every stored version must belong to a tx entry: count them, and name a stray one.
         let mut it = inner.db.raw_iterator_cf(inner.cf(CF_KV));
@@ -87,7 +104,10 @@ impl Ledger {
             if stored > entries {
                 let rec = inner.tx_record(tx, state.tx_id, true)?;
                 if !rec.entries.iter().any(|e| e.key == key) {
-                    return Err(fail(tx, format!("stored key {key:02x?} is not an entry of the tx")));
+                    return Err(fail(
+                        tx,
+                        format!("stored key {key:02x?} is not an entry of the tx"),
+                    ));
                 }
             }
             it.next();
@@ -100,12 +120,22 @@ impl Ledger {
                 let (key, tx) = format::decode_kv_key(raw).map_err(|e| fail(0, e.to_string()))?;
                 let rec = inner.tx_record(tx, state.tx_id, true)?;
                 if !rec.entries.iter().any(|e| e.key == key) {
-                    return Err(fail(tx, format!("stored key {key:02x?} is not an entry of the tx")));
+                    return Err(fail(
+                        tx,
+                        format!("stored key {key:02x?} is not an entry of the tx"),
+                    ));
                 }
                 it.next();
             }
-            return Err(fail(0, format!("{stored} stored versions for {entries} entries")));
+            return Err(fail(
+                0,
+                format!("{stored} stored versions for {entries} entries"),
+            ));
         }
-        Ok(AuditReport { txs: state.tx_id, entries, state })
+        Ok(AuditReport {
+            txs: state.tx_id,
+            entries,
+            state,
+        })
     }
 }

@@ -40,7 +40,10 @@ impl LedgerError {
         LedgerError::IllegalArguments(msg.into())
     }
     pub(crate) fn corrupted(tx: TxId, what: impl Into<String>) -> LedgerError {
-        LedgerError::Corrupted { tx, what: what.into() }
+        LedgerError::Corrupted {
+            tx,
+            what: what.into(),
+        }
     }
 }
 

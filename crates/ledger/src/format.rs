@@ -89,7 +89,9 @@ pub fn encode_kv_record(md: &[u8], value: &[u8]) -> Vec<u8> {
 
 /// Splits a kv record into metadata and value.
 pub fn decode_kv_record(raw: &[u8], tx: TxId) -> Result<(KvMetadata, &[u8])> {
-    let mdlen = *raw.first().ok_or_else(|| LedgerError::corrupted(tx, "empty kv record"))? as usize;
+    let mdlen = *raw
+        .first()
+        .ok_or_else(|| LedgerError::corrupted(tx, "empty kv record"))? as usize;
     if raw.len() < 1 + mdlen {
         return Err(LedgerError::corrupted(tx, "truncated kv record"));
     }
@@ -113,9 +115,14 @@ pub struct TxEntryRecord {
 /// `u64 id ‖ prevAlh ‖ i64 ts ‖ u16 version ‖ u16 len md ‖ md ‖ u32 nentries ‖ eH ‖ u64 blTxID ‖ blRoot`
 /// and each entry is `u16 len key ‖ key ‖ u8 len md ‖ md ‖ u32 vLen ‖ hValue` (all big-endian).
 pub fn encode_tx_record(h: &TxHeader, entries: &[TxEntryRecord]) -> Vec<u8> {
-    let size = 1 + 8 + 32 + 8 + 2 + 2 + h.metadata.len() + 4 + 32 + 8 + 32
-        + entries.iter().map(|e| 2 + e.key.len() + 1 + e.metadata.len() + 4 + 32).sum::<usize>();
-    let mut b = Vec::with_capacity(size);
+    let mut b = encode_tx_header(h);
+    b.extend_from_slice(&encode_tx_entries(entries));
+    b
+}
+
+/// The header part of a tx record, record version byte first.
+pub fn encode_tx_header(h: &TxHeader) -> Vec<u8> {
+    let mut b = Vec::with_capacity(1 + 8 + 32 + 8 + 2 + 2 + h.metadata.len() + 4 + 32 + 8 + 32);
     b.push(TX_RECORD_VERSION);
     b.extend_from_slice(&h.id.to_be_bytes());
     b.extend_from_slice(&h.prev_alh);
@@ -127,6 +134,16 @@ pub fn encode_tx_record(h: &TxHeader, entries: &[TxEntryRecord]) -> Vec<u8> {
     b.extend_from_slice(&h.eh);
     b.extend_from_slice(&h.bl_tx_id.to_be_bytes());
     b.extend_from_slice(&h.bl_root);
+    b
+}
+
+/// The entry part of a tx record.
+pub fn encode_tx_entries(entries: &[TxEntryRecord]) -> Vec<u8> {
+    let size = entries
+        .iter()
+        .map(|e| 2 + e.key.len() + 1 + e.metadata.len() + 4 + 32)
+        .sum::<usize>();
+    let mut b = Vec::with_capacity(size);
     for e in entries {
         b.extend_from_slice(&(e.key.len() as u16).to_be_bytes());
         b.extend_from_slice(&e.key);
@@ -178,7 +195,10 @@ pub fn decode_tx_record(
     let mut r = Reader { b: raw, tx };
     let v = r.u8()?;
     if v != TX_RECORD_VERSION {
-        return Err(LedgerError::corrupted(tx, format!("unknown tx record version {v}")));
+        return Err(LedgerError::corrupted(
+            tx,
+            format!("unknown tx record version {v}"),
+        ));
     }
     let id = r.u64()?;
     let prev_alh = r.digest()?;
@@ -190,7 +210,17 @@ pub fn decode_tx_record(
     let eh = r.digest()?;
     let bl_tx_id = r.u64()?;
     let bl_root = r.digest()?;
-    let header = TxHeader { id, prev_alh, ts, version, metadata, nentries, eh, bl_tx_id, bl_root };
+    let header = TxHeader {
+        id,
+        prev_alh,
+        ts,
+        version,
+        metadata,
+        nentries,
+        eh,
+        bl_tx_id,
+        bl_root,
+    };
     let mut entries = Vec::new();
     if with_entries {
         entries.reserve(nentries as usize);
@@ -201,7 +231,12 @@ pub fn decode_tx_record(
             let metadata = r.take(mdlen)?.to_vec();
             let v_len = r.u32()?;
             let h_value = r.digest()?;
-            entries.push(TxEntryRecord { key, metadata, v_len, h_value });
+            entries.push(TxEntryRecord {
+                key,
+                metadata,
+                v_len,
+                h_value,
+            });
         }
         if !r.b.is_empty() {
             return Err(LedgerError::corrupted(tx, "trailing bytes in tx record"));
@@ -225,7 +260,9 @@ mod tests {
 
     #[test]
     fn kv_keys_round_trip_and_order() {
-        let keys: Vec<&[u8]> = vec![b"", b"\0", b"\0\0", b"\0\x01", b"a", b"a\0", b"a\0b", b"ab", b"\xff"];
+        let keys: Vec<&[u8]> = vec![
+            b"", b"\0", b"\0\0", b"\0\x01", b"a", b"a\0", b"a\0b", b"ab", b"\xff",
+        ];
         let mut encoded = Vec::new();
         for k in &keys {
             for id in [1u64, 7, u64::MAX - 1] {
@@ -245,11 +282,24 @@ mod tests {
     fn tx_record_round_trip() {
         let h = TxHeader::new_v1(3, [1; 32], 1_700_000_000, 2, [2; 32], Some([3; 32]));
         let entries = vec![
-            TxEntryRecord { key: b"\0a".to_vec(), metadata: vec![0], v_len: 0, h_value: [4; 32] },
-            TxEntryRecord { key: b"\0b".to_vec(), metadata: vec![], v_len: 5, h_value: [5; 32] },
+            TxEntryRecord {
+                key: b"\0a".to_vec(),
+                metadata: vec![0],
+                v_len: 0,
+                h_value: [4; 32],
+            },
+            TxEntryRecord {
+                key: b"\0b".to_vec(),
+                metadata: vec![],
+                v_len: 5,
+                h_value: [5; 32],
+            },
         ];
         let raw = encode_tx_record(&h, &entries);
-        assert_eq!(decode_tx_record(&raw, 3, true).unwrap(), (h.clone(), entries));
+        assert_eq!(
+            decode_tx_record(&raw, 3, true).unwrap(),
+            (h.clone(), entries)
+        );
         assert!(decode_tx_record(&raw[..raw.len() - 1], 3, true).is_err());
         assert_eq!(decode_tx_record(&raw, 3, false).unwrap().0, h);
     }

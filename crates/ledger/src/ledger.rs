@@ -1,17 +1,17 @@
 //! Opening a ledger, its current state, and the commit pipeline (group commit).
 //!
 //! Callers validate and hash their entries on their own thread ([`Prepared`]), then queue them.
-//! One committer thread takes everything that is queued, checks preconditions, assigns
-//! consecutive ids, chains the Alh, appends to the AHT, writes ONE RocksDB batch, syncs once if
-//! any caller asked for durability, publishes the new state, and only then acknowledges every
-//! caller in the group. A failed batch write rolls the in-memory chain back and fails the whole
-//! group: nothing is acknowledged that is not in RocksDB.
+//! The first caller to find no commit in progress becomes the *leader* (the committer of the
+//! moment, as in RocksDB's own write path): it takes everything that is queued, checks
+//! preconditions, assigns consecutive ids, chains the Alh, appends to the AHT, writes ONE
+//! RocksDB batch, syncs once if any caller asked for durability, publishes the new state, and
+//! only then hands every caller in the group its answer. Callers that queued meanwhile wait,
+//! and one of them leads the next group. A lone writer therefore commits on its own thread with
+//! no hand-off. A failed batch write rolls the in-memory chain back and fails the whole group:
+//! nothing is acknowledged that is not in RocksDB.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
@@ -62,7 +62,11 @@ pub struct NewEntry {
 
 impl NewEntry {
     pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> NewEntry {
-        NewEntry { key: key.into(), metadata: KvMetadata::default(), value: value.into() }
+        NewEntry {
+            key: key.into(),
+            metadata: KvMetadata::default(),
+            value: value.into(),
+        }
     }
 }
 
@@ -96,18 +100,32 @@ pub struct Committed {
 
 /// A transaction validated and hashed by its caller, ready for the committer.
 struct Prepared {
-    entries: Vec<TxEntryRecord>,
-    /// `(kv key prefix, kv record)` per entry, in hashed order.
+    nentries: u32,
+    /// The entry part of the tx record, encoded.
+    entry_records: Vec<u8>,
+    /// `(kv key with a placeholder tx id, kv record)` per entry, in hashed order.
     kv: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The entries' records, in hashed order (their keys feed precondition checks).
+    entries: Vec<TxEntryRecord>,
     metadata: Vec<KvMetadata>,
     eh: Digest,
     preconditions: Vec<Precondition>,
     sync: bool,
 }
 
-struct Pending {
-    tx: Prepared,
-    reply: SyncSender<Result<TxHeader>>,
+/// The queue of prepared txs and the answers for their callers, under one lock.
+#[derive(Default)]
+struct Queue {
+    pending: Vec<(u64, Prepared)>,
+    answers: HashMap<u64, Result<TxHeader>>,
+    next_ticket: u64,
+    leader: bool,
+}
+
+/// What only the leader touches: the chain's tip and the AHT's right edge.
+struct Chain {
+    state: Committed,
+    frontier: Frontier,
 }
 
 pub(crate) struct Inner {
@@ -115,18 +133,23 @@ pub(crate) struct Inner {
     pub(crate) opts: Options,
     committed: Mutex<Committed>,
     advanced: Condvar,
+    queue: Mutex<Queue>,
+    /// Signalled when answers are posted or the leader steps down.
+    answered: Condvar,
+    chain: Mutex<Chain>,
     path: PathBuf,
 }
 
 /// One ledger: its own RocksDB, tx ids, AHT and state. Several can be open in one process.
 pub struct Ledger {
-    pub(crate) inner: Arc<Inner>,
-    queue: Option<Sender<Pending>>,
-    committer: Option<JoinHandle<()>>,
+    pub(crate) inner: Inner,
 }
 
 pub(crate) fn now_secs() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Ledger {
@@ -148,26 +171,37 @@ impl Ledger {
             None => db.put(format::FORMAT_KEY, format::FORMAT_VERSION.to_be_bytes())?,
             Some(v) if v[..] == format::FORMAT_VERSION.to_be_bytes() => {}
             Some(v) => {
-                return Err(LedgerError::corrupted(0, format!("unsupported format version {v:02x?}")))
+                return Err(LedgerError::corrupted(
+                    0,
+                    format!("unsupported format version {v:02x?}"),
+                ))
             }
         }
+        let genesis = Committed {
+            tx_id: 0,
+            alh: GENESIS_ALH,
+            ts: 0,
+        };
         let mut inner = Inner {
             db,
             opts,
-            committed: Mutex::new(Committed { tx_id: 0, alh: GENESIS_ALH, ts: 0 }),
+            committed: Mutex::new(genesis),
             advanced: Condvar::new(),
+            queue: Mutex::new(Queue::default()),
+            answered: Condvar::new(),
+            chain: Mutex::new(Chain {
+                state: genesis,
+                frontier: Frontier::default(),
+            }),
             path,
         };
         let (committed, frontier) = inner.recover()?;
         *inner.committed.get_mut() = committed;
-        let inner = Arc::new(inner);
-        let (queue, rx) = mpsc::channel();
-        let worker = Arc::clone(&inner);
-        let committer = std::thread::Builder::new()
-            .name("stele-committer".into())
-            .spawn(move || worker.run_committer(rx, committed, frontier))
-            .map_err(|e| LedgerError::illegal(format!("cannot start the committer: {e}")))?;
-        Ok(Ledger { inner, queue: Some(queue), committer: Some(committer) })
+        *inner.chain.get_mut() = Chain {
+            state: committed,
+            frontier,
+        };
+        Ok(Ledger { inner })
     }
 
     pub fn path(&self) -> &Path {
@@ -200,16 +234,17 @@ impl Ledger {
 
     /// Commits one transaction of plain entries, durably.
     pub fn commit(&self, entries: Vec<NewEntry>) -> Result<TxHeader> {
-        self.commit_with(Commit { entries, ..Default::default() })
+        self.commit_with(Commit {
+            entries,
+            ..Default::default()
+        })
     }
 
     /// Commits one transaction; returns its header once it is durable (or written, with
     /// `no_sync`). On any error nothing of it is written.
     pub fn commit_with(&self, commit: Commit) -> Result<TxHeader> {
         let tx = self.prepare(commit)?;
-        let (reply, answer) = mpsc::sync_channel(1);
-        self.queue.as_ref().ok_or(LedgerError::Closed)?.send(Pending { tx, reply }).map_err(|_| LedgerError::Closed)?;
-        answer.recv().map_err(|_| LedgerError::Closed)?
+        self.inner.submit(tx)
     }
 
     /// Validates and hashes a transaction; runs on the caller's thread, outside the critical section.
@@ -217,7 +252,9 @@ impl Ledger {
         let o = &self.inner.opts;
         let n = c.entries.len();
         if n == 0 {
-            return Err(LedgerError::illegal("a transaction needs at least one entry"));
+            return Err(LedgerError::illegal(
+                "a transaction needs at least one entry",
+            ));
         }
         if n > o.max_tx_entries {
             return Err(LedgerError::illegal(format!(
@@ -225,7 +262,6 @@ impl Ledger {
                 o.max_tx_entries
             )));
         }
-        let mut seen = std::collections::HashSet::with_capacity(n);
         let mut entries = Vec::with_capacity(n);
         let mut kv = Vec::with_capacity(n);
         let mut metadata = Vec::with_capacity(n);
@@ -248,18 +284,20 @@ impl Ledger {
                     o.max_value_len
                 )));
             }
-            if !seen.insert(e.key.clone()) {
-                return Err(LedgerError::illegal(format!(
-                    "duplicate key in one transaction: {}",
-                    String::from_utf8_lossy(&e.key)
-                )));
-            }
             let md = e.metadata.to_bytes();
             let h_value = sha256(&e.value);
             let spec_digest = stele_proof::entry_digest(1, &e.key, &md, &h_value)?;
             digests.push(spec_digest);
-            kv.push((format::kv_key_prefix(&e.key), format::encode_kv_record(&md, &e.value)));
-            entries.push(TxEntryRecord { key: e.key, metadata: md, v_len: e.value.len() as u32, h_value });
+            kv.push((
+                format::kv_key(&e.key, 0),
+                format::encode_kv_record(&md, &e.value),
+            ));
+            entries.push(TxEntryRecord {
+                key: e.key,
+                metadata: md,
+                v_len: e.value.len() as u32,
+                h_value,
+            });
             metadata.push(e.metadata);
         }
         for p in &c.preconditions {
@@ -269,24 +307,38 @@ impl Ledger {
                 | Precondition::KeyNotModifiedAfter(k, _) => k,
             };
             if key.is_empty() || key.len() > o.max_key_len {
-                return Err(LedgerError::illegal("precondition on an empty or too long key"));
+                return Err(LedgerError::illegal(
+                    "precondition on an empty or too long key",
+                ));
             }
         }
+        let mut sorted: Vec<&[u8]> = entries.iter().map(|e| e.key.as_slice()).collect();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(LedgerError::illegal(format!(
+                "duplicate key in one transaction: {}",
+                String::from_utf8_lossy(w[0])
+            )));
+        }
         let eh = HTree::build(&digests)?.root();
-        Ok(Prepared { entries, kv, metadata, eh, preconditions: c.preconditions, sync: !c.no_sync })
+        Ok(Prepared {
+            nentries: n as u32,
+            entry_records: format::encode_tx_entries(&entries),
+            kv,
+            entries,
+            metadata,
+            eh,
+            preconditions: c.preconditions,
+            sync: !c.no_sync,
+        })
     }
 
     /// Builds an [`EntrySpec`] digest helper for callers that want to check what they wrote.
     pub fn entry_spec(e: &NewEntry) -> EntrySpec {
-        EntrySpec { key: e.key.clone(), metadata: e.metadata, value: e.value.clone() }
-    }
-}
-
-impl Drop for Ledger {
-    fn drop(&mut self) {
-        self.queue.take();
-        if let Some(h) = self.committer.take() {
-            let _ = h.join();
+        EntrySpec {
+            key: e.key.clone(),
+            metadata: e.metadata,
+            value: e.value.clone(),
         }
     }
 }
@@ -296,7 +348,9 @@ type Latest = Option<(TxId, KvMetadata)>;
 
 impl Inner {
     pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
-        self.db.cf_handle(name).expect("column family opened at start")
+        self.db
+            .cf_handle(name)
+            .expect("column family opened at start")
     }
 
     /// Reads the last committed header and the AHT frontier back from RocksDB.
@@ -305,10 +359,20 @@ impl Inner {
         it.seek_to_last();
         it.status()?;
         let Some(raw) = it.value() else {
-            return Ok((Committed { tx_id: 0, alh: GENESIS_ALH, ts: 0 }, Frontier::default()));
+            return Ok((
+                Committed {
+                    tx_id: 0,
+                    alh: GENESIS_ALH,
+                    ts: 0,
+                },
+                Frontier::default(),
+            ));
         };
         let id = u64::from_be_bytes(
-            it.key().unwrap().try_into().map_err(|_| LedgerError::corrupted(0, "bad tx key"))?,
+            it.key()
+                .unwrap()
+                .try_into()
+                .map_err(|_| LedgerError::corrupted(0, "bad tx key"))?,
         );
         let (h, _) = format::decode_tx_record(raw, id, false)?;
         let alh = h.alh()?;
@@ -316,7 +380,14 @@ impl Inner {
         if frontier.root().is_none() {
             return Err(LedgerError::corrupted(id, "empty AHT"));
         }
-        Ok((Committed { tx_id: id, alh, ts: h.ts }, frontier))
+        Ok((
+            Committed {
+                tx_id: id,
+                alh,
+                ts: h.ts,
+            },
+            frontier,
+        ))
     }
 
     /// The newest indexable version of `key` at or before `snapshot`.
@@ -362,12 +433,18 @@ impl Inner {
             let name = String::from_utf8_lossy(key);
             match p {
                 Precondition::KeyMustExist(_) if !live => {
-                    return Err(LedgerError::PreconditionFailed(format!("key {name} must exist")))
+                    return Err(LedgerError::PreconditionFailed(format!(
+                        "key {name} must exist"
+                    )))
                 }
                 Precondition::KeyMustNotExist(_) if live => {
-                    return Err(LedgerError::PreconditionFailed(format!("key {name} must not exist")))
+                    return Err(LedgerError::PreconditionFailed(format!(
+                        "key {name} must not exist"
+                    )))
                 }
-                Precondition::KeyNotModifiedAfter(_, tx) if latest.is_some_and(|(t, _)| t > *tx) => {
+                Precondition::KeyNotModifiedAfter(_, tx)
+                    if latest.is_some_and(|(t, _)| t > *tx) =>
+                {
                     return Err(LedgerError::PreconditionFailed(format!(
                         "key {name} was modified after tx {tx}"
                     )))
@@ -378,88 +455,121 @@ impl Inner {
         Ok(())
     }
 
-    fn run_committer(&self, rx: Receiver<Pending>, mut state: Committed, mut frontier: Frontier) {
-        while let Ok(first) = rx.recv() {
-            let mut group = vec![first];
-            while group.len() < self.opts.max_group_txs {
-                match rx.try_recv() {
-                    Ok(p) => group.push(p),
-                    Err(_) => break,
-                }
+    /// Queues a prepared tx and returns its answer, leading the commit of a group if no one is.
+    fn submit(&self, tx: Prepared) -> Result<TxHeader> {
+        let mut q = self.queue.lock();
+        let ticket = q.next_ticket;
+        q.next_ticket += 1;
+        q.pending.push((ticket, tx));
+        loop {
+            if let Some(answer) = q.answers.remove(&ticket) {
+                return answer;
             }
-            let before = (state, frontier.clone());
-            let mut batch = WriteBatch::default();
-            let mut overlay: HashMap<Vec<u8>, (TxId, KvMetadata)> = HashMap::new();
-            let mut accepted = Vec::with_capacity(group.len());
-            let mut sync = false;
-            let now = now_secs();
-            for Pending { tx, reply } in group {
-                if let Err(e) = self.check_preconditions(&tx.preconditions, &overlay, before.0.tx_id, now) {
-                    let _ = reply.send(Err(e));
-                    continue;
-                }
-                match self.append(&mut batch, &tx, &mut state, &mut frontier) {
-                    Ok(header) => {
-                        for ((entry, md), id) in tx.entries.iter().zip(&tx.metadata).zip(std::iter::repeat(header.id)) {
-                            if !md.non_indexable {
-                                overlay.insert(entry.key.clone(), (id, *md));
-                            }
-                        }
-                        sync |= tx.sync;
-                        accepted.push((reply, header));
-                    }
-                    Err(e) => {
-                        let _ = reply.send(Err(e));
-                    }
-                }
-            }
-            if accepted.is_empty() {
+            if !q.leader {
+                q.leader = true;
+                let group = std::mem::take(&mut q.pending);
+                drop(q);
+                let answers = self.commit_group(group);
+                q = self.queue.lock();
+                q.answers.extend(answers);
+                q.leader = false;
+                self.answered.notify_all();
                 continue;
             }
-            let mut wo = WriteOptions::default();
-            wo.set_sync(sync);
-            if let Err(e) = self.db.write_opt(batch, &wo) {
-                (state, frontier) = before;
-                let msg = e.to_string();
-                for (reply, _) in accepted {
-                    let _ = reply.send(Err(LedgerError::CommitFailed(msg.clone())));
-                }
-                continue;
-            }
-            *self.committed.lock() = state;
-            self.advanced.notify_all();
-            for (reply, header) in accepted {
-                let _ = reply.send(Ok(header));
-            }
+            self.answered.wait(&mut q);
         }
     }
 
-    /// Chains one prepared tx onto `state` and adds its records to `batch`.
+    /// Commits one group as one batch; returns every caller's answer.
+    fn commit_group(&self, group: Vec<(u64, Prepared)>) -> Vec<(u64, Result<TxHeader>)> {
+        let mut chain = self.chain.lock();
+        let before = (chain.state, chain.frontier.clone());
+        let mut batch = WriteBatch::default();
+        // Versions written earlier in this group, for the preconditions of later txs in it.
+        let track = group.iter().any(|(_, tx)| !tx.preconditions.is_empty());
+        let mut overlay: HashMap<Vec<u8>, (TxId, KvMetadata)> = HashMap::new();
+        let mut answers = Vec::with_capacity(group.len());
+        let mut accepted = 0;
+        let mut sync = false;
+        let now = now_secs();
+        for (ticket, tx) in group {
+            if let Err(e) =
+                self.check_preconditions(&tx.preconditions, &overlay, before.0.tx_id, now)
+            {
+                answers.push((ticket, Err(e)));
+                continue;
+            }
+            match self.append(&mut batch, tx, &mut chain, track.then_some(&mut overlay)) {
+                Ok((header, wants_sync)) => {
+                    sync |= wants_sync;
+                    accepted += 1;
+                    answers.push((ticket, Ok(header)));
+                }
+                Err(e) => answers.push((ticket, Err(e))),
+            }
+        }
+        if accepted == 0 {
+            return answers;
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(sync);
+        if let Err(e) = self.db.write_opt(batch, &wo) {
+            (chain.state, chain.frontier) = before;
+            let msg = e.to_string();
+            for (_, a) in answers.iter_mut() {
+                if a.is_ok() {
+                    *a = Err(LedgerError::CommitFailed(msg.clone()));
+                }
+            }
+            return answers;
+        }
+        *self.committed.lock() = chain.state;
+        self.advanced.notify_all();
+        answers
+    }
+
+    /// Chains one prepared tx onto the chain's tip and adds its records to `batch`.
     fn append(
         &self,
         batch: &mut WriteBatch,
-        tx: &Prepared,
-        state: &mut Committed,
-        frontier: &mut Frontier,
-    ) -> Result<TxHeader> {
-        let id = state.tx_id + 1;
+        mut tx: Prepared,
+        chain: &mut Chain,
+        overlay: Option<&mut HashMap<Vec<u8>, (TxId, KvMetadata)>>,
+    ) -> Result<(TxHeader, bool)> {
+        let id = chain.state.tx_id + 1;
         // Timestamps never go backwards, whatever the wall clock does.
-        let ts = now_secs().max(state.ts);
-        let header = TxHeader::new_v1(id, state.alh, ts, tx.entries.len() as u32, tx.eh, frontier.root());
+        let ts = now_secs().max(chain.state.ts);
+        let header = TxHeader::new_v1(
+            id,
+            chain.state.alh,
+            ts,
+            tx.nentries,
+            tx.eh,
+            chain.frontier.root(),
+        );
         let alh = header.alh()?;
-        batch.put_cf(self.cf(CF_TX), id.to_be_bytes(), format::encode_tx_record(&header, &tx.entries));
+        let mut record = format::encode_tx_header(&header);
+        record.extend_from_slice(&tx.entry_records);
+        batch.put_cf(self.cf(CF_TX), id.to_be_bytes(), record);
         let rev = (!id).to_be_bytes();
-        for (prefix, record) in &tx.kv {
-            let mut k = Vec::with_capacity(prefix.len() + 8);
-            k.extend_from_slice(prefix);
-            k.extend_from_slice(&rev);
-            batch.put_cf(self.cf(CF_KV), k, record);
+        let kv_cf = self.cf(CF_KV);
+        for (key, record) in tx.kv.iter_mut() {
+            let at = key.len() - 8;
+            key[at..].copy_from_slice(&rev);
+            batch.put_cf(kv_cf, &key[..], record);
         }
-        for n in frontier.append(&alh) {
+        if let Some(overlay) = overlay {
+            for (e, md) in tx.entries.into_iter().zip(&tx.metadata) {
+                if !md.non_indexable {
+                    overlay.insert(e.key, (id, *md));
+                }
+            }
+        }
+        for n in chain.frontier.append(&alh) {
             batch.put_cf(self.cf(CF_AHT), format::aht_key(n.level, n.index), n.hash);
         }
-        *state = Committed { tx_id: id, alh, ts };
-        Ok(header)
+        chain.state = Committed { tx_id: id, alh, ts };
+        Ok((header, tx.sync))
     }
 }
 

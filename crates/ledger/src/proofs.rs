@@ -44,7 +44,10 @@ pub struct EntryProof {
 
 impl Ledger {
     fn history_view(&self) -> StoredHistory<'_> {
-        StoredHistory { inner: &self.inner, committed: self.state().tx_id }
+        StoredHistory {
+            inner: &self.inner,
+            committed: self.state().tx_id,
+        }
     }
 
     /// The dual proof from committed tx `source` to committed tx `target` (`source ≤ target`).
@@ -64,7 +67,11 @@ impl Ledger {
     /// The inclusion proof of stored `key` in tx `tx`.
     pub fn entry_proof(&self, tx: TxId, key: &[u8]) -> Result<EntryProof> {
         let tx = self.tx(tx)?;
-        let i = tx.entries.iter().position(|e| e.key == key).ok_or(LedgerError::KeyNotFound)?;
+        let i = tx
+            .entries
+            .iter()
+            .position(|e| e.key == key)
+            .ok_or(LedgerError::KeyNotFound)?;
         let inclusion = tx_tree(&tx)?.inclusion_proof(i)?;
         Ok(EntryProof { tx, inclusion })
     }
@@ -73,7 +80,9 @@ impl Ledger {
     pub fn tx_entry_proofs(&self, tx: TxId) -> Result<(Tx, Vec<InclusionProof>)> {
         let tx = self.tx(tx)?;
         let tree = tx_tree(&tx)?;
-        let proofs = (0..tx.entries.len()).map(|i| tree.inclusion_proof(i)).collect::<Result<_, _>>()?;
+        let proofs = (0..tx.entries.len())
+            .map(|i| tree.inclusion_proof(i))
+            .collect::<Result<_, _>>()?;
         Ok((tx, proofs))
     }
 }

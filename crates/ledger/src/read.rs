@@ -103,12 +103,18 @@ impl Ledger {
     pub fn get(&self, key: &[u8], snapshot: Option<TxId>) -> Result<Entry> {
         let snapshot = self.snapshot_or_latest(snapshot)?;
         let mut versions = self.versions_desc(key, snapshot);
-        let newest = versions.next().transpose()?.ok_or(LedgerError::KeyNotFound)?;
+        let newest = versions
+            .next()
+            .transpose()?
+            .ok_or(LedgerError::KeyNotFound)?;
         if !newest.is_live(now_secs()) {
             return Err(LedgerError::KeyNotFound);
         }
         let older = versions.try_fold(0u64, |n, v| v.map(|_| n + 1))?;
-        Ok(Entry { revision: older + 1, ..newest })
+        Ok(Entry {
+            revision: older + 1,
+            ..newest
+        })
     }
 
     /// The version of `key` written by tx `tx` exactly (deleted or not).
@@ -125,30 +131,58 @@ impl Ledger {
         let revision = if metadata.non_indexable {
             0
         } else {
-            self.versions_desc(key, tx).try_fold(0u64, |n, v| v.map(|_| n + 1))?
+            self.versions_desc(key, tx)
+                .try_fold(0u64, |n, v| v.map(|_| n + 1))?
         };
-        Ok(Entry { key: key.to_vec(), value: value.to_vec(), metadata, tx, revision })
+        Ok(Entry {
+            key: key.to_vec(),
+            value: value.to_vec(),
+            metadata,
+            tx,
+            revision,
+        })
     }
 
     /// Version `revision` of `key`: `> 0` counts from the first version (1 = first), `<= 0`
     /// from the newest (0 = newest, −1 = the one before). Deleted versions count.
-    pub fn get_at_revision(&self, key: &[u8], revision: i64, snapshot: Option<TxId>) -> Result<Entry> {
+    pub fn get_at_revision(
+        &self,
+        key: &[u8],
+        revision: i64,
+        snapshot: Option<TxId>,
+    ) -> Result<Entry> {
         let snapshot = self.snapshot_or_latest(snapshot)?;
-        let total = self.versions_desc(key, snapshot).try_fold(0u64, |n, v| v.map(|_| n + 1))?;
+        let total = self
+            .versions_desc(key, snapshot)
+            .try_fold(0u64, |n, v| v.map(|_| n + 1))?;
         if total == 0 {
             return Err(LedgerError::KeyNotFound);
         }
-        let rev = if revision > 0 { revision } else { total as i64 + revision };
+        let rev = if revision > 0 {
+            revision
+        } else {
+            total as i64 + revision
+        };
         if rev < 1 || rev as u64 > total {
             return Err(LedgerError::InvalidRevision);
         }
         let skip = (total - rev as u64) as usize;
-        let e = self.versions_desc(key, snapshot).nth(skip).ok_or(LedgerError::InvalidRevision)??;
-        Ok(Entry { revision: rev as u64, ..e })
+        let e = self
+            .versions_desc(key, snapshot)
+            .nth(skip)
+            .ok_or(LedgerError::InvalidRevision)??;
+        Ok(Entry {
+            revision: rev as u64,
+            ..e
+        })
     }
 
     /// Every indexable version of `key` at `snapshot`, newest first, revisions unset.
-    fn versions_desc<'a>(&'a self, key: &[u8], snapshot: TxId) -> impl Iterator<Item = Result<Entry>> + 'a {
+    fn versions_desc<'a>(
+        &'a self,
+        key: &[u8],
+        snapshot: TxId,
+    ) -> impl Iterator<Item = Result<Entry>> + 'a {
         let prefix = format::kv_key_prefix(key);
         let mut it = self.kv_iter();
         let mut seek = prefix.clone();
@@ -169,8 +203,8 @@ impl Ledger {
                 return None;
             }
             let tx = !u64::from_be_bytes(k[prefix.len()..].try_into().unwrap());
-            let decoded = format::decode_kv_record(it.value().unwrap(), tx)
-                .map(|(md, v)| (md, v.to_vec()));
+            let decoded =
+                format::decode_kv_record(it.value().unwrap(), tx).map(|(md, v)| (md, v.to_vec()));
             it.next();
             match decoded {
                 Err(e) => {
@@ -179,7 +213,13 @@ impl Ledger {
                 }
                 Ok((md, _)) if md.non_indexable => continue,
                 Ok((metadata, value)) => {
-                    return Some(Ok(Entry { key: key.clone(), value, metadata, tx, revision: 0 }))
+                    return Some(Ok(Entry {
+                        key: key.clone(),
+                        value,
+                        metadata,
+                        tx,
+                        revision: 0,
+                    }))
                 }
             }
         })
@@ -188,7 +228,9 @@ impl Ledger {
     /// The versions of `key` at the snapshot, tombstones included, with their revisions.
     pub fn history(&self, key: &[u8], q: &HistoryQuery) -> Result<Vec<Entry>> {
         let snapshot = self.snapshot_or_latest(q.snapshot)?;
-        let mut all = self.versions_desc(key, snapshot).collect::<Result<Vec<_>>>()?;
+        let mut all = self
+            .versions_desc(key, snapshot)
+            .collect::<Result<Vec<_>>>()?;
         let total = all.len() as u64;
         for (i, e) in all.iter_mut().enumerate() {
             e.revision = total - i as u64;
@@ -255,7 +297,13 @@ impl Ledger {
                     it.next();
                     continue;
                 }
-                let e = Entry { key, value: value.to_vec(), metadata: md, tx, revision: 0 };
+                let e = Entry {
+                    key,
+                    value: value.to_vec(),
+                    metadata: md,
+                    tx,
+                    revision: 0,
+                };
                 let next = format::kv_key(&e.key, 0);
                 if !emit(e) {
                     break;
@@ -296,7 +344,13 @@ impl Ledger {
                 if in_upper(&key) && tx <= snapshot {
                     let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
                     if !md.non_indexable {
-                        candidate = Some(Entry { key, value: value.to_vec(), metadata: md, tx, revision: 0 });
+                        candidate = Some(Entry {
+                            key,
+                            value: value.to_vec(),
+                            metadata: md,
+                            tx,
+                            revision: 0,
+                        });
                     }
                 }
                 it.prev();
@@ -336,8 +390,11 @@ impl Ledger {
         if from == 0 || from > last {
             return Err(LedgerError::TxNotFound);
         }
-        let ids: Box<dyn Iterator<Item = TxId>> =
-            if desc { Box::new((1..=from).rev()) } else { Box::new(from..=last) };
+        let ids: Box<dyn Iterator<Item = TxId>> = if desc {
+            Box::new((1..=from).rev())
+        } else {
+            Box::new(from..=last)
+        };
         ids.take(limit).map(|id| self.tx(id)).collect()
     }
 }
@@ -353,7 +410,10 @@ impl Inner {
             .ok_or_else(|| LedgerError::corrupted(id, "tx record missing"))?;
         let (header, entries) = format::decode_tx_record(&raw, id, with_entries)?;
         if header.id != id {
-            return Err(LedgerError::corrupted(id, format!("record holds tx {}", header.id)));
+            return Err(LedgerError::corrupted(
+                id,
+                format!("record holds tx {}", header.id),
+            ));
         }
         Ok(Tx { header, entries })
     }

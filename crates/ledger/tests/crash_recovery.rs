@@ -32,11 +32,21 @@ fn child_committer() {
             let (ledger, out) = (Arc::clone(&ledger), Arc::clone(&out));
             std::thread::spawn(move || {
                 for seq in 0.. {
-                    let keys: Vec<String> =
-                        (0..1 + seq % 3).map(|i| format!("r{round}-t{t}-s{seq}-{i}")).collect();
-                    let entries = keys.iter().map(|k| NewEntry::new(k.as_bytes(), value_of(k))).collect();
+                    let keys: Vec<String> = (0..1 + seq % 3)
+                        .map(|i| format!("r{round}-t{t}-s{seq}-{i}"))
+                        .collect();
+                    let entries = keys
+                        .iter()
+                        .map(|k| NewEntry::new(k.as_bytes(), value_of(k)))
+                        .collect();
                     let no_sync = seq % 5 == 4;
-                    let h = ledger.commit_with(Commit { entries, no_sync, ..Default::default() }).unwrap();
+                    let h = ledger
+                        .commit_with(Commit {
+                            entries,
+                            no_sync,
+                            ..Default::default()
+                        })
+                        .unwrap();
                     let mut o = out.lock().unwrap();
                     writeln!(o, "ACK {} {}", h.id, keys.join(",")).unwrap();
                     o.flush().unwrap();
@@ -59,7 +69,13 @@ fn kill9_rounds() {
     let mut last_tx = 0;
     for round in 0..ROUNDS {
         let mut child = Command::new(&exe)
-            .args(["--exact", "child_committer", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "child_committer",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("STELE_CRASH_DIR", &db)
             .env("STELE_CRASH_ROUND", round.to_string())
             .stdout(Stdio::piped())
@@ -68,7 +84,10 @@ fn kill9_rounds() {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).collect::<Vec<String>>()
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<String>>()
         });
         std::thread::sleep(Duration::from_millis(150 + rng.below(500)));
         child.kill().unwrap(); // SIGKILL
@@ -77,7 +96,10 @@ fn kill9_rounds() {
 
         let ledger = Ledger::open(&db, Options::default()).unwrap();
         let state = ledger.state();
-        assert!(state.tx_id >= last_tx, "round {round}: the ledger went back in time");
+        assert!(
+            state.tx_id >= last_tx,
+            "round {round}: the ledger went back in time"
+        );
         let mut acks = 0;
         for line in &lines {
             let parts: Vec<&str> = line.split(' ').collect();
@@ -87,19 +109,31 @@ fn kill9_rounds() {
             if tag != "ACK" {
                 continue;
             }
-            assert!(id <= state.tx_id, "round {round}: acknowledged tx {id} lost (state {})", state.tx_id);
+            assert!(
+                id <= state.tx_id,
+                "round {round}: acknowledged tx {id} lost (state {})",
+                state.tx_id
+            );
             let tx = ledger.tx(id).unwrap();
             for k in keys.split(',') {
-                assert!(tx.entries.iter().any(|e| e.key == k.as_bytes()), "round {round}: tx {id} lacks {k}");
+                assert!(
+                    tx.entries.iter().any(|e| e.key == k.as_bytes()),
+                    "round {round}: tx {id} lacks {k}"
+                );
                 let e = ledger.get_at_tx(k.as_bytes(), id).unwrap();
                 assert_eq!(e.value, value_of(k));
             }
             acks += 1;
         }
-        let report = ledger.verify().unwrap_or_else(|e| panic!("round {round}: verify failed: {e}"));
+        let report = ledger
+            .verify()
+            .unwrap_or_else(|e| panic!("round {round}: verify failed: {e}"));
         assert_eq!(report.txs, state.tx_id);
         total_acks += acks;
         last_tx = state.tx_id;
     }
-    assert!(total_acks > ROUNDS * 10, "the children acknowledged too little to test anything: {total_acks}");
+    assert!(
+        total_acks > ROUNDS * 10,
+        "the children acknowledged too little to test anything: {total_acks}"
+    );
 }

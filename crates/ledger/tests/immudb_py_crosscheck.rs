@@ -44,7 +44,11 @@ fn dual_json(p: &DualProof) -> Value {
 /// The user-level operation behind a KV-model entry, for immudb-py to re-encode.
 type Logical = Vec<(Vec<u8>, Value)>;
 
-fn build_history(ledger: &Ledger, rng: &mut Rng, txs: u64) -> std::collections::HashMap<u64, Logical> {
+fn build_history(
+    ledger: &Ledger,
+    rng: &mut Rng,
+    txs: u64,
+) -> std::collections::HashMap<u64, Logical> {
     let mut logical = std::collections::HashMap::new();
     let mut live: Vec<Vec<u8>> = Vec::new();
     for _ in 0..txs {
@@ -57,14 +61,35 @@ fn build_history(ledger: &Ledger, rng: &mut Rng, txs: u64) -> std::collections::
                     let mut key = vec![[0u8, 2][rng.below(2) as usize], i as u8];
                     key.extend(rng.bytes(1, 24));
                     let metadata = match rng.below(8) {
-                        0 => KvMetadata { deleted: true, ..Default::default() },
-                        1 => KvMetadata { expires_at: Some(1_700_000_000 + rng.below(1 << 30)), ..Default::default() },
-                        2 => KvMetadata { non_indexable: true, ..Default::default() },
-                        3 => KvMetadata { expires_at: Some(4_000_000_000), non_indexable: true, deleted: false },
+                        0 => KvMetadata {
+                            deleted: true,
+                            ..Default::default()
+                        },
+                        1 => KvMetadata {
+                            expires_at: Some(1_700_000_000 + rng.below(1 << 30)),
+                            ..Default::default()
+                        },
+                        2 => KvMetadata {
+                            non_indexable: true,
+                            ..Default::default()
+                        },
+                        3 => KvMetadata {
+                            expires_at: Some(4_000_000_000),
+                            non_indexable: true,
+                            deleted: false,
+                        },
                         _ => KvMetadata::default(),
                     };
-                    let value = if metadata.deleted { vec![] } else { rng.bytes(0, 80) };
-                    NewEntry { key, metadata, value }
+                    let value = if metadata.deleted {
+                        vec![]
+                    } else {
+                        rng.bytes(0, 80)
+                    };
+                    NewEntry {
+                        key,
+                        metadata,
+                        value,
+                    }
                 })
                 .collect();
             (ledger.commit(entries).unwrap(), vec![])
@@ -81,28 +106,50 @@ fn build_history(ledger: &Ledger, rng: &mut Rng, txs: u64) -> std::collections::
                     json!({"kind": "set", "key": h(&key), "value": h(&value)}),
                 ));
                 live.push(key.clone());
-                ops.push(KvOp::Set { key, value, metadata: KvMetadata::default() });
+                ops.push(KvOp::Set {
+                    key,
+                    value,
+                    metadata: KvMetadata::default(),
+                });
             }
             (ledger.kv().exec_all(ops, false).unwrap(), logical)
         } else if kind < 17 {
             let target = live[rng.below(live.len() as u64) as usize].clone();
             let mut key = b"ref-".to_vec();
             key.extend(rng.bytes(4, 8));
-            let at_tx = if rng.below(2) == 0 { 0 } else { ledger.kv().get(&target, Default::default()).unwrap().tx };
-            let hdr = ledger.kv().set_reference(&key, &target, at_tx, at_tx > 0).unwrap();
-            let lg = json!({"kind": "ref", "key": h(&key), "referenced": h(&target), "atTx": at_tx});
+            let at_tx = if rng.below(2) == 0 {
+                0
+            } else {
+                ledger.kv().get(&target, Default::default()).unwrap().tx
+            };
+            let hdr = ledger
+                .kv()
+                .set_reference(&key, &target, at_tx, at_tx > 0)
+                .unwrap();
+            let lg =
+                json!({"kind": "ref", "key": h(&key), "referenced": h(&target), "atTx": at_tx});
             (hdr, vec![(stele_ledger::kv::set_key(&key), lg)])
         } else if kind < 19 {
             let key = live[rng.below(live.len() as u64) as usize].clone();
             let set = b"zset".to_vec();
             let score = (rng.below(2000) as f64 - 1000.0) / 8.0;
             let hdr = ledger.kv().zadd(&set, score, &key, 0, false).unwrap();
-            let lg = json!({"kind": "zadd", "set": h(&set), "score": score, "key": h(&key), "atTx": 0});
-            (hdr, vec![(stele_ledger::kv::zset_key(&set, score, &key, 0), lg)])
+            let lg =
+                json!({"kind": "zadd", "set": h(&set), "score": score, "key": h(&key), "atTx": 0});
+            (
+                hdr,
+                vec![(stele_ledger::kv::zset_key(&set, score, &key, 0), lg)],
+            )
         } else {
             let key = live.swap_remove(rng.below(live.len() as u64) as usize);
             let hdr = ledger.kv().delete(vec![key.clone()]).unwrap();
-            (hdr, vec![(stele_ledger::kv::set_key(&key), json!({"kind": "delete", "key": h(&key)}))])
+            (
+                hdr,
+                vec![(
+                    stele_ledger::kv::set_key(&key),
+                    json!({"kind": "delete", "key": h(&key)}),
+                )],
+            )
         };
         logical.insert(header.id, ops);
     }
@@ -140,8 +187,10 @@ fn immudb_py_verifies_our_proofs() {
             .iter()
             .map(|p| json!({"leaf": p.leaf, "width": p.width, "terms": p.terms.iter().map(|t| h(t)).collect::<Vec<_>>()}))
             .collect();
-        txs.push(json!({"header": header_json(&tx.header), "alh": h(&tx.header.alh().unwrap()),
-                        "entries": entries, "proofs": proofs}));
+        txs.push(
+            json!({"header": header_json(&tx.header), "alh": h(&tx.header.alh().unwrap()),
+                        "entries": entries, "proofs": proofs}),
+        );
     }
 
     // Every edge case near the start and the end, then random pairs: over 2,000 in all.
@@ -164,12 +213,27 @@ fn immudb_py_verifies_our_proofs() {
         if i % 40 == 0 && s + 1 < t {
             let mut bad = p.clone();
             let what = match i / 40 % 4 {
-                0 if !bad.inclusion_proof.is_empty() => { bad.inclusion_proof[0][0] ^= 1; "inclusion term" }
-                1 if !bad.consistency_proof.is_empty() => { let l = bad.consistency_proof.len() - 1; bad.consistency_proof[l][5] ^= 2; "consistency term" }
-                2 => { bad.target_bl_tx_alh[7] ^= 4; "targetBlTxAlh" }
-                _ => { let l = bad.linear_proof.terms.len() - 1; bad.linear_proof.terms[l][9] ^= 8; "linear term" }
+                0 if !bad.inclusion_proof.is_empty() => {
+                    bad.inclusion_proof[0][0] ^= 1;
+                    "inclusion term"
+                }
+                1 if !bad.consistency_proof.is_empty() => {
+                    let l = bad.consistency_proof.len() - 1;
+                    bad.consistency_proof[l][5] ^= 2;
+                    "consistency term"
+                }
+                2 => {
+                    bad.target_bl_tx_alh[7] ^= 4;
+                    "targetBlTxAlh"
+                }
+                _ => {
+                    let l = bad.linear_proof.terms.len() - 1;
+                    bad.linear_proof.terms[l][9] ^= 8;
+                    "linear term"
+                }
             };
-            corrupted.push(json!({"source": s, "target": t, "what": what, "proof": dual_json(&bad)}));
+            corrupted
+                .push(json!({"source": s, "target": t, "what": what, "proof": dual_json(&bad)}));
         }
         duals.push(json!({"source": s, "target": t, "proof": dual_json(&p)}));
     }
@@ -188,10 +252,20 @@ fn immudb_py_verifies_our_proofs() {
     let out = dir.path().join("proofs.json");
     let doc = json!({"txs": txs, "duals": duals, "corrupted": corrupted, "signedStates": signed, "publicKey": h(&public)});
     std::fs::write(&out, serde_json::to_vec(&doc).unwrap()).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/verify_with_immudb_py.py");
-    let result = std::process::Command::new(&python).arg(script).arg(&out).output().unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/python/verify_with_immudb_py.py"
+    );
+    let result = std::process::Command::new(&python)
+        .arg(script)
+        .arg(&out)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&result.stdout);
     println!("{stdout}{}", String::from_utf8_lossy(&result.stderr));
-    assert!(result.status.success(), "immudb-py rejected our proofs: {stdout}");
+    assert!(
+        result.status.success(),
+        "immudb-py rejected our proofs: {stdout}"
+    );
     assert!(stdout.contains("immudb-py verified 220 txs"));
 }

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use stele_ledger::proof::{verify::verify_read, EntrySpec, KvMetadata, State};
-use stele_ledger::{Commit, HistoryQuery, Ledger, LedgerError, NewEntry, Options, Precondition, ScanQuery};
+use stele_ledger::{
+    Commit, HistoryQuery, Ledger, LedgerError, NewEntry, Options, Precondition, ScanQuery,
+};
 
 fn open(dir: &tempfile::TempDir) -> Ledger {
     Ledger::open(dir.path().join("db"), Options::default()).unwrap()
@@ -28,14 +30,23 @@ fn versions_snapshots_and_revisions() {
     assert_eq!(l.state().alh, h3.alh().unwrap());
 
     let latest = l.get(b"a", None).unwrap();
-    assert_eq!((latest.value.as_slice(), latest.tx, latest.revision), (&b"3"[..], 3, 3));
+    assert_eq!(
+        (latest.value.as_slice(), latest.tx, latest.revision),
+        (&b"3"[..], 3, 3)
+    );
     let old = l.get(b"a", Some(2)).unwrap();
     assert_eq!((old.value.as_slice(), old.revision), (&b"2"[..], 2));
     assert_eq!(l.get(b"b", Some(3)).unwrap().tx, 1);
-    assert!(matches!(l.get(b"a", Some(9)), Err(LedgerError::IllegalArguments(_))));
+    assert!(matches!(
+        l.get(b"a", Some(9)),
+        Err(LedgerError::IllegalArguments(_))
+    ));
 
     assert_eq!(l.get_at_tx(b"a", 2).unwrap().value, b"2");
-    assert!(matches!(l.get_at_tx(b"b", 2), Err(LedgerError::KeyNotFound)));
+    assert!(matches!(
+        l.get_at_tx(b"b", 2),
+        Err(LedgerError::KeyNotFound)
+    ));
     assert!(matches!(l.get_at_tx(b"a", 7), Err(LedgerError::TxNotFound)));
 
     assert_eq!(l.get_at_revision(b"a", 1, None).unwrap().value, b"1");
@@ -47,10 +58,31 @@ fn versions_snapshots_and_revisions() {
     }
 
     let hist = l.history(b"a", &HistoryQuery::default()).unwrap();
-    assert_eq!(hist.iter().map(|e| (e.tx, e.revision)).collect::<Vec<_>>(), vec![(1, 1), (2, 2), (3, 3)]);
-    let desc = l.history(b"a", &HistoryQuery { desc: true, offset: 1, limit: 1, snapshot: None }).unwrap();
+    assert_eq!(
+        hist.iter().map(|e| (e.tx, e.revision)).collect::<Vec<_>>(),
+        vec![(1, 1), (2, 2), (3, 3)]
+    );
+    let desc = l
+        .history(
+            b"a",
+            &HistoryQuery {
+                desc: true,
+                offset: 1,
+                limit: 1,
+                snapshot: None,
+            },
+        )
+        .unwrap();
     assert_eq!(desc[0].value, b"2");
-    let at2 = l.history(b"a", &HistoryQuery { snapshot: Some(2), ..Default::default() }).unwrap();
+    let at2 = l
+        .history(
+            b"a",
+            &HistoryQuery {
+                snapshot: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert_eq!(at2.len(), 2);
 }
 
@@ -59,30 +91,66 @@ fn deletes_expiry_and_non_indexable() {
     let dir = tempfile::tempdir().unwrap();
     let l = open(&dir);
     l.commit(vec![e("k", "v"), e("gone", "x")]).unwrap();
-    let del = KvMetadata { deleted: true, ..Default::default() };
-    l.commit(vec![NewEntry { key: b"k".to_vec(), metadata: del, value: vec![] }]).unwrap();
+    let del = KvMetadata {
+        deleted: true,
+        ..Default::default()
+    };
+    l.commit(vec![NewEntry {
+        key: b"k".to_vec(),
+        metadata: del,
+        value: vec![],
+    }])
+    .unwrap();
     assert!(matches!(l.get(b"k", None), Err(LedgerError::KeyNotFound)));
     assert_eq!(l.get(b"k", Some(1)).unwrap().value, b"v");
     let hist = l.history(b"k", &HistoryQuery::default()).unwrap();
     assert!(hist[1].metadata.deleted && hist[1].value.is_empty());
 
-    let expired = KvMetadata { expires_at: Some(1), ..Default::default() };
-    let later = KvMetadata { expires_at: Some(u64::MAX / 2), ..Default::default() };
+    let expired = KvMetadata {
+        expires_at: Some(1),
+        ..Default::default()
+    };
+    let later = KvMetadata {
+        expires_at: Some(u64::MAX / 2),
+        ..Default::default()
+    };
     l.commit(vec![
-        NewEntry { key: b"exp".to_vec(), metadata: expired, value: b"v".to_vec() },
-        NewEntry { key: b"fresh".to_vec(), metadata: later, value: b"v".to_vec() },
+        NewEntry {
+            key: b"exp".to_vec(),
+            metadata: expired,
+            value: b"v".to_vec(),
+        },
+        NewEntry {
+            key: b"fresh".to_vec(),
+            metadata: later,
+            value: b"v".to_vec(),
+        },
     ])
     .unwrap();
     assert!(matches!(l.get(b"exp", None), Err(LedgerError::KeyNotFound)));
     assert_eq!(l.get(b"fresh", None).unwrap().metadata, later);
 
-    let hidden = KvMetadata { non_indexable: true, ..Default::default() };
-    let h = l.commit(vec![NewEntry { key: b"gone".to_vec(), metadata: hidden, value: b"y".to_vec() }]).unwrap();
+    let hidden = KvMetadata {
+        non_indexable: true,
+        ..Default::default()
+    };
+    let h = l
+        .commit(vec![NewEntry {
+            key: b"gone".to_vec(),
+            metadata: hidden,
+            value: b"y".to_vec(),
+        }])
+        .unwrap();
     // Not indexed: reads still see the older version, the tx still holds the entry.
     assert_eq!(l.get(b"gone", None).unwrap().value, b"x");
     assert_eq!(l.tx(h.id).unwrap().entries[0].key, b"gone");
     assert_eq!(l.tx_entry_value(b"gone", h.id).unwrap(), b"y");
-    let keys: Vec<_> = l.scan(&ScanQuery::default()).unwrap().into_iter().map(|e| e.key).collect();
+    let keys: Vec<_> = l
+        .scan(&ScanQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.key)
+        .collect();
     assert_eq!(keys, vec![b"fresh".to_vec(), b"gone".to_vec()]);
 }
 
@@ -95,26 +163,86 @@ fn scans() {
     }
     l.commit(vec![e("a2", "new")]).unwrap();
     let keys = |q: ScanQuery| -> Vec<String> {
-        l.scan(&q).unwrap().into_iter().map(|e| String::from_utf8(e.key).unwrap()).collect()
+        l.scan(&q)
+            .unwrap()
+            .into_iter()
+            .map(|e| String::from_utf8(e.key).unwrap())
+            .collect()
     };
     let p = |s: &str| s.as_bytes().to_vec();
-    assert_eq!(keys(ScanQuery { prefix: p("a"), ..Default::default() }), ["a", "a\0z", "a1", "a2", "a3"]);
-    assert_eq!(keys(ScanQuery { prefix: p("a"), desc: true, ..Default::default() }), ["a3", "a2", "a1", "a\0z", "a"]);
-    assert_eq!(keys(ScanQuery { prefix: p("a"), seek_key: Some(p("a1")), ..Default::default() }), ["a2", "a3"]);
     assert_eq!(
-        keys(ScanQuery { prefix: p("a"), seek_key: Some(p("a1")), inclusive_seek: true, limit: 2, ..Default::default() }),
+        keys(ScanQuery {
+            prefix: p("a"),
+            ..Default::default()
+        }),
+        ["a", "a\0z", "a1", "a2", "a3"]
+    );
+    assert_eq!(
+        keys(ScanQuery {
+            prefix: p("a"),
+            desc: true,
+            ..Default::default()
+        }),
+        ["a3", "a2", "a1", "a\0z", "a"]
+    );
+    assert_eq!(
+        keys(ScanQuery {
+            prefix: p("a"),
+            seek_key: Some(p("a1")),
+            ..Default::default()
+        }),
+        ["a2", "a3"]
+    );
+    assert_eq!(
+        keys(ScanQuery {
+            prefix: p("a"),
+            seek_key: Some(p("a1")),
+            inclusive_seek: true,
+            limit: 2,
+            ..Default::default()
+        }),
         ["a1", "a2"]
     );
     assert_eq!(
-        keys(ScanQuery { seek_key: Some(p("a3")), desc: true, end_key: Some(p("a")), ..Default::default() }),
+        keys(ScanQuery {
+            seek_key: Some(p("a3")),
+            desc: true,
+            end_key: Some(p("a")),
+            ..Default::default()
+        }),
         ["a2", "a1", "a\0z"]
     );
-    assert_eq!(keys(ScanQuery { end_key: Some(p("a2")), inclusive_end: true, offset: 2, ..Default::default() }), ["a1", "a2"]);
-    let at5 = l.scan(&ScanQuery { prefix: p("a2"), snapshot: Some(5), ..Default::default() }).unwrap();
+    assert_eq!(
+        keys(ScanQuery {
+            end_key: Some(p("a2")),
+            inclusive_end: true,
+            offset: 2,
+            ..Default::default()
+        }),
+        ["a1", "a2"]
+    );
+    let at5 = l
+        .scan(&ScanQuery {
+            prefix: p("a2"),
+            snapshot: Some(5),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(at5[0].value, b"1");
-    let now = l.scan(&ScanQuery { prefix: p("a2"), ..Default::default() }).unwrap();
+    let now = l
+        .scan(&ScanQuery {
+            prefix: p("a2"),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(now[0].value, b"new");
-    assert_eq!(keys(ScanQuery { prefix: p("zz"), ..Default::default() }), Vec::<String>::new());
+    assert_eq!(
+        keys(ScanQuery {
+            prefix: p("zz"),
+            ..Default::default()
+        }),
+        Vec::<String>::new()
+    );
 }
 
 #[test]
@@ -123,7 +251,11 @@ fn preconditions_are_atomic() {
     let l = open(&dir);
     l.commit(vec![e("x", "1")]).unwrap();
     let fails = |pre: Precondition| {
-        let r = l.commit_with(Commit { entries: vec![e("y", "1")], preconditions: vec![pre], no_sync: false });
+        let r = l.commit_with(Commit {
+            entries: vec![e("y", "1")],
+            preconditions: vec![pre],
+            no_sync: false,
+        });
         matches!(r, Err(LedgerError::PreconditionFailed(_)))
     };
     assert!(fails(Precondition::KeyMustExist(b"nope".to_vec())));
@@ -134,7 +266,10 @@ fn preconditions_are_atomic() {
     assert!(matches!(l.get(b"y", None), Err(LedgerError::KeyNotFound)));
     let ok = Commit {
         entries: vec![e("y", "1")],
-        preconditions: vec![Precondition::KeyMustExist(b"x".to_vec()), Precondition::KeyNotModifiedAfter(b"x".to_vec(), 2)],
+        preconditions: vec![
+            Precondition::KeyMustExist(b"x".to_vec()),
+            Precondition::KeyNotModifiedAfter(b"x".to_vec(), 2),
+        ],
         no_sync: true,
     };
     assert_eq!(l.commit_with(ok).unwrap().id, 3);
@@ -143,10 +278,22 @@ fn preconditions_are_atomic() {
 #[test]
 fn bad_input_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let l = Ledger::open(dir.path(), Options { max_tx_entries: 4, max_key_len: 8, max_value_len: 16, ..Default::default() }).unwrap();
+    let l = Ledger::open(
+        dir.path(),
+        Options {
+            max_tx_entries: 4,
+            max_key_len: 8,
+            max_value_len: 16,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let cases: Vec<(Vec<NewEntry>, &str)> = vec![
         (vec![], "at least one entry"),
-        ((0..5).map(|i| e(&format!("k{i}"), "v")).collect(), "too many entries"),
+        (
+            (0..5).map(|i| e(&format!("k{i}"), "v")).collect(),
+            "too many entries",
+        ),
         (vec![e("", "v")], "empty key"),
         (vec![e("012345678", "v")], "key too long"),
         (vec![e("k", &"v".repeat(17))], "value too large"),
@@ -167,10 +314,17 @@ fn group_commit_keeps_ids_consecutive() {
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let l = Arc::clone(&l);
-            std::thread::spawn(move || (0..50).map(|i| l.commit(vec![e(&format!("t{t}-{i}"), "v")]).unwrap().id).collect::<Vec<_>>())
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|i| l.commit(vec![e(&format!("t{t}-{i}"), "v")]).unwrap().id)
+                    .collect::<Vec<_>>()
+            })
         })
         .collect();
-    let mut ids: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let mut ids: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     ids.sort();
     assert_eq!(ids, (1..=400).collect::<Vec<_>>());
     assert_eq!(l.verify().unwrap().txs, 400);
@@ -203,20 +357,47 @@ fn proofs_verify_as_a_client() {
     let dir = tempfile::tempdir().unwrap();
     let l = open(&dir);
     for i in 0..40u32 {
-        l.commit((0..1 + i % 5).map(|j| e(&format!("k{i}-{j}"), &format!("v{i}"))).collect()).unwrap();
+        l.commit(
+            (0..1 + i % 5)
+                .map(|j| e(&format!("k{i}-{j}"), &format!("v{i}")))
+                .collect(),
+        )
+        .unwrap();
     }
-    let client = State { db: "db".into(), tx_id: 7, tx_hash: l.header(7).unwrap().alh().unwrap() };
+    let client = State {
+        db: "db".into(),
+        tx_id: 7,
+        tx_hash: l.header(7).unwrap().alh().unwrap(),
+    };
     for (vtx, key) in [(12u64, "k11-0"), (40, "k39-4"), (3, "k2-2"), (7, "k6-1")] {
         let entry = l.get_at_tx(key.as_bytes(), vtx).unwrap();
         let p = l.entry_proof(vtx, key.as_bytes()).unwrap();
-        let dual = if client.tx_id <= vtx { l.dual_proof(client.tx_id, vtx) } else { l.dual_proof(vtx, client.tx_id) }.unwrap();
-        let spec = EntrySpec { key: entry.key.clone(), metadata: entry.metadata, value: entry.value.clone() };
+        let dual = if client.tx_id <= vtx {
+            l.dual_proof(client.tx_id, vtx)
+        } else {
+            l.dual_proof(vtx, client.tx_id)
+        }
+        .unwrap();
+        let spec = EntrySpec {
+            key: entry.key.clone(),
+            metadata: entry.metadata,
+            value: entry.value.clone(),
+        };
         let new = verify_read(&client, &spec, vtx, &p.inclusion, &dual).unwrap();
         assert_eq!(new.tx_id, vtx.max(client.tx_id));
-        let forged = EntrySpec { value: b"forged".to_vec(), ..spec };
+        let forged = EntrySpec {
+            value: b"forged".to_vec(),
+            ..spec
+        };
         assert!(verify_read(&client, &forged, vtx, &p.inclusion, &dual).is_err());
     }
     assert!(matches!(l.dual_proof(5, 41), Err(LedgerError::TxNotFound)));
-    assert!(matches!(l.dual_proof(9, 5), Err(LedgerError::IllegalArguments(_))));
-    assert!(matches!(l.entry_proof(5, b"nope"), Err(LedgerError::KeyNotFound)));
+    assert!(matches!(
+        l.dual_proof(9, 5),
+        Err(LedgerError::IllegalArguments(_))
+    ));
+    assert!(matches!(
+        l.entry_proof(5, b"nope"),
+        Err(LedgerError::KeyNotFound)
+    ));
 }

@@ -9,7 +9,12 @@ fn build(dir: &std::path::Path) {
     let ledger = Ledger::open(dir, Options::default()).unwrap();
     for i in 0..30u32 {
         let entries = (0..1 + i % 4)
-            .map(|j| NewEntry::new(format!("\0key-{i}-{j}").into_bytes(), format!("\0value {i} {j}").into_bytes()))
+            .map(|j| {
+                NewEntry::new(
+                    format!("\0key-{i}-{j}").into_bytes(),
+                    format!("\0value {i} {j}").into_bytes(),
+                )
+            })
             .collect();
         ledger.commit(entries).unwrap();
     }
@@ -49,7 +54,10 @@ fn flip(db: &DB, cf: &str, key: &[u8], at: impl Fn(usize) -> usize) {
 
 #[test]
 fn changed_value_is_detected() {
-    assert_eq!(tampered(|db| flip(db, CF_KV, &format::kv_key(b"\0key-9-1", 10), |n| n - 1)), 10);
+    assert_eq!(
+        tampered(|db| flip(db, CF_KV, &format::kv_key(b"\0key-9-1", 10), |n| n - 1)),
+        10
+    );
 }
 
 #[test]
@@ -68,7 +76,12 @@ fn changed_key_is_detected() {
 fn extra_version_is_detected() {
     let tx = tampered(|db| {
         let cf = db.cf_handle(CF_KV).unwrap();
-        db.put_cf(cf, format::kv_key(b"\0forged", 7), format::encode_kv_record(&[], b"\0x")).unwrap();
+        db.put_cf(
+            cf,
+            format::kv_key(b"\0forged", 7),
+            format::encode_kv_record(&[], b"\0x"),
+        )
+        .unwrap();
     });
     assert_eq!(tx, 7);
 }
@@ -76,18 +89,30 @@ fn extra_version_is_detected() {
 #[test]
 fn changed_header_byte_is_detected() {
     // Byte 45 is inside the timestamp of the record.
-    assert_eq!(tampered(|db| flip(db, CF_TX, &17u64.to_be_bytes(), |_| 45)), 17);
+    assert_eq!(
+        tampered(|db| flip(db, CF_TX, &17u64.to_be_bytes(), |_| 45)),
+        17
+    );
     // The last tx has no successor to link to it: the AHT leaf catches it.
-    assert_eq!(tampered(|db| flip(db, CF_TX, &30u64.to_be_bytes(), |_| 45)), 30);
+    assert_eq!(
+        tampered(|db| flip(db, CF_TX, &30u64.to_be_bytes(), |_| 45)),
+        30
+    );
 }
 
 #[test]
 fn changed_entry_in_tx_record_is_detected() {
-    assert_eq!(tampered(|db| flip(db, CF_TX, &20u64.to_be_bytes(), |n| n - 3)), 20);
+    assert_eq!(
+        tampered(|db| flip(db, CF_TX, &20u64.to_be_bytes(), |n| n - 3)),
+        20
+    );
 }
 
 #[test]
 fn changed_aht_node_is_detected() {
     // Node (1, 5) is created by tx 12 (leaves 10 and 11, 0-based).
-    assert_eq!(tampered(|db| flip(db, CF_AHT, &format::aht_key(1, 5), |_| 0)), 12);
+    assert_eq!(
+        tampered(|db| flip(db, CF_AHT, &format::aht_key(1, 5), |_| 0)),
+        12
+    );
 }

@@ -57,7 +57,11 @@ impl Frontier {
         let pos = self.size;
         let mut level = 0u32;
         let mut hash = leaf_hash(alh);
-        let mut created = vec![NewNode { level, index: pos, hash }];
+        let mut created = vec![NewNode {
+            level,
+            index: pos,
+            hash,
+        }];
         while let Some(&(l, left)) = self.nodes.last() {
             if l != level {
                 break;
@@ -65,7 +69,11 @@ impl Frontier {
             self.nodes.pop();
             hash = node_hash(&left, &hash);
             level += 1;
-            created.push(NewNode { level, index: pos >> level, hash });
+            created.push(NewNode {
+                level,
+                index: pos >> level,
+                hash,
+            });
         }
         self.nodes.push((level, hash));
         self.size += 1;
@@ -141,12 +149,17 @@ pub fn range_hash<S: NodeSource>(s: &S, a: u64, b: u64) -> Result<Digest, S::Err
         return s.node(n.trailing_zeros(), a / n);
     }
     let k = split_point(n);
-    Ok(node_hash(&range_hash(s, a, a + k)?, &range_hash(s, a + k, b)?))
+    Ok(node_hash(
+        &range_hash(s, a, a + k)?,
+        &range_hash(s, a + k, b)?,
+    ))
 }
 
 fn check_range(i: TxId, j: TxId, size: u64) -> Result<(), ProofError> {
     if i == 0 || i > j {
-        return Err(ProofError::IllegalArguments(format!("AHT proof for ({i}, {j})")));
+        return Err(ProofError::IllegalArguments(format!(
+            "AHT proof for ({i}, {j})"
+        )));
     }
     if j > size {
         return Err(ProofError::BeyondTree(j));
@@ -175,7 +188,13 @@ pub fn inclusion_proof<S: NodeSource>(
     Ok(terms)
 }
 
-fn path<S: NodeSource>(s: &S, m: u64, a: u64, b: u64, out: &mut Vec<Digest>) -> Result<(), S::Error> {
+fn path<S: NodeSource>(
+    s: &S,
+    m: u64,
+    a: u64,
+    b: u64,
+    out: &mut Vec<Digest>,
+) -> Result<(), S::Error> {
     let n = b - a;
     if n == 1 {
         return Ok(());
@@ -248,7 +267,11 @@ pub fn verify_inclusion(proof: &[Digest], i: TxId, j: TxId, leaf: &Digest, root:
     let (mut i1, mut j1) = (i - 1, j - 1);
     let mut c = *leaf;
     for h in proof {
-        c = if i1 % 2 == 0 && i1 != j1 { node_hash(&c, h) } else { node_hash(h, &c) };
+        c = if i1 % 2 == 0 && i1 != j1 {
+            node_hash(&c, h)
+        } else {
+            node_hash(h, &c)
+        };
         i1 >>= 1;
         j1 >>= 1;
     }
@@ -347,7 +370,10 @@ mod tests {
                     let mut bad = c.clone();
                     let last = bad.len() - 1;
                     bad[last][0] ^= 1;
-                    assert!(!verify_consistency(&bad, i, j, &ri, &rj), "bad cons {i} {j}");
+                    assert!(
+                        !verify_consistency(&bad, i, j, &ri, &rj),
+                        "bad cons {i} {j}"
+                    );
                 }
             }
             let last = inclusion_proof(&t, j, j, n).unwrap();
@@ -356,7 +382,10 @@ mod tests {
         }
         assert!(inclusion_proof(&t, 0, 3, n).is_err());
         assert!(inclusion_proof(&t, 4, 3, n).is_err());
-        assert_eq!(inclusion_proof(&t, 1, n + 1, n), Err(ProofError::BeyondTree(n + 1)));
+        assert_eq!(
+            inclusion_proof(&t, 1, n + 1, n),
+            Err(ProofError::BeyondTree(n + 1))
+        );
     }
 
     #[test]

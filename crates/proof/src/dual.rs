@@ -51,7 +51,11 @@ pub fn linear_proof<H: History>(h: &H, s: TxId, t: TxId) -> Result<LinearProof, 
     for id in s + 1..=t {
         terms.push(h.header(id)?.inner_hash()?);
     }
-    Ok(LinearProof { source_tx_id: s, target_tx_id: t, terms })
+    Ok(LinearProof {
+        source_tx_id: s,
+        target_tx_id: t,
+        terms,
+    })
 }
 
 /// The dual proof between committed transactions `source ≤ target`.
@@ -77,7 +81,10 @@ pub fn dual_proof<H: History>(h: &H, source: TxId, target: TxId) -> Result<DualP
         vec![]
     };
     let (target_bl_tx_alh, last_inclusion_proof) = if t.bl_tx_id > 0 {
-        (alh_of(h, t.bl_tx_id)?, aht::inclusion_proof(h, t.bl_tx_id, t.bl_tx_id, size)?)
+        (
+            alh_of(h, t.bl_tx_id)?,
+            aht::inclusion_proof(h, t.bl_tx_id, t.bl_tx_id, size)?,
+        )
     } else {
         ([0; 32], vec![])
     };
@@ -141,8 +148,20 @@ pub fn verify_dual_proof(
         return false;
     }
     if source_id < t.bl_tx_id {
-        verify_linear_proof(&p.linear_proof, t.bl_tx_id, target_id, &p.target_bl_tx_alh, target_alh)
+        verify_linear_proof(
+            &p.linear_proof,
+            t.bl_tx_id,
+            target_id,
+            &p.target_bl_tx_alh,
+            target_alh,
+        )
     } else {
-        verify_linear_proof(&p.linear_proof, source_id, target_id, source_alh, target_alh)
+        verify_linear_proof(
+            &p.linear_proof,
+            source_id,
+            target_id,
+            source_alh,
+            target_alh,
+        )
     }
 }

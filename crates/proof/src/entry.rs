@@ -17,7 +17,12 @@ pub struct EntrySpec {
 
 impl EntrySpec {
     pub fn digest(&self, version: u16) -> Result<Digest, ProofError> {
-        entry_digest(version, &self.key, &self.metadata.to_bytes(), &sha256(&self.value))
+        entry_digest(
+            version,
+            &self.key,
+            &self.metadata.to_bytes(),
+            &sha256(&self.value),
+        )
     }
 }
 
@@ -39,7 +44,13 @@ pub fn entry_digest(
             let klen = u16::try_from(key.len()).map_err(|_| ProofError::KeyTooLong(key.len()))?;
             // Metadata is at most 11 bytes (see `metadata`), so its length always fits.
             let mdlen = md.len() as u16;
-            Ok(sha256_concat(&[&mdlen.to_be_bytes(), md, &klen.to_be_bytes(), key, h_value]))
+            Ok(sha256_concat(&[
+                &mdlen.to_be_bytes(),
+                md,
+                &klen.to_be_bytes(),
+                key,
+                h_value,
+            ]))
         }
         v => Err(ProofError::UnsupportedVersion(v)),
     }
@@ -52,7 +63,11 @@ mod tests {
     #[test]
     fn golden_v1_digest() {
         // spec 3.12: Set("k", "v") stores 0x00‖"k" -> 0x00‖"v".
-        let e = EntrySpec { key: b"\0k".to_vec(), metadata: KvMetadata::default(), value: b"\0v".to_vec() };
+        let e = EntrySpec {
+            key: b"\0k".to_vec(),
+            metadata: KvMetadata::default(),
+            value: b"\0v".to_vec(),
+        };
         assert_eq!(
             hex::encode(e.digest(1).unwrap()),
             "70a54f5802f2cc58555c63e0c444623f6d59c9800c6926093dee555cd6071853"
@@ -61,8 +76,15 @@ mod tests {
 
     #[test]
     fn v0_rejects_metadata() {
-        let md = KvMetadata { deleted: true, ..Default::default() };
-        let e = EntrySpec { key: b"\0k".to_vec(), metadata: md, value: vec![] };
+        let md = KvMetadata {
+            deleted: true,
+            ..Default::default()
+        };
+        let e = EntrySpec {
+            key: b"\0k".to_vec(),
+            metadata: md,
+            value: vec![],
+        };
         assert_eq!(e.digest(0), Err(ProofError::MetadataUnsupported));
         assert_eq!(e.digest(2), Err(ProofError::UnsupportedVersion(2)));
     }

@@ -63,7 +63,14 @@ impl TxHeader {
             0 => {
                 let n = u16::try_from(self.nentries)
                     .map_err(|_| ProofError::IllegalArguments("too many entries for v0".into()))?;
-                Ok(sha256_concat(&[&ts, &version, &n.to_be_bytes(), &self.eh, &bl, &self.bl_root]))
+                Ok(sha256_concat(&[
+                    &ts,
+                    &version,
+                    &n.to_be_bytes(),
+                    &self.eh,
+                    &bl,
+                    &self.bl_root,
+                ]))
             }
             1 => {
                 let mdlen = u16::try_from(self.metadata.len())
@@ -102,9 +109,16 @@ mod tests {
     #[test]
     fn golden_tx1() {
         // spec 3.12: tx 1 = Set("k", "v") at ts 1700000000, version 1.
-        let e = EntrySpec { key: b"\0k".to_vec(), metadata: KvMetadata::default(), value: b"\0v".to_vec() };
+        let e = EntrySpec {
+            key: b"\0k".to_vec(),
+            metadata: KvMetadata::default(),
+            value: b"\0v".to_vec(),
+        };
         let eh = htree::root(&[e.digest(1).unwrap()]).unwrap();
-        assert_eq!(hex::encode(eh), "80ebc5783343bf94d8a7097d27b681b71b517a7ddd7ce86dc18ac4f6c33c7f8f");
+        assert_eq!(
+            hex::encode(eh),
+            "80ebc5783343bf94d8a7097d27b681b71b517a7ddd7ce86dc18ac4f6c33c7f8f"
+        );
         let h = TxHeader {
             id: 1,
             prev_alh: GENESIS_ALH,

@@ -21,15 +21,28 @@ impl MemHistory {
 
     /// The current state hash: Alh of the last tx, or `H("")`.
     pub fn alh(&self) -> Digest {
-        self.headers.last().map(|h| h.alh().expect("v1 header")).unwrap_or(GENESIS_ALH)
+        self.headers
+            .last()
+            .map(|h| h.alh().expect("v1 header"))
+            .unwrap_or(GENESIS_ALH)
     }
 
     /// Appends a transaction of `entries` (in hashed order) committed at `ts`.
     pub fn commit(&mut self, entries: &[EntrySpec], ts: i64) -> Result<TxHeader, ProofError> {
-        let digests = entries.iter().map(|e| e.digest(1)).collect::<Result<Vec<_>, _>>()?;
+        let digests = entries
+            .iter()
+            .map(|e| e.digest(1))
+            .collect::<Result<Vec<_>, _>>()?;
         let eh = HTree::build(&digests)?.root();
         let id = self.headers.len() as TxId + 1;
-        let h = TxHeader::new_v1(id, self.alh(), ts, entries.len() as u32, eh, self.aht.root());
+        let h = TxHeader::new_v1(
+            id,
+            self.alh(),
+            ts,
+            entries.len() as u32,
+            eh,
+            self.aht.root(),
+        );
         self.aht.append(&h.alh()?);
         self.headers.push(h.clone());
         Ok(h)

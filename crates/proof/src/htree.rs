@@ -24,14 +24,22 @@ impl HTree {
     /// Builds the tree over entry digests. A transaction always has at least one entry.
     pub fn build(digests: &[Digest]) -> Result<HTree, ProofError> {
         if digests.is_empty() {
-            return Err(ProofError::IllegalArguments("a tree needs at least one entry".into()));
+            return Err(ProofError::IllegalArguments(
+                "a tree needs at least one entry".into(),
+            ));
         }
         let mut levels = vec![digests.iter().map(leaf_hash).collect::<Vec<_>>()];
         while levels.last().unwrap().len() > 1 {
             let below = levels.last().unwrap();
             let above = below
                 .chunks(2)
-                .map(|p| if p.len() == 2 { node_hash(&p[0], &p[1]) } else { p[0] })
+                .map(|p| {
+                    if p.len() == 2 {
+                        node_hash(&p[0], &p[1])
+                    } else {
+                        p[0]
+                    }
+                })
                 .collect();
             levels.push(above);
         }
@@ -65,7 +73,11 @@ impl HTree {
             }
             idx /= 2;
         }
-        Ok(InclusionProof { leaf: i as u32, width: width as u32, terms })
+        Ok(InclusionProof {
+            leaf: i as u32,
+            width: width as u32,
+            terms,
+        })
     }
 }
 
@@ -83,7 +95,11 @@ pub fn verify_inclusion(proof: &InclusionProof, digest: &Digest, root: &Digest) 
     let mut i = proof.leaf;
     let mut r = proof.width - 1;
     for t in &proof.terms {
-        c = if i % 2 == 0 && i != r { node_hash(&c, t) } else { node_hash(t, &c) };
+        c = if i % 2 == 0 && i != r {
+            node_hash(&c, t)
+        } else {
+            node_hash(t, &c)
+        };
         i /= 2;
         r /= 2;
     }
@@ -131,6 +147,9 @@ mod tests {
     #[test]
     fn rejects_empty_and_out_of_range() {
         assert!(HTree::build(&[]).is_err());
-        assert!(HTree::build(&digests(3)).unwrap().inclusion_proof(3).is_err());
+        assert!(HTree::build(&digests(3))
+            .unwrap()
+            .inclusion_proof(3)
+            .is_err());
     }
 }

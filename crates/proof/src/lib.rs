@@ -84,5 +84,7 @@ pub fn node_hash(l: &Digest, r: &Digest) -> Digest {
 
 /// Reads a 32-byte digest from a slice, or says what was wrong with it.
 pub fn digest_from(bytes: &[u8]) -> Result<Digest, ProofError> {
-    bytes.try_into().map_err(|_| ProofError::BadDigestLength(bytes.len()))
+    bytes
+        .try_into()
+        .map_err(|_| ProofError::BadDigestLength(bytes.len()))
 }

@@ -59,15 +59,17 @@ impl KvMetadata {
             match code {
                 DELETED_ATTR => md.deleted = true,
                 EXPIRES_AT_ATTR => {
-                    let raw = b.get(i..i + 8).ok_or_else(|| {
-                        ProofError::BadMetadata("expiresAt needs 8 bytes".into())
-                    })?;
+                    let raw = b
+                        .get(i..i + 8)
+                        .ok_or_else(|| ProofError::BadMetadata("expiresAt needs 8 bytes".into()))?;
                     md.expires_at = Some(u64::from_be_bytes(raw.try_into().unwrap()));
                     i += 8;
                 }
                 NON_INDEXABLE_ATTR => md.non_indexable = true,
                 other => {
-                    return Err(ProofError::BadMetadata(format!("unknown attribute code {other}")))
+                    return Err(ProofError::BadMetadata(format!(
+                        "unknown attribute code {other}"
+                    )))
                 }
             }
         }
@@ -86,12 +88,23 @@ mod tests {
 
     #[test]
     fn golden_bytes() {
-        let md = KvMetadata { expires_at: Some(1_800_000_000), ..Default::default() };
+        let md = KvMetadata {
+            expires_at: Some(1_800_000_000),
+            ..Default::default()
+        };
         assert_eq!(hex::encode(md.to_bytes()), "01000000006b49d200");
-        let md = KvMetadata { deleted: true, non_indexable: true, ..Default::default() };
+        let md = KvMetadata {
+            deleted: true,
+            non_indexable: true,
+            ..Default::default()
+        };
         assert_eq!(md.to_bytes(), vec![0x00, 0x02]);
         assert!(KvMetadata::default().to_bytes().is_empty());
-        let all = KvMetadata { deleted: true, expires_at: Some(7), non_indexable: true };
+        let all = KvMetadata {
+            deleted: true,
+            expires_at: Some(7),
+            non_indexable: true,
+        };
         assert_eq!(all.to_bytes().len(), MAX_METADATA_LEN);
     }
 
@@ -99,8 +112,15 @@ mod tests {
     fn round_trip_and_rejects() {
         for md in [
             KvMetadata::default(),
-            KvMetadata { deleted: true, ..Default::default() },
-            KvMetadata { deleted: true, expires_at: Some(u64::MAX), non_indexable: true },
+            KvMetadata {
+                deleted: true,
+                ..Default::default()
+            },
+            KvMetadata {
+                deleted: true,
+                expires_at: Some(u64::MAX),
+                non_indexable: true,
+            },
         ] {
             assert_eq!(KvMetadata::from_bytes(&md.to_bytes()).unwrap(), md);
         }

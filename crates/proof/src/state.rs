@@ -19,7 +19,11 @@ pub struct State {
 impl State {
     /// The state of a database with no transactions.
     pub fn genesis(db: &str) -> State {
-        State { db: db.to_string(), tx_id: 0, tx_hash: GENESIS_ALH }
+        State {
+            db: db.to_string(),
+            tx_id: 0,
+            tx_hash: GENESIS_ALH,
+        }
     }
 
     /// The bytes a signature covers.
@@ -64,7 +68,11 @@ mod tests {
     fn sign_verify_and_tamper() {
         let key = SigningKey::from_slice(&[7u8; 32]).unwrap();
         let vk = *key.verifying_key();
-        let st = State { db: "defaultdb".into(), tx_id: 42, tx_hash: [9; 32] };
+        let st = State {
+            db: "defaultdb".into(),
+            tx_id: 42,
+            tx_hash: [9; 32],
+        };
         let sig = st.sign(&key);
         st.verify_signature(&sig, &vk).unwrap();
         let vk2 = public_key_from_bytes(&public_key_bytes(&vk)).unwrap();

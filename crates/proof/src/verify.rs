@@ -94,7 +94,11 @@ pub fn verify_read(
         return Err(fail("entry inclusion"));
     }
     check_dual(state, proof, source, target)?;
-    Ok(State { db: state.db.clone(), tx_id: target.0, tx_hash: target.1 })
+    Ok(State {
+        db: state.db.clone(),
+        tx_id: target.0,
+        tx_hash: target.1,
+    })
 }
 
 /// A verified single-entry write (immudb `verifiedSet`, `verifiedSetReference`, `verifiedZAdd`):
@@ -113,7 +117,11 @@ pub fn verify_write(
     }
     let tree = tx.check_tree()?;
     let inclusion = tree.inclusion_proof(0)?;
-    if !htree::verify_inclusion(&inclusion, &expected.digest(tx.header.version)?, &tree.root()) {
+    if !htree::verify_inclusion(
+        &inclusion,
+        &expected.digest(tx.header.version)?,
+        &tree.root(),
+    ) {
         return Err(fail("the tx does not hold the written entry"));
     }
     if tx.header.eh != proof.target_tx_header.eh {
@@ -121,7 +129,11 @@ pub fn verify_write(
     }
     let target = (tx.header.id, tx.header.alh()?);
     check_dual(state, proof, (state.tx_id, state.tx_hash), target)?;
-    Ok(State { db: state.db.clone(), tx_id: target.0, tx_hash: target.1 })
+    Ok(State {
+        db: state.db.clone(),
+        tx_id: target.0,
+        tx_hash: target.1,
+    })
 }
 
 /// A verified transaction read (immudb `verifiedTxById`): only the dual proof is checked,
@@ -135,5 +147,9 @@ pub fn verify_tx(state: &State, tx: &Tx, proof: &DualProof) -> Result<State, Pro
         ((tx.header.id, alh), (state.tx_id, state.tx_hash))
     };
     check_dual(state, proof, source, target)?;
-    Ok(State { db: state.db.clone(), tx_id: target.0, tx_hash: target.1 })
+    Ok(State {
+        db: state.db.clone(),
+        tx_id: target.0,
+        tx_hash: target.1,
+    })
 }

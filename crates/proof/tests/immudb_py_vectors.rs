@@ -3,8 +3,10 @@
 //! We decode them with a minimal protobuf reader and verify them with our functions.
 
 use stele_proof::{
-    dual::verify_dual_proof, htree, verify::{verify_write, Tx, TxEntryDigest}, DualProof,
-    EntrySpec, KvMetadata, LinearProof, State, TxHeader,
+    dual::verify_dual_proof,
+    htree,
+    verify::{verify_write, Tx, TxEntryDigest},
+    DualProof, EntrySpec, KvMetadata, LinearProof, State, TxHeader,
 };
 
 const V0: &str = "CnIIGhIg0IswQi+55M5xLZSEZUNnpSqoU7JSjtSgNZBlyCMK/3IYzfrjgAYgASogsgXOdHznBIOL0fRjDit+QmDn+9M5FZms8jTI5fHfcpIwGTogmXu3vjcP/kHZTXvT0O158Tx9A3ywjmHG0LOPxS5Bk9kSOwoLAHNhbGFjYWR1bGESIMTfI1H+rKu77CCQQ/ktaUmx/krECfmjHSg+Gy3Zc2NvGMyAgICAgICAASAL";
@@ -65,10 +67,20 @@ fn fields(mut b: &[u8]) -> Vec<(u32, Val<'_>)> {
 }
 
 fn int(f: &[(u32, Val)], n: u32) -> u64 {
-    f.iter().find_map(|(k, v)| match v { Val::Int(i) if *k == n => Some(*i), _ => None }).unwrap_or(0)
+    f.iter()
+        .find_map(|(k, v)| match v {
+            Val::Int(i) if *k == n => Some(*i),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 fn bytes<'a>(f: &[(u32, Val<'a>)], n: u32) -> Vec<&'a [u8]> {
-    f.iter().filter_map(|(k, v)| match v { Val::Bytes(b) if *k == n => Some(*b), _ => None }).collect()
+    f.iter()
+        .filter_map(|(k, v)| match v {
+            Val::Bytes(b) if *k == n => Some(*b),
+            _ => None,
+        })
+        .collect()
 }
 fn digest(b: &[u8]) -> [u8; 32] {
     stele_proof::digest_from(b).unwrap()
@@ -103,7 +115,10 @@ fn tx(b: &[u8]) -> Tx {
             }
         })
         .collect();
-    Tx { header: header(bytes(&f, 1)[0]), entries }
+    Tx {
+        header: header(bytes(&f, 1)[0]),
+        entries,
+    }
 }
 
 fn dual(b: &[u8]) -> DualProof {
@@ -126,7 +141,11 @@ fn dual(b: &[u8]) -> DualProof {
 }
 
 fn set_spec(key: &[u8], value: &[u8]) -> EntrySpec {
-    EntrySpec { key: [&[0u8][..], key].concat(), metadata: KvMetadata::default(), value: [&[0u8][..], value].concat() }
+    EntrySpec {
+        key: [&[0u8][..], key].concat(),
+        metadata: KvMetadata::default(),
+        value: [&[0u8][..], value].concat(),
+    }
 }
 
 #[test]
@@ -162,7 +181,11 @@ fn simulated_set(state: State, t: &Tx, p: &DualProof) {
 #[test]
 fn simulated_set_1() {
     let f = b64(S1);
-    let s1 = State { db: "defaultdb".into(), tx_id: int(&fields(&f), 2), tx_hash: digest(bytes(&fields(&f), 3)[0]) };
+    let s1 = State {
+        db: "defaultdb".into(),
+        tx_id: int(&fields(&f), 2),
+        tx_hash: digest(bytes(&fields(&f), 3)[0]),
+    };
     assert_eq!(s1.tx_id, 26);
     let (t, p) = decode_vtx(V1);
     // This old server answered with a self-proof of tx 27, whose chain starts at the state's Alh.
@@ -178,7 +201,11 @@ fn simulated_set_1() {
 fn simulated_set_2() {
     // This state was written by an older schema: txId is field 3 and txHash field 4.
     let f = b64(S2);
-    let s2 = State { db: "defaultdb".into(), tx_id: int(&fields(&f), 3), tx_hash: digest(bytes(&fields(&f), 4)[0]) };
+    let s2 = State {
+        db: "defaultdb".into(),
+        tx_id: int(&fields(&f), 3),
+        tx_hash: digest(bytes(&fields(&f), 4)[0]),
+    };
     assert_eq!(s2.tx_id, 27);
     let (t, p) = decode_vtx(V2);
     assert_eq!(t.header.id, 28);

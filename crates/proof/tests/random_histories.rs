@@ -23,7 +23,9 @@ impl Rng {
         self.next() % n
     }
     fn bytes(&mut self, max: u64) -> Vec<u8> {
-        (0..self.below(max) + 1).map(|_| self.next() as u8).collect()
+        (0..self.below(max) + 1)
+            .map(|_| self.next() as u8)
+            .collect()
     }
 }
 
@@ -32,14 +34,28 @@ fn random_entries(rng: &mut Rng) -> Vec<EntrySpec> {
     (0..n)
         .map(|i| {
             let metadata = match rng.below(6) {
-                0 => KvMetadata { deleted: true, ..Default::default() },
-                1 => KvMetadata { expires_at: Some(rng.next() >> 20), ..Default::default() },
-                2 => KvMetadata { non_indexable: true, expires_at: Some(5), deleted: true },
+                0 => KvMetadata {
+                    deleted: true,
+                    ..Default::default()
+                },
+                1 => KvMetadata {
+                    expires_at: Some(rng.next() >> 20),
+                    ..Default::default()
+                },
+                2 => KvMetadata {
+                    non_indexable: true,
+                    expires_at: Some(5),
+                    deleted: true,
+                },
                 _ => KvMetadata::default(),
             };
             let mut key = vec![0u8, i as u8];
             key.extend(rng.bytes(20));
-            EntrySpec { key, metadata, value: rng.bytes(64) }
+            EntrySpec {
+                key,
+                metadata,
+                value: rng.bytes(64),
+            }
         })
         .collect()
 }
@@ -97,7 +113,10 @@ fn random_histories_verify() {
                 };
                 if let Some(t0) = terms.first_mut() {
                     t0[31] ^= 0x80;
-                    assert!(!verify_dual_proof(&bad, s, t, &sa, &ta), "corrupt list {list}");
+                    assert!(
+                        !verify_dual_proof(&bad, s, t, &sa, &ta),
+                        "corrupt list {list}"
+                    );
                 }
             }
 
@@ -126,7 +145,11 @@ fn random_histories_verify() {
             let tx = tx_of(h, entries);
             let tree = tx.check_tree().unwrap();
             for (i, d) in tx.digests().unwrap().iter().enumerate() {
-                assert!(htree::verify_inclusion(&tree.inclusion_proof(i).unwrap(), d, &h.eh));
+                assert!(htree::verify_inclusion(
+                    &tree.inclusion_proof(i).unwrap(),
+                    d,
+                    &h.eh
+                ));
             }
         }
     }
@@ -135,16 +158,56 @@ fn random_histories_verify() {
 #[test]
 fn verified_write_needs_one_entry_and_the_right_tx() {
     let mut hist = MemHistory::new();
-    let e = EntrySpec { key: b"\0a".to_vec(), metadata: KvMetadata::default(), value: b"\0x".to_vec() };
+    let e = EntrySpec {
+        key: b"\0a".to_vec(),
+        metadata: KvMetadata::default(),
+        value: b"\0x".to_vec(),
+    };
     let h1 = hist.commit(std::slice::from_ref(&e), 1).unwrap();
-    let two = vec![e.clone(), EntrySpec { key: b"\0b".to_vec(), ..e.clone() }];
+    let two = vec![
+        e.clone(),
+        EntrySpec {
+            key: b"\0b".to_vec(),
+            ..e.clone()
+        },
+    ];
     let h2 = hist.commit(&two, 2).unwrap();
     let h3 = hist.commit(std::slice::from_ref(&e), 3).unwrap();
     let genesis = State::genesis("db");
-    let s1 = verify_write(&genesis, &tx_of(&h1, &[e.clone()]), &e, &dual_proof(&hist, 1, 1).unwrap()).unwrap();
-    assert!(verify_write(&s1, &tx_of(&h2, &two), &e, &dual_proof(&hist, 1, 2).unwrap()).is_err());
-    let s3 = verify_write(&s1, &tx_of(&h3, &[e.clone()]), &e, &dual_proof(&hist, 1, 3).unwrap()).unwrap();
+    let s1 = verify_write(
+        &genesis,
+        &tx_of(&h1, &[e.clone()]),
+        &e,
+        &dual_proof(&hist, 1, 1).unwrap(),
+    )
+    .unwrap();
+    assert!(verify_write(
+        &s1,
+        &tx_of(&h2, &two),
+        &e,
+        &dual_proof(&hist, 1, 2).unwrap()
+    )
+    .is_err());
+    let s3 = verify_write(
+        &s1,
+        &tx_of(&h3, &[e.clone()]),
+        &e,
+        &dual_proof(&hist, 1, 3).unwrap(),
+    )
+    .unwrap();
     assert_eq!(s3.tx_id, 3);
-    let deleted = EntrySpec { metadata: KvMetadata { deleted: true, ..Default::default() }, ..e.clone() };
-    assert!(verify_write(&s1, &tx_of(&h3, &[e.clone()]), &deleted, &dual_proof(&hist, 1, 3).unwrap()).is_err());
+    let deleted = EntrySpec {
+        metadata: KvMetadata {
+            deleted: true,
+            ..Default::default()
+        },
+        ..e.clone()
+    };
+    assert!(verify_write(
+        &s1,
+        &tx_of(&h3, &[e.clone()]),
+        &deleted,
+        &dual_proof(&hist, 1, 3).unwrap()
+    )
+    .is_err());
 }

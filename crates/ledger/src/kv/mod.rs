@@ -102,9 +102,24 @@ pub enum ReadAt {
 /// One operation of an `exec_all`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KvOp {
-    Set { key: Vec<u8>, value: Vec<u8>, metadata: KvMetadata },
-    Ref { key: Vec<u8>, referenced_key: Vec<u8>, at_tx: TxId, bound: bool },
-    ZAdd { set: Vec<u8>, score: f64, key: Vec<u8>, at_tx: TxId, bound: bool },
+    Set {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        metadata: KvMetadata,
+    },
+    Ref {
+        key: Vec<u8>,
+        referenced_key: Vec<u8>,
+        at_tx: TxId,
+        bound: bool,
+    },
+    ZAdd {
+        set: Vec<u8>,
+        score: f64,
+        key: Vec<u8>,
+        at_tx: TxId,
+        bound: bool,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -149,7 +164,11 @@ impl Kv<'_> {
     pub fn set(&self, kvs: Vec<(Vec<u8>, Vec<u8>)>) -> Result<TxHeader> {
         let ops = kvs
             .into_iter()
-            .map(|(key, value)| KvOp::Set { key, value, metadata: KvMetadata::default() })
+            .map(|(key, value)| KvOp::Set {
+                key,
+                value,
+                metadata: KvMetadata::default(),
+            })
             .collect();
         self.exec_all(ops, false)
     }
@@ -172,15 +191,28 @@ impl Kv<'_> {
             .collect();
         for op in ops {
             match op {
-                KvOp::Set { key, value, metadata } => {
+                KvOp::Set {
+                    key,
+                    value,
+                    metadata,
+                } => {
                     check_key(&key)?;
                     if metadata.deleted {
                         return Err(LedgerError::illegal("use delete to delete a key"));
                     }
                     let value = [&[PLAIN_VALUE_PREFIX][..], &value].concat();
-                    entries.push(NewEntry { key: set_key(&key), metadata, value });
+                    entries.push(NewEntry {
+                        key: set_key(&key),
+                        metadata,
+                        value,
+                    });
                 }
-                KvOp::Ref { key, referenced_key, at_tx, bound } => {
+                KvOp::Ref {
+                    key,
+                    referenced_key,
+                    at_tx,
+                    bound,
+                } => {
                     check_key(&key)?;
                     check_key(&referenced_key)?;
                     if key == referenced_key {
@@ -189,7 +221,10 @@ impl Kv<'_> {
                     self.check_bound(at_tx, bound, snapshot)?;
                     if !set_here.contains(&referenced_key) {
                         self.check_referable(&referenced_key, at_tx, snapshot)?;
-                        preconditions.push(Precondition::KeyNotModifiedAfter(set_key(&referenced_key), snapshot));
+                        preconditions.push(Precondition::KeyNotModifiedAfter(
+                            set_key(&referenced_key),
+                            snapshot,
+                        ));
                     }
                     match self.ledger.get(&set_key(&key), Some(snapshot)) {
                         Ok(e) if e.value.first() != Some(&REFERENCE_VALUE_PREFIX) => {
@@ -207,7 +242,13 @@ impl Kv<'_> {
                         value: reference_value(&referenced_key, at_tx),
                     });
                 }
-                KvOp::ZAdd { set, score, key, at_tx, bound } => {
+                KvOp::ZAdd {
+                    set,
+                    score,
+                    key,
+                    at_tx,
+                    bound,
+                } => {
                     check_key(&set)?;
                     check_key(&key)?;
                     if !score.is_finite() {
@@ -216,7 +257,8 @@ impl Kv<'_> {
                     self.check_bound(at_tx, bound, snapshot)?;
                     if !set_here.contains(&key) {
                         self.check_referable(&key, at_tx, snapshot)?;
-                        preconditions.push(Precondition::KeyNotModifiedAfter(set_key(&key), snapshot));
+                        preconditions
+                            .push(Precondition::KeyNotModifiedAfter(set_key(&key), snapshot));
                     }
                     entries.push(NewEntry {
                         key: zset_key(&set, score, &key, at_tx),
@@ -226,7 +268,11 @@ impl Kv<'_> {
                 }
             }
         }
-        self.ledger.commit_with(Commit { entries, preconditions, no_sync })
+        self.ledger.commit_with(Commit {
+            entries,
+            preconditions,
+            no_sync,
+        })
     }
 
     fn check_bound(&self, at_tx: TxId, bound: bool, snapshot: TxId) -> Result<()> {
@@ -238,7 +284,9 @@ impl Kv<'_> {
             }));
         }
         if at_tx > snapshot {
-            return Err(LedgerError::illegal(format!("atTx {at_tx} is not committed yet")));
+            return Err(LedgerError::illegal(format!(
+                "atTx {at_tx} is not committed yet"
+            )));
         }
         Ok(())
     }
@@ -264,19 +312,32 @@ impl Kv<'_> {
         if keys.is_empty() {
             return Err(LedgerError::illegal("no keys to delete"));
         }
-        let deleted = KvMetadata { deleted: true, ..Default::default() };
+        let deleted = KvMetadata {
+            deleted: true,
+            ..Default::default()
+        };
         let mut entries = Vec::with_capacity(keys.len());
         let mut preconditions = Vec::with_capacity(keys.len());
         for k in keys {
             check_key(&k)?;
             let stored = set_key(&k);
             preconditions.push(Precondition::KeyMustExist(stored.clone()));
-            entries.push(NewEntry { key: stored, metadata: deleted, value: Vec::new() });
+            entries.push(NewEntry {
+                key: stored,
+                metadata: deleted,
+                value: Vec::new(),
+            });
         }
-        self.ledger.commit_with(Commit { entries, preconditions, no_sync: false }).map_err(|e| match e {
-            LedgerError::PreconditionFailed(_) => LedgerError::KeyNotFound,
-            other => other,
-        })
+        self.ledger
+            .commit_with(Commit {
+                entries,
+                preconditions,
+                no_sync: false,
+            })
+            .map_err(|e| match e {
+                LedgerError::PreconditionFailed(_) => LedgerError::KeyNotFound,
+                other => other,
+            })
     }
 
     /// Reads a key, resolving references.
@@ -329,7 +390,8 @@ impl Kv<'_> {
                 } else {
                     self.ledger.get(target, snapshot)?
                 };
-                if resolved.metadata.deleted || resolved.value.first() != Some(&PLAIN_VALUE_PREFIX) {
+                if resolved.metadata.deleted || resolved.value.first() != Some(&PLAIN_VALUE_PREFIX)
+                {
                     return Err(LedgerError::KeyNotFound);
                 }
                 Ok(KvEntry {
@@ -362,7 +424,11 @@ impl Kv<'_> {
             .into_iter()
             .map(|e| KvEntry {
                 key: key.to_vec(),
-                value: if e.metadata.deleted { Vec::new() } else { strip(&e.value) },
+                value: if e.metadata.deleted {
+                    Vec::new()
+                } else {
+                    strip(&e.value)
+                },
                 tx: e.tx,
                 revision: e.revision,
                 metadata: e.metadata,
@@ -392,14 +458,41 @@ impl Kv<'_> {
     }
 
     /// Adds `key` to sorted set `set` with `score`.
-    pub fn zadd(&self, set: &[u8], score: f64, key: &[u8], at_tx: TxId, bound: bool) -> Result<TxHeader> {
-        self.exec_all(vec![KvOp::ZAdd { set: set.to_vec(), score, key: key.to_vec(), at_tx, bound }], false)
+    pub fn zadd(
+        &self,
+        set: &[u8],
+        score: f64,
+        key: &[u8],
+        at_tx: TxId,
+        bound: bool,
+    ) -> Result<TxHeader> {
+        self.exec_all(
+            vec![KvOp::ZAdd {
+                set: set.to_vec(),
+                score,
+                key: key.to_vec(),
+                at_tx,
+                bound,
+            }],
+            false,
+        )
     }
 
     /// Sets `key` to refer to `referenced_key` (at `at_tx` when bound).
-    pub fn set_reference(&self, key: &[u8], referenced_key: &[u8], at_tx: TxId, bound: bool) -> Result<TxHeader> {
+    pub fn set_reference(
+        &self,
+        key: &[u8],
+        referenced_key: &[u8],
+        at_tx: TxId,
+        bound: bool,
+    ) -> Result<TxHeader> {
         self.exec_all(
-            vec![KvOp::Ref { key: key.to_vec(), referenced_key: referenced_key.to_vec(), at_tx, bound }],
+            vec![KvOp::Ref {
+                key: key.to_vec(),
+                referenced_key: referenced_key.to_vec(),
+                at_tx,
+                bound,
+            }],
             false,
         )
     }
@@ -438,15 +531,26 @@ impl Kv<'_> {
             if q.min_score.is_some_and(|m| score < m) || q.max_score.is_some_and(|m| score > m) {
                 continue;
             }
-            let read = if at_tx > 0 { ReadAt::AtTx(at_tx) } else { ReadAt::Latest };
+            let read = if at_tx > 0 {
+                ReadAt::AtTx(at_tx)
+            } else {
+                ReadAt::Latest
+            };
             let entry = match (read, q.snapshot) {
-                (ReadAt::Latest, Some(s)) => {
-                    self.ledger.get(&set_key(&key), Some(s)).and_then(|e| self.resolve(&key, e, Some(s)))
-                }
+                (ReadAt::Latest, Some(s)) => self
+                    .ledger
+                    .get(&set_key(&key), Some(s))
+                    .and_then(|e| self.resolve(&key, e, Some(s))),
                 _ => self.get(&key, read),
             };
             match entry {
-                Ok(entry) => out.push(ZEntry { set: q.set.clone(), key, score, at_tx, entry }),
+                Ok(entry) => out.push(ZEntry {
+                    set: q.set.clone(),
+                    key,
+                    score,
+                    at_tx,
+                    entry,
+                }),
                 Err(LedgerError::KeyNotFound) => continue,
                 Err(err) => return Err(err),
             }

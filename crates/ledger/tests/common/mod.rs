@@ -16,6 +16,8 @@ impl Rng {
         self.next() % n
     }
     pub fn bytes(&mut self, min: u64, max: u64) -> Vec<u8> {
-        (0..min + self.below(max - min + 1)).map(|_| self.next() as u8).collect()
+        (0..min + self.below(max - min + 1))
+            .map(|_| self.next() as u8)
+            .collect()
     }
 }
