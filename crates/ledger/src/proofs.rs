@@ -2,6 +2,9 @@
 //! any two committed txs. The construction itself lives in `stele-proof`; this module only
 //! serves it headers and AHT nodes from RocksDB.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use stele_proof::{
     aht::NodeSource,
     dual::{self, DualProof, History},
@@ -9,6 +12,7 @@ use stele_proof::{
     Digest, InclusionProof, TxHeader, TxId,
 };
 
+use crate::format::{self, CF_AHT};
 use crate::ledger::{AhtNodes, Inner};
 use crate::read::Tx;
 use crate::{Ledger, LedgerError, Result};
@@ -29,6 +33,47 @@ impl NodeSource for StoredHistory<'_> {
 impl History for StoredHistory<'_> {
     fn header(&self, id: TxId) -> Result<TxHeader> {
         Ok(self.inner.tx_record(id, self.committed, false)?.header)
+    }
+    fn committed(&self) -> TxId {
+        self.committed
+    }
+}
+
+/// A history that serves AHT nodes from a map filled by one batched read, and caches headers.
+///
+/// Which nodes a proof needs depends only on tx ids, never on node values, so a first pass with
+/// `record` set notes the nodes (answering zeros), one `multi_get` fetches them all, and a
+/// second pass builds the real proof from memory.
+struct PrefetchedHistory<'a> {
+    inner: &'a Inner,
+    committed: TxId,
+    record: Option<RefCell<Vec<(u32, u64)>>>,
+    nodes: HashMap<(u32, u64), Digest>,
+    headers: RefCell<HashMap<TxId, TxHeader>>,
+}
+
+impl NodeSource for PrefetchedHistory<'_> {
+    type Error = LedgerError;
+    fn node(&self, level: u32, index: u64) -> Result<Digest> {
+        if let Some(r) = &self.record {
+            r.borrow_mut().push((level, index));
+            return Ok([0; 32]);
+        }
+        match self.nodes.get(&(level, index)) {
+            Some(d) => Ok(*d),
+            None => AhtNodes(self.inner).node(level, index),
+        }
+    }
+}
+
+impl History for PrefetchedHistory<'_> {
+    fn header(&self, id: TxId) -> Result<TxHeader> {
+        if let Some(h) = self.headers.borrow().get(&id) {
+            return Ok(h.clone());
+        }
+        let h = self.inner.tx_record(id, self.committed, false)?.header;
+        self.headers.borrow_mut().insert(id, h.clone());
+        Ok(h)
     }
     fn committed(&self) -> TxId {
         self.committed
@@ -61,7 +106,31 @@ impl Ledger {
                 "dual proof source {source} is after its target {target}"
             )));
         }
-        dual::dual_proof(&h, source, target)
+        let mut p = PrefetchedHistory {
+            inner: h.inner,
+            committed: h.committed,
+            record: Some(RefCell::new(Vec::new())),
+            nodes: HashMap::new(),
+            headers: RefCell::new(HashMap::new()),
+        };
+        dual::dual_proof(&p, source, target)?;
+        let mut wanted = p.record.take().unwrap().into_inner();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let keys: Vec<[u8; 9]> = wanted.iter().map(|&(l, i)| format::aht_key(l, i)).collect();
+        let cf = self.inner.cf(CF_AHT);
+        for (pos, got) in self
+            .inner
+            .db
+            .batched_multi_get_cf(cf, &keys, true)
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(v) = got? {
+                p.nodes.insert(wanted[pos], stele_proof::digest_from(&v)?);
+            }
+        }
+        dual::dual_proof(&p, source, target)
     }
 
     /// The inclusion proof of stored `key` in tx `tx`.

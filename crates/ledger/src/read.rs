@@ -102,7 +102,7 @@ impl Ledger {
     /// The newest live version of `key` at `snapshot` (latest when `None`), with its revision.
     pub fn get(&self, key: &[u8], snapshot: Option<TxId>) -> Result<Entry> {
         let snapshot = self.snapshot_or_latest(snapshot)?;
-        let mut versions = self.versions_desc(key, snapshot);
+        let mut versions = self.versions_desc(key, snapshot, 1);
         let newest = versions
             .next()
             .transpose()?
@@ -131,7 +131,7 @@ impl Ledger {
         let revision = if metadata.non_indexable {
             0
         } else {
-            self.versions_desc(key, tx)
+            self.versions_desc(key, tx, 0)
                 .try_fold(0u64, |n, v| v.map(|_| n + 1))?
         };
         Ok(Entry {
@@ -153,7 +153,7 @@ impl Ledger {
     ) -> Result<Entry> {
         let snapshot = self.snapshot_or_latest(snapshot)?;
         let total = self
-            .versions_desc(key, snapshot)
+            .versions_desc(key, snapshot, 0)
             .try_fold(0u64, |n, v| v.map(|_| n + 1))?;
         if total == 0 {
             return Err(LedgerError::KeyNotFound);
@@ -168,7 +168,7 @@ impl Ledger {
         }
         let skip = (total - rev as u64) as usize;
         let e = self
-            .versions_desc(key, snapshot)
+            .versions_desc(key, snapshot, usize::MAX)
             .nth(skip)
             .ok_or(LedgerError::InvalidRevision)??;
         Ok(Entry {
@@ -177,14 +177,22 @@ impl Ledger {
         })
     }
 
-    /// Every indexable version of `key` at `snapshot`, newest first, revisions unset.
+    /// Every indexable version of `key` at `snapshot`, newest first, revisions unset; only the
+    /// first `with_values` versions carry their value (counting needs none).
     fn versions_desc<'a>(
         &'a self,
         key: &[u8],
         snapshot: TxId,
+        mut with_values: usize,
     ) -> impl Iterator<Item = Result<Entry>> + 'a {
         let prefix = format::kv_key_prefix(key);
-        let mut it = self.kv_iter();
+        // Bounded to this key's versions, so RocksDB can skip files that hold none of them.
+        let mut opts = rocksdb::ReadOptions::default();
+        opts.set_iterate_upper_bound(format::kv_key(key, 0));
+        let mut it = self
+            .inner
+            .db
+            .raw_iterator_cf_opt(self.inner.cf(CF_KV), opts);
         let mut seek = prefix.clone();
         seek.extend_from_slice(&(!snapshot).to_be_bytes());
         it.seek(&seek);
@@ -203,8 +211,14 @@ impl Ledger {
                 return None;
             }
             let tx = !u64::from_be_bytes(k[prefix.len()..].try_into().unwrap());
-            let decoded =
-                format::decode_kv_record(it.value().unwrap(), tx).map(|(md, v)| (md, v.to_vec()));
+            let decoded = format::decode_kv_record(it.value().unwrap(), tx).map(|(md, v)| {
+                let value = if with_values > 0 && !md.non_indexable {
+                    v.to_vec()
+                } else {
+                    Vec::new()
+                };
+                (md, value)
+            });
             it.next();
             match decoded {
                 Err(e) => {
@@ -213,13 +227,14 @@ impl Ledger {
                 }
                 Ok((md, _)) if md.non_indexable => continue,
                 Ok((metadata, value)) => {
+                    with_values = with_values.saturating_sub(1);
                     return Some(Ok(Entry {
                         key: key.clone(),
                         value,
                         metadata,
                         tx,
                         revision: 0,
-                    }))
+                    }));
                 }
             }
         })
@@ -229,7 +244,7 @@ impl Ledger {
     pub fn history(&self, key: &[u8], q: &HistoryQuery) -> Result<Vec<Entry>> {
         let snapshot = self.snapshot_or_latest(q.snapshot)?;
         let mut all = self
-            .versions_desc(key, snapshot)
+            .versions_desc(key, snapshot, usize::MAX)
             .collect::<Result<Vec<_>>>()?;
         let total = all.len() as u64;
         for (i, e) in all.iter_mut().enumerate() {
