@@ -473,7 +473,13 @@ impl Inner {
                 q.leader = true;
                 let group = std::mem::take(&mut q.pending);
                 drop(q);
+                let tickets: Vec<u64> = group.iter().map(|(t, _)| *t).collect();
+                let guard = LeaderGuard {
+                    inner: self,
+                    tickets,
+                };
                 let answers = self.commit_group(group);
+                std::mem::forget(guard);
                 q = self.queue.lock();
                 q.answers.extend(answers);
                 q.leader = false;
@@ -587,6 +593,27 @@ impl Inner {
         }
         chain.state = Committed { tx_id: id, alh, ts };
         Ok((header, tx.sync))
+    }
+}
+
+/// Should a leader panic, fails its group and steps down, so that no caller waits forever.
+struct LeaderGuard<'a> {
+    inner: &'a Inner,
+    tickets: Vec<u64>,
+}
+
+impl Drop for LeaderGuard<'_> {
+    fn drop(&mut self) {
+        let mut q = self.inner.queue.lock();
+        for t in self.tickets.drain(..) {
+            q.answers.insert(
+                t,
+                Err(LedgerError::CommitFailed("the committer panicked".into())),
+            );
+        }
+        q.leader = false;
+        self.inner.groups_done.fetch_add(1, Ordering::Release);
+        self.inner.answered.notify_all();
     }
 }
 
