@@ -67,6 +67,8 @@ pub struct ScanQuery {
     /// 0: no limit.
     pub limit: usize,
     pub snapshot: Option<TxId>,
+    /// Also return keys whose newest version is a delete or has expired (their ids, say).
+    pub include_deleted: bool,
 }
 
 type RawIter<'a> = DBRawIteratorWithThreadMode<'a, rocksdb::DB>;
@@ -265,7 +267,7 @@ impl Ledger {
         let mut out = Vec::new();
         let mut skipped = 0;
         let mut emit = |e: Entry| {
-            if !e.is_live(now) {
+            if !q.include_deleted && !e.is_live(now) {
                 return true;
             }
             if skipped < q.offset {

@@ -1,0 +1,195 @@
+//! The catalog: tables, columns and indexes as of a snapshot tx, read from `CTL.` entries.
+//!
+//! Ids are never reused: a dropped table, column or index keeps its id (its catalog key reads as
+//! deleted), so the next id is one past the highest ever written, deleted ones included.
+
+use std::collections::BTreeMap;
+
+use stele_ledger::proof::TxId;
+use stele_ledger::{Ledger, ScanQuery};
+
+use crate::encoding::{self, CatalogEntry, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
+use crate::types::SqlType;
+use crate::{Result, SqlError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub id: u32,
+    pub name: String,
+    pub ty: SqlType,
+    /// The stored `maxLen`: the declared size of VARCHAR/BLOB/JSON (0: unlimited), else the width.
+    pub max_len: u32,
+    pub not_null: bool,
+    pub auto_increment: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Index {
+    /// 0 is the primary key.
+    pub id: u32,
+    pub unique: bool,
+    /// Column ids, in index order.
+    pub columns: Vec<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub id: u32,
+    pub name: String,
+    /// Live columns in id order.
+    pub columns: Vec<Column>,
+    /// Live indexes in id order; the first is the primary key.
+    pub indexes: Vec<Index>,
+    /// Highest column id ever used, dropped ones included.
+    pub max_column_id: u32,
+    /// Highest index id ever used, dropped ones included.
+    pub max_index_id: u32,
+}
+
+impl Table {
+    pub fn column(&self, name: &str) -> Result<&Column> {
+        self.columns
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| SqlError::ColumnDoesNotExist(name.to_string()))
+    }
+
+    pub fn column_by_id(&self, id: u32) -> Option<&Column> {
+        self.columns.iter().find(|c| c.id == id)
+    }
+
+    pub fn primary_key(&self) -> &Index {
+        &self.indexes[0]
+    }
+
+    /// The primary-key columns, in key order.
+    pub fn pk_columns(&self) -> Vec<&Column> {
+        self.primary_key()
+            .columns
+            .iter()
+            .filter_map(|id| self.column_by_id(*id))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Catalog {
+    /// Live tables by name.
+    pub tables: BTreeMap<String, Table>,
+    /// Highest table id ever used, dropped ones included.
+    pub max_table_id: u32,
+    /// The snapshot this catalog was read at.
+    pub snapshot: TxId,
+}
+
+impl Catalog {
+    pub fn table(&self, name: &str) -> Result<&Table> {
+        self.tables
+            .get(name)
+            .ok_or_else(|| SqlError::TableDoesNotExist(name.to_string()))
+    }
+
+    /// Reads the catalog as of `snapshot` (the latest committed tx when `None`).
+    pub fn load(ledger: &Ledger, snapshot: Option<TxId>) -> Result<Catalog> {
+        let snapshot = snapshot.unwrap_or_else(|| ledger.state().tx_id);
+        let entries = ledger.scan(&ScanQuery {
+            prefix: encoding::CATALOG_PREFIX.to_vec(),
+            snapshot: Some(snapshot),
+            include_deleted: true,
+            ..Default::default()
+        })?;
+        let mut cat = Catalog {
+            snapshot,
+            ..Default::default()
+        };
+        let mut by_id: BTreeMap<u32, Table> = BTreeMap::new();
+        let mut columns: Vec<(u32, Column, bool)> = Vec::new();
+        let mut indexes: Vec<(u32, Index, bool)> = Vec::new();
+        let mut max_cols: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut max_idx: BTreeMap<u32, u32> = BTreeMap::new();
+        for e in entries {
+            let live = !e.metadata.deleted;
+            match encoding::decode_catalog(&e.key, &e.value)? {
+                Some(CatalogEntry::Table { table, name }) => {
+                    cat.max_table_id = cat.max_table_id.max(table);
+                    if live {
+                        by_id.insert(
+                            table,
+                            Table {
+                                id: table,
+                                name,
+                                columns: vec![],
+                                indexes: vec![],
+                                max_column_id: 0,
+                                max_index_id: 0,
+                            },
+                        );
+                    }
+                }
+                Some(CatalogEntry::Column {
+                    table,
+                    column,
+                    ty,
+                    flags,
+                    max_len,
+                    name,
+                }) => {
+                    let m = max_cols.entry(table).or_default();
+                    *m = (*m).max(column);
+                    let col = Column {
+                        id: column,
+                        name,
+                        ty,
+                        max_len,
+                        not_null: flags & FLAG_NOT_NULL != 0,
+                        auto_increment: flags & FLAG_AUTO_INCREMENT != 0,
+                    };
+                    columns.push((table, col, live));
+                }
+                Some(CatalogEntry::Index {
+                    table,
+                    index,
+                    unique,
+                    columns: cols,
+                }) => {
+                    let m = max_idx.entry(table).or_default();
+                    *m = (*m).max(index);
+                    indexes.push((
+                        table,
+                        Index {
+                            id: index,
+                            unique,
+                            columns: cols,
+                        },
+                        live,
+                    ));
+                }
+                None => {}
+            }
+        }
+        for (table, col, live) in columns {
+            if let (true, Some(t)) = (live, by_id.get_mut(&table)) {
+                t.columns.push(col);
+            }
+        }
+        for (table, idx, live) in indexes {
+            if let (true, Some(t)) = (live, by_id.get_mut(&table)) {
+                t.indexes.push(idx);
+            }
+        }
+        for (id, mut t) in by_id {
+            t.columns.sort_by_key(|c| c.id);
+            t.indexes.sort_by_key(|i| i.id);
+            if t.indexes.first().map(|i| i.id) != Some(PRIMARY_INDEX_ID) {
+                return Err(SqlError::Corrupted(format!(
+                    "table {} has no primary index",
+                    t.name
+                )));
+            }
+            t.max_column_id = max_cols.get(&id).copied().unwrap_or(0);
+            t.max_index_id = max_idx.get(&id).copied().unwrap_or(0);
+            cat.tables.insert(t.name.clone(), t);
+        }
+        Ok(cat)
+    }
+}

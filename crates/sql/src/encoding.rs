@@ -1,0 +1,303 @@
+//! immudb's byte layout of SQL data (spec immudb-sql.md §3, wire spec §5.4).
+//!
+//! Every key starts with the SQL prefix `0x02`; ids are `u32` big-endian; the database id inside
+//! keys is always 1 and the primary index id is 0.
+//!
+//! | key | value |
+//! |---|---|
+//! | `CTL.TABLE.{1}{table}` | table name |
+//! | `CTL.COLUMN.{1}{table}{col}{TYPE}` | `{flags:1}{maxLen:4}{name}`; flags bit0 NOT NULL, bit1 AUTO_INCREMENT |
+//! | `CTL.INDEX.{1}{table}{index}` | `{unique:1}` then `{col:4}{order:1 = 0}` per column |
+//! | `R.{1}{table}{0}{encPK…}` | `{n:4}` then n × `{col:4}{len:4}{bytes}` for the non-NULL columns |
+//!
+//! `encPK` is the order-preserving key encoding of each primary-key column: `0x20` for NULL, or
+//! `0x80` then INTEGER: `u64` with the sign bit flipped; TIMESTAMP: the same over nanoseconds;
+//! FLOAT: IEEE bits, sign bit flipped when positive, all bits inverted when negative; BOOLEAN: one
+//! byte; UUID: 16 bytes; VARCHAR/BLOB: the bytes zero-padded to the column's size, then `u32` len.
+
+use crate::types::{SqlType, Value};
+use crate::{Result, SqlError};
+
+pub const SQL_PREFIX: u8 = 0x02;
+pub const DATABASE_ID: u32 = 1;
+pub const PRIMARY_INDEX_ID: u32 = 0;
+pub const NULL_KEY_TAG: u8 = 0x20;
+pub const VALUE_KEY_TAG: u8 = 0x80;
+pub const FLAG_NOT_NULL: u8 = 0x01;
+pub const FLAG_AUTO_INCREMENT: u8 = 0x02;
+
+pub const CATALOG_PREFIX: &[u8] = b"\x02CTL.";
+const TABLE_TAG: &[u8] = b"\x02CTL.TABLE.";
+const COLUMN_TAG: &[u8] = b"\x02CTL.COLUMN.";
+const INDEX_TAG: &[u8] = b"\x02CTL.INDEX.";
+const ROW_TAG: &[u8] = b"\x02R.";
+
+fn ids(tag: &[u8], ids: &[u32]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tag.len() + 4 * ids.len() + 12);
+    k.extend_from_slice(tag);
+    for id in ids {
+        k.extend_from_slice(&id.to_be_bytes());
+    }
+    k
+}
+
+pub fn table_key(table: u32) -> Vec<u8> {
+    ids(TABLE_TAG, &[DATABASE_ID, table])
+}
+
+pub fn column_key(table: u32, column: u32, ty: SqlType) -> Vec<u8> {
+    let mut k = ids(COLUMN_TAG, &[DATABASE_ID, table, column]);
+    k.extend_from_slice(ty.name().as_bytes());
+    k
+}
+
+pub fn column_value(flags: u8, max_len: u32, name: &str) -> Vec<u8> {
+    let mut v = vec![flags];
+    v.extend_from_slice(&max_len.to_be_bytes());
+    v.extend_from_slice(name.as_bytes());
+    v
+}
+
+pub fn index_key(table: u32, index: u32) -> Vec<u8> {
+    ids(INDEX_TAG, &[DATABASE_ID, table, index])
+}
+
+pub fn index_value(unique: bool, columns: &[u32]) -> Vec<u8> {
+    let mut v = vec![unique as u8];
+    for c in columns {
+        v.extend_from_slice(&c.to_be_bytes());
+        v.push(0);
+    }
+    v
+}
+
+/// `R.{1}{table}{0}`: the prefix of every row key of a table.
+pub fn row_prefix(table: u32) -> Vec<u8> {
+    ids(ROW_TAG, &[DATABASE_ID, table, PRIMARY_INDEX_ID])
+}
+
+/// A catalog entry, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogEntry {
+    Table {
+        table: u32,
+        name: String,
+    },
+    Column {
+        table: u32,
+        column: u32,
+        ty: SqlType,
+        flags: u8,
+        max_len: u32,
+        name: String,
+    },
+    Index {
+        table: u32,
+        index: u32,
+        unique: bool,
+        columns: Vec<u32>,
+    },
+}
+
+fn u32_at(b: &[u8], at: usize) -> Result<u32> {
+    b.get(at..at + 4)
+        .map(|s| u32::from_be_bytes(s.try_into().unwrap()))
+        .ok_or_else(|| SqlError::Corrupted("truncated catalog entry".into()))
+}
+
+fn utf8(b: &[u8]) -> Result<String> {
+    String::from_utf8(b.to_vec())
+        .map_err(|_| SqlError::Corrupted("catalog name is not UTF-8".into()))
+}
+
+/// Decodes a stored catalog key and value; `None` for catalog kinds this version ignores.
+pub fn decode_catalog(key: &[u8], value: &[u8]) -> Result<Option<CatalogEntry>> {
+    let check_db = |rest: &[u8]| -> Result<()> {
+        if u32_at(rest, 0)? != DATABASE_ID {
+            return Err(SqlError::Corrupted(
+                "catalog entry of another database id".into(),
+            ));
+        }
+        Ok(())
+    };
+    if let Some(rest) = key.strip_prefix(TABLE_TAG) {
+        check_db(rest)?;
+        return Ok(Some(CatalogEntry::Table {
+            table: u32_at(rest, 4)?,
+            name: utf8(value)?,
+        }));
+    }
+    if let Some(rest) = key.strip_prefix(COLUMN_TAG) {
+        check_db(rest)?;
+        let ty = SqlType::from_name(&utf8(rest.get(12..).unwrap_or_default())?)?;
+        if value.len() < 5 {
+            return Err(SqlError::Corrupted("truncated column entry".into()));
+        }
+        return Ok(Some(CatalogEntry::Column {
+            table: u32_at(rest, 4)?,
+            column: u32_at(rest, 8)?,
+            ty,
+            flags: value[0],
+            max_len: u32_at(value, 1)?,
+            name: utf8(&value[5..])?,
+        }));
+    }
+    if let Some(rest) = key.strip_prefix(INDEX_TAG) {
+        check_db(rest)?;
+        let (unique, cols) = value
+            .split_first()
+            .ok_or_else(|| SqlError::Corrupted("empty index entry".into()))?;
+        if cols.len() % 5 != 0 {
+            return Err(SqlError::Corrupted("malformed index entry".into()));
+        }
+        let columns = cols
+            .chunks(5)
+            .map(|c| u32_at(c, 0))
+            .collect::<Result<_>>()?;
+        return Ok(Some(CatalogEntry::Index {
+            table: u32_at(rest, 4)?,
+            index: u32_at(rest, 8)?,
+            unique: *unique != 0,
+            columns,
+        }));
+    }
+    Ok(None)
+}
+
+/// The value bytes of a non-NULL value, as stored in a row (`EncodeRawValue`).
+pub fn encode_raw_value(v: &Value) -> Vec<u8> {
+    match v {
+        Value::Null => Vec::new(),
+        Value::Integer(i) => i.to_be_bytes().to_vec(),
+        Value::Boolean(b) => vec![*b as u8],
+        Value::Varchar(s) | Value::Json(s) => s.as_bytes().to_vec(),
+        Value::Blob(b) => b.clone(),
+        Value::Float(f) => f.to_bits().to_be_bytes().to_vec(),
+        Value::Timestamp(us) => us.to_be_bytes().to_vec(),
+        Value::Uuid(u) => u.to_vec(),
+    }
+}
+
+/// Reads a stored value of type `ty`.
+pub fn decode_raw_value(ty: SqlType, b: &[u8]) -> Result<Value> {
+    let fixed = |n: usize| -> Result<[u8; 8]> {
+        if b.len() != n {
+            return Err(SqlError::Corrupted(format!(
+                "{} value of {} bytes",
+                ty.name(),
+                b.len()
+            )));
+        }
+        let mut a = [0u8; 8];
+        a[..n].copy_from_slice(b);
+        Ok(a)
+    };
+    Ok(match ty {
+        SqlType::Integer => Value::Integer(i64::from_be_bytes(fixed(8)?)),
+        SqlType::Float => Value::Float(f64::from_bits(u64::from_be_bytes(fixed(8)?))),
+        SqlType::Timestamp => Value::Timestamp(i64::from_be_bytes(fixed(8)?)),
+        SqlType::Boolean => Value::Boolean(fixed(1)?[0] != 0),
+        SqlType::Uuid => Value::Uuid(
+            b.try_into()
+                .map_err(|_| SqlError::Corrupted(format!("UUID value of {} bytes", b.len())))?,
+        ),
+        SqlType::Varchar => Value::Varchar(
+            String::from_utf8(b.to_vec())
+                .map_err(|_| SqlError::Corrupted("VARCHAR is not UTF-8".into()))?,
+        ),
+        SqlType::Json => Value::Json(
+            String::from_utf8(b.to_vec())
+                .map_err(|_| SqlError::Corrupted("JSON is not UTF-8".into()))?,
+        ),
+        SqlType::Blob => Value::Blob(b.to_vec()),
+    })
+}
+
+/// The order-preserving key encoding of one value of a column of type `ty` and size `max_len`
+/// (`EncodeRawValueAsKey`).
+pub fn encode_key_value(v: &Value, ty: SqlType, max_len: u32) -> Result<Vec<u8>> {
+    let flip = |u: u64| (u ^ (1u64 << 63)).to_be_bytes();
+    let mut k = Vec::with_capacity(1 + 8);
+    if v.is_null() {
+        k.push(NULL_KEY_TAG);
+        return Ok(k);
+    }
+    k.push(VALUE_KEY_TAG);
+    match (ty, v) {
+        (SqlType::Integer, Value::Integer(i)) => k.extend_from_slice(&flip(*i as u64)),
+        (SqlType::Timestamp, Value::Timestamp(us)) => {
+            let ns = us
+                .checked_mul(1000)
+                .ok_or_else(|| SqlError::InvalidValue("timestamp out of range".into()))?;
+            k.extend_from_slice(&flip(ns as u64))
+        }
+        (SqlType::Float, Value::Float(f)) => {
+            let bits = f.to_bits();
+            let ordered = if bits >> 63 == 0 {
+                bits ^ (1u64 << 63)
+            } else {
+                !bits
+            };
+            k.extend_from_slice(&ordered.to_be_bytes())
+        }
+        (SqlType::Boolean, Value::Boolean(b)) => k.push(*b as u8),
+        (SqlType::Uuid, Value::Uuid(u)) => k.extend_from_slice(u),
+        (SqlType::Varchar, Value::Varchar(_)) | (SqlType::Blob, Value::Blob(_)) => {
+            let raw = encode_raw_value(v);
+            if max_len == 0 || raw.len() > max_len as usize {
+                return Err(SqlError::LimitedKeyType(format!(
+                    "a value of {} bytes does not fit a key column of size {max_len}",
+                    raw.len()
+                )));
+            }
+            k.extend_from_slice(&raw);
+            k.resize(1 + max_len as usize, 0);
+            k.extend_from_slice(&(raw.len() as u32).to_be_bytes());
+        }
+        (SqlType::Json, _) => return Err(SqlError::CannotIndexJson),
+        _ => {
+            return Err(SqlError::InvalidValue(format!(
+                "a {:?} value in a {} key column",
+                v.sql_type(),
+                ty.name()
+            )))
+        }
+    }
+    Ok(k)
+}
+
+/// A row value: the non-NULL columns as `(column id, value)`, in column order.
+pub fn encode_row(columns: &[(u32, &Value)]) -> Vec<u8> {
+    let present: Vec<(u32, Vec<u8>)> = columns
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(id, v)| (*id, encode_raw_value(v)))
+        .collect();
+    let mut b = Vec::with_capacity(4 + present.iter().map(|(_, v)| 8 + v.len()).sum::<usize>());
+    b.extend_from_slice(&(present.len() as u32).to_be_bytes());
+    for (id, v) in present {
+        b.extend_from_slice(&id.to_be_bytes());
+        b.extend_from_slice(&(v.len() as u32).to_be_bytes());
+        b.extend_from_slice(&v);
+    }
+    b
+}
+
+/// Splits a row value into `(column id, value bytes)`.
+pub fn decode_row(b: &[u8]) -> Result<Vec<(u32, &[u8])>> {
+    let bad = || SqlError::Corrupted("malformed row value".into());
+    let n = u32_at(b, 0).map_err(|_| bad())? as usize;
+    let mut at = 4;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = u32_at(b, at).map_err(|_| bad())?;
+        let len = u32_at(b, at + 4).map_err(|_| bad())? as usize;
+        let v = b.get(at + 8..at + 8 + len).ok_or_else(bad)?;
+        out.push((id, v));
+        at += 8 + len;
+    }
+    if at != b.len() {
+        return Err(bad());
+    }
+    Ok(out)
+}

@@ -1,0 +1,66 @@
+//! The crate's one error type. Messages are immudb's (spec immudb-sql.md §2), so that clients
+//! matching on them keep working; grouped by what the caller should do.
+
+use stele_ledger::LedgerError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    // --- the statement names something that is not there, or already is ---
+    #[error("table does not exist ({0})")]
+    TableDoesNotExist(String),
+    #[error("table already exists ({0})")]
+    TableAlreadyExists(String),
+    #[error("column does not exist ({0})")]
+    ColumnDoesNotExist(String),
+    #[error("index already exists")]
+    IndexAlreadyExists,
+    #[error("key already exists")]
+    KeyAlreadyExists,
+
+    // --- the statement breaks a rule of the dialect: fix it ---
+    #[error("no primary key specified")]
+    NoPrimaryKey,
+    #[error("\"{0}\": multiple primary keys are not allowed")]
+    MultiplePrimaryKeys(String),
+    #[error("duplicated column ({0})")]
+    DuplicatedColumn(String),
+    #[error("reserved word({0})")]
+    ReservedWord(String),
+    #[error("only VARCHAR and BLOB types support max length")]
+    LimitedMaxLen,
+    #[error("only INTEGER single-column primary keys can be set as auto incremental")]
+    LimitedAutoIncrement,
+    #[error("number of columns in multi-column index exceeded")]
+    MaxNumberOfColumnsInIndexExceeded,
+    #[error("indexed key of unsupported type or exceeded length: {0}")]
+    LimitedKeyType(String),
+    #[error("cannot index column of type JSON")]
+    CannotIndexJson,
+    #[error("unique index creation is only supported on empty tables")]
+    LimitedIndexCreation,
+    #[error("primary key can not be null")]
+    PkCanNotBeNull,
+    #[error("not nullable column can not be null ({0})")]
+    NotNullableColumnCannotBeNull(String),
+    #[error("max length exceeded: table: {table}, column: {column}")]
+    MaxLengthExceeded { table: String, column: String },
+    #[error("invalid value provided: {0}")]
+    InvalidValue(String),
+    #[error("invalid number of values provided")]
+    InvalidNumberOfValues,
+    #[error("illegal arguments: {0}")]
+    IllegalArguments(String),
+
+    // --- a concurrent transaction won: retry ---
+    #[error("tx read conflict")]
+    ReadConflict,
+
+    // --- what is stored does not decode: stop and audit ---
+    #[error("data is corrupted: {0}")]
+    Corrupted(String),
+
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+pub type Result<T, E = SqlError> = std::result::Result<T, E>;

@@ -1,0 +1,27 @@
+//! # stele-sql: immudb's SQL dialect over the ledger
+//!
+//! Tables, columns, indexes and rows are ledger entries under the `0x02` prefix, in immudb's
+//! byte layout, so that a row's proof is an ordinary ledger proof that immudb clients check
+//! (`VerifiableSQLGet` rebuilds the row key from its primary-key values).
+//!
+//! Layers, bottom up:
+//! - [`types`]: the eight SQL types and their values.
+//! - [`encoding`]: catalog keys and values, row keys (order-preserving primary-key encoding) and
+//!   row values (NULL by omission).
+//! - [`catalog`]: the catalog as of a snapshot tx; ids are never reused.
+//! - [`store`]: DDL and row writes as ledger transactions (optimistic, with per-row conflict
+//!   preconditions), row reads at a snapshot or over a tx range, and `HISTORY OF`.
+//!
+//! Not here yet: the parser (sqlparser via DataFusion's re-export, with immudb's syntax),
+//! DataFusion planning over a snapshot-pinned TableProvider, secondary-index entries,
+//! ALTER/DROP, sessions and interactive transactions, `stele slt`. See `docs/sql.md`.
+
+pub mod catalog;
+pub mod encoding;
+mod error;
+pub mod store;
+pub mod types;
+
+pub use error::{Result, SqlError};
+pub use store::{ColumnSpec, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome};
+pub use types::{SqlType, Value};

@@ -1,0 +1,597 @@
+//! The SQL store: DDL and row writes as ledger transactions, and row reads at a snapshot or over
+//! a tx range. The SQL front end (parser, DataFusion planning) sits on top of this module.
+//!
+//! Invariants:
+//! - one call that writes is one ledger tx; a call that would change nothing writes no tx;
+//! - every row key read or written by a write carries a `KeyNotModifiedAfter(snapshot)`
+//!   precondition, so a concurrent change to those rows aborts the commit with `tx read conflict`
+//!   and nothing is written (range phantoms are not detected yet);
+//! - deletes write the same `R.` key with the old row value and the `deleted` metadata flag.
+
+use parking_lot::Mutex;
+use stele_ledger::proof::{KvMetadata, TxHeader, TxId};
+use stele_ledger::{Commit, HistoryQuery, Ledger, LedgerError, NewEntry, Precondition, ScanQuery};
+
+use crate::catalog::{Catalog, Column, Table};
+use crate::encoding::{self, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
+use crate::types::{SqlType, Value};
+use crate::{Result, SqlError};
+
+/// Classic immudb's limit on an indexed key, in bytes.
+pub const MAX_KEY_LEN: u32 = 512;
+/// Most columns in a primary key or index.
+pub const MAX_INDEX_COLUMNS: usize = 8;
+const RESERVED: [&str; 3] = ["_rev", "_tx_metadata", "_diff_action"];
+
+/// A column of a `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnSpec {
+    pub name: String,
+    pub ty: SqlType,
+    /// The declared size (`VARCHAR[n]`); `None` when absent.
+    pub size: Option<u32>,
+    pub not_null: bool,
+    pub auto_increment: bool,
+}
+
+/// A `CREATE TABLE`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub name: String,
+    pub columns: Vec<ColumnSpec>,
+    pub primary_key: Vec<String>,
+    pub if_not_exists: bool,
+}
+
+/// What to do with one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteKind {
+    /// Fails with `key already exists` when the primary key is taken.
+    Insert,
+    /// `INSERT ... ON CONFLICT DO NOTHING`: skips a taken primary key.
+    InsertOrIgnore,
+    /// Replaces the whole row; unlisted columns become NULL.
+    Upsert,
+    /// Deletes the row with these primary-key values (other columns are ignored).
+    Delete,
+}
+
+/// One row read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Values of the table's live columns, in column order.
+    pub values: Vec<Value>,
+    /// The tx that wrote this version.
+    pub tx: TxId,
+    /// 1-based version number of the row (set by history reads, else 0).
+    pub revision: u64,
+    /// Whether this version is a delete (history reads only).
+    pub deleted: bool,
+}
+
+/// The result of a write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOutcome {
+    /// The committed tx; `None` when nothing had to be written.
+    pub tx: Option<TxHeader>,
+    pub updated_rows: usize,
+    /// Primary keys of the first and last inserted rows.
+    pub first_inserted_pk: Option<Vec<Value>>,
+    pub last_inserted_pk: Option<Vec<Value>>,
+}
+
+/// Which versions a read sees: the newest version per row whose tx lies in `[from, until]`
+/// (`from = 1`: "as of `until`"), dropped if it is a delete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxRange {
+    pub from: TxId,
+    pub until: TxId,
+}
+
+pub struct SqlStore<'a> {
+    ledger: &'a Ledger,
+    /// DDL is serialised: ids are allocated from the catalog read just before.
+    ddl: Mutex<()>,
+}
+
+fn map_conflict(e: LedgerError) -> SqlError {
+    match e {
+        LedgerError::PreconditionFailed(_) => SqlError::ReadConflict,
+        other => SqlError::Ledger(other),
+    }
+}
+
+impl<'a> SqlStore<'a> {
+    pub fn new(ledger: &'a Ledger) -> SqlStore<'a> {
+        SqlStore {
+            ledger,
+            ddl: Mutex::new(()),
+        }
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        self.ledger
+    }
+
+    pub fn catalog(&self, snapshot: Option<TxId>) -> Result<Catalog> {
+        Catalog::load(self.ledger, snapshot)
+    }
+
+    /// `CREATE TABLE`. `Ok(None)` when `IF NOT EXISTS` finds the table.
+    pub fn create_table(&self, spec: &TableSpec) -> Result<Option<TxHeader>> {
+        let _serial = self.ddl.lock();
+        let cat = self.catalog(None)?;
+        if cat.tables.contains_key(&spec.name) {
+            return if spec.if_not_exists {
+                Ok(None)
+            } else {
+                Err(SqlError::TableAlreadyExists(spec.name.clone()))
+            };
+        }
+        let mut seen = std::collections::HashSet::new();
+        for c in &spec.columns {
+            if RESERVED.contains(&c.name.as_str()) {
+                return Err(SqlError::ReservedWord(c.name.clone()));
+            }
+            if !seen.insert(c.name.as_str()) {
+                return Err(SqlError::DuplicatedColumn(c.name.clone()));
+            }
+            if c.size.is_some() && !matches!(c.ty, SqlType::Varchar | SqlType::Blob | SqlType::Json)
+            {
+                return Err(SqlError::LimitedMaxLen);
+            }
+        }
+        if spec.primary_key.is_empty() {
+            return Err(SqlError::NoPrimaryKey);
+        }
+        let pk: Vec<&ColumnSpec> = spec
+            .primary_key
+            .iter()
+            .map(|n| {
+                spec.columns
+                    .iter()
+                    .find(|c| &c.name == n)
+                    .ok_or_else(|| SqlError::ColumnDoesNotExist(n.clone()))
+            })
+            .collect::<Result<_>>()?;
+        let pk_cols: Vec<(SqlType, u32, &str)> = pk
+            .iter()
+            .map(|c| {
+                (
+                    c.ty,
+                    c.ty.stored_max_len(c.size.unwrap_or(0)),
+                    c.name.as_str(),
+                )
+            })
+            .collect();
+        check_index_columns(&pk_cols)?;
+        for c in &spec.columns {
+            if c.auto_increment
+                && !(pk.len() == 1 && pk[0].name == c.name && c.ty == SqlType::Integer)
+            {
+                return Err(SqlError::LimitedAutoIncrement);
+            }
+        }
+
+        let table = cat.max_table_id + 1;
+        let mut entries = Vec::with_capacity(spec.columns.len() + 2);
+        let mut pk_ids = Vec::new();
+        for (i, c) in spec.columns.iter().enumerate() {
+            let id = i as u32 + 1;
+            if spec.primary_key.contains(&c.name) {
+                pk_ids.push((
+                    spec.primary_key.iter().position(|n| n == &c.name).unwrap(),
+                    id,
+                ));
+            }
+            let flags = if c.not_null { FLAG_NOT_NULL } else { 0 }
+                | if c.auto_increment {
+                    FLAG_AUTO_INCREMENT
+                } else {
+                    0
+                };
+            entries.push(NewEntry::new(
+                encoding::column_key(table, id, c.ty),
+                encoding::column_value(flags, c.ty.stored_max_len(c.size.unwrap_or(0)), &c.name),
+            ));
+        }
+        pk_ids.sort();
+        let pk_ids: Vec<u32> = pk_ids.into_iter().map(|(_, id)| id).collect();
+        entries.insert(
+            0,
+            NewEntry::new(
+                encoding::index_key(table, PRIMARY_INDEX_ID),
+                encoding::index_value(true, &pk_ids),
+            ),
+        );
+        let table_key = encoding::table_key(table);
+        entries.push(NewEntry::new(
+            table_key.clone(),
+            spec.name.as_bytes().to_vec(),
+        ));
+        let commit = Commit {
+            entries,
+            preconditions: vec![Precondition::KeyMustNotExist(table_key)],
+            no_sync: false,
+        };
+        Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
+    }
+
+    /// `CREATE [UNIQUE] INDEX ON table (columns)`. `Ok(None)` when `IF NOT EXISTS` finds it.
+    pub fn create_index(
+        &self,
+        table: &str,
+        columns: &[String],
+        unique: bool,
+        if_not_exists: bool,
+    ) -> Result<Option<TxHeader>> {
+        let _serial = self.ddl.lock();
+        let cat = self.catalog(None)?;
+        let t = cat.table(table)?;
+        let cols: Vec<&Column> = columns.iter().map(|n| t.column(n)).collect::<Result<_>>()?;
+        let ids: Vec<u32> = cols.iter().map(|c| c.id).collect();
+        check_index_columns(
+            &cols
+                .iter()
+                .map(|c| (c.ty, c.max_len, c.name.as_str()))
+                .collect::<Vec<_>>(),
+        )?;
+        if t.indexes.iter().any(|i| i.columns == ids) {
+            return if if_not_exists {
+                Ok(None)
+            } else {
+                Err(SqlError::IndexAlreadyExists)
+            };
+        }
+        if unique
+            && !self
+                .scan(
+                    t,
+                    TxRange {
+                        from: 1,
+                        until: cat.snapshot,
+                    },
+                    1,
+                )?
+                .is_empty()
+        {
+            return Err(SqlError::LimitedIndexCreation);
+        }
+        let key = encoding::index_key(t.id, t.max_index_id + 1);
+        let commit = Commit {
+            entries: vec![NewEntry::new(
+                key.clone(),
+                encoding::index_value(unique, &ids),
+            )],
+            preconditions: vec![Precondition::KeyMustNotExist(key)],
+            no_sync: false,
+        };
+        Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
+    }
+
+    /// The row key of `pk` (values in primary-key order).
+    pub fn row_key(&self, t: &Table, pk: &[Value]) -> Result<Vec<u8>> {
+        let cols = t.pk_columns();
+        if pk.len() != cols.len() {
+            return Err(SqlError::InvalidNumberOfValues);
+        }
+        let mut key = encoding::row_prefix(t.id);
+        for (c, v) in cols.iter().zip(pk) {
+            if v.is_null() {
+                return Err(SqlError::PkCanNotBeNull);
+            }
+            let v = convert(v, c, &t.name)?;
+            key.extend_from_slice(&encoding::encode_key_value(&v, c.ty, c.max_len)?);
+        }
+        Ok(key)
+    }
+
+    /// Writes rows of one table in one tx. Each row lists `(column name, value)`; columns not
+    /// listed are NULL (or allocated, for an AUTO_INCREMENT primary key on insert).
+    pub fn write_rows(
+        &self,
+        table: &str,
+        rows: Vec<(WriteKind, Vec<(String, Value)>)>,
+    ) -> Result<WriteOutcome> {
+        let cat = self.catalog(None)?;
+        let snapshot = cat.snapshot;
+        let t = cat.table(table)?;
+        let pk_cols = t.pk_columns();
+        let auto = pk_cols
+            .first()
+            .filter(|c| c.auto_increment && pk_cols.len() == 1)
+            .map(|c| c.id);
+        let mut max_auto = match auto {
+            Some(_) => self.max_auto_increment(t, snapshot)?,
+            None => 0,
+        };
+        let mut entries: Vec<NewEntry> = Vec::new();
+        let mut preconditions = Vec::new();
+        let mut written = std::collections::HashSet::new();
+        let mut outcome = WriteOutcome {
+            tx: None,
+            updated_rows: 0,
+            first_inserted_pk: None,
+            last_inserted_pk: None,
+        };
+        for (kind, given) in rows {
+            // Full row in column order, converted and checked.
+            let mut values = vec![Value::Null; t.columns.len()];
+            for (name, v) in given {
+                let pos = t
+                    .columns
+                    .iter()
+                    .position(|c| c.name == name)
+                    .ok_or(SqlError::ColumnDoesNotExist(name))?;
+                values[pos] = convert(&v, &t.columns[pos], &t.name)?;
+            }
+            if let (Some(id), WriteKind::Insert | WriteKind::InsertOrIgnore) = (auto, kind) {
+                let pos = t.columns.iter().position(|c| c.id == id).unwrap();
+                match values[pos] {
+                    Value::Null => {
+                        max_auto += 1;
+                        values[pos] = Value::Integer(max_auto);
+                    }
+                    Value::Integer(v) if v > max_auto => max_auto = v,
+                    _ => {}
+                }
+            }
+            let pk: Vec<Value> = pk_cols
+                .iter()
+                .map(|c| values[t.columns.iter().position(|x| x.id == c.id).unwrap()].clone())
+                .collect();
+            let key = self.row_key(t, &pk)?;
+            if !written.insert(key.clone()) {
+                return Err(SqlError::IllegalArguments(
+                    "a statement writes the same row twice".into(),
+                ));
+            }
+            let existing = match self.ledger.get(&key, Some(snapshot)) {
+                Ok(e) => Some(e),
+                Err(LedgerError::KeyNotFound) => None,
+                Err(e) => return Err(e.into()),
+            };
+            preconditions.push(Precondition::KeyNotModifiedAfter(key.clone(), snapshot));
+            match kind {
+                WriteKind::Delete => {
+                    let Some(old) = existing else { continue };
+                    entries.push(NewEntry {
+                        key,
+                        metadata: KvMetadata {
+                            deleted: true,
+                            ..Default::default()
+                        },
+                        value: old.value,
+                    });
+                }
+                WriteKind::Insert | WriteKind::InsertOrIgnore | WriteKind::Upsert => {
+                    if existing.is_some() && kind == WriteKind::Insert {
+                        return Err(SqlError::KeyAlreadyExists);
+                    }
+                    if existing.is_some() && kind == WriteKind::InsertOrIgnore {
+                        continue;
+                    }
+                    if let (Some(id), Value::Integer(v)) = (auto, &pk[0]) {
+                        if kind == WriteKind::Insert
+                            && existing.is_none()
+                            && *v <= max_auto
+                            && Some(*v) != Some(max_auto)
+                        {
+                            return Err(SqlError::InvalidValue(
+                                "specified value must be greater than current one".into(),
+                            ));
+                        }
+                        let _ = id;
+                    }
+                    for (c, v) in t.columns.iter().zip(&values) {
+                        if c.not_null && v.is_null() {
+                            return Err(SqlError::NotNullableColumnCannotBeNull(c.name.clone()));
+                        }
+                    }
+                    let row: Vec<(u32, &Value)> =
+                        t.columns.iter().map(|c| c.id).zip(values.iter()).collect();
+                    entries.push(NewEntry::new(key, encoding::encode_row(&row)));
+                    if existing.is_none() {
+                        outcome.first_inserted_pk.get_or_insert_with(|| pk.clone());
+                        outcome.last_inserted_pk = Some(pk);
+                    }
+                }
+            }
+            outcome.updated_rows += 1;
+        }
+        if entries.is_empty() {
+            return Ok(outcome);
+        }
+        let commit = Commit {
+            entries,
+            preconditions,
+            no_sync: false,
+        };
+        outcome.tx = Some(self.ledger.commit_with(commit).map_err(map_conflict)?);
+        Ok(outcome)
+    }
+
+    /// The highest primary key ever written to an AUTO_INCREMENT table, deleted rows included.
+    fn max_auto_increment(&self, t: &Table, snapshot: TxId) -> Result<i64> {
+        let last = self.ledger.scan(&ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            desc: true,
+            limit: 1,
+            include_deleted: true,
+            snapshot: Some(snapshot),
+            ..Default::default()
+        })?;
+        Ok(match last.first() {
+            Some(e) => {
+                let k = &e.key[encoding::row_prefix(t.id).len()..];
+                if k.len() != 9 || k[0] != encoding::VALUE_KEY_TAG {
+                    return Err(SqlError::Corrupted("malformed AUTO_INCREMENT key".into()));
+                }
+                (u64::from_be_bytes(k[1..].try_into().unwrap()) ^ (1u64 << 63)) as i64
+            }
+            None => 0,
+        })
+    }
+
+    fn decode(&self, t: &Table, value: &[u8]) -> Result<Vec<Value>> {
+        let mut values = vec![Value::Null; t.columns.len()];
+        for (id, bytes) in encoding::decode_row(value)? {
+            // Columns dropped since keep their ids reserved: skip them.
+            if let Some(pos) = t.columns.iter().position(|c| c.id == id) {
+                values[pos] = encoding::decode_raw_value(t.columns[pos].ty, bytes)?;
+            }
+        }
+        Ok(values)
+    }
+
+    /// The row with primary key `pk` as of `snapshot`, if it exists.
+    pub fn get(&self, t: &Table, pk: &[Value], snapshot: TxId) -> Result<Option<Row>> {
+        let key = self.row_key(t, pk)?;
+        match self.ledger.get(&key, Some(snapshot)) {
+            Ok(e) => Ok(Some(Row {
+                values: self.decode(t, &e.value)?,
+                tx: e.tx,
+                revision: 0,
+                deleted: false,
+            })),
+            Err(LedgerError::KeyNotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The table's rows in primary-key order over a tx range (at most `limit`, 0: all).
+    pub fn scan(&self, t: &Table, range: TxRange, limit: usize) -> Result<Vec<Row>> {
+        if range.from == 0 || range.from > range.until {
+            return Ok(Vec::new());
+        }
+        let entries = self.ledger.scan(&ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(range.until),
+            ..Default::default()
+        })?;
+        let mut rows = Vec::new();
+        for e in entries.into_iter().filter(|e| e.tx >= range.from) {
+            rows.push(Row {
+                values: self.decode(t, &e.value)?,
+                tx: e.tx,
+                revision: 0,
+                deleted: false,
+            });
+            if rows.len() == limit {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
+    /// `HISTORY OF t`: every version of every row, by primary key then revision; a delete is a
+    /// revision carrying the last values.
+    pub fn history(&self, t: &Table, snapshot: TxId) -> Result<Vec<Row>> {
+        let keys = self.ledger.scan(&ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(snapshot),
+            include_deleted: true,
+            ..Default::default()
+        })?;
+        let mut rows = Vec::new();
+        for k in keys {
+            for v in self.ledger.history(
+                &k.key,
+                &HistoryQuery {
+                    snapshot: Some(snapshot),
+                    ..Default::default()
+                },
+            )? {
+                rows.push(Row {
+                    values: self.decode(t, &v.value)?,
+                    tx: v.tx,
+                    revision: v.revision,
+                    deleted: v.metadata.deleted,
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// Primary keys and indexes: at most 8 columns, no JSON, sized VARCHAR/BLOB within the key limit.
+fn check_index_columns(cols: &[(SqlType, u32, &str)]) -> Result<()> {
+    if cols.len() > MAX_INDEX_COLUMNS {
+        return Err(SqlError::MaxNumberOfColumnsInIndexExceeded);
+    }
+    for (ty, max_len, name) in cols {
+        if *ty == SqlType::Json {
+            return Err(SqlError::CannotIndexJson);
+        }
+        if matches!(ty, SqlType::Varchar | SqlType::Blob)
+            && (*max_len == 0 || *max_len > MAX_KEY_LEN)
+        {
+            return Err(SqlError::LimitedKeyType(format!(
+                "can not create index using column '{name}'. Max key length for variable columns is {MAX_KEY_LEN}"
+            )));
+        }
+    }
+    let total: u32 = cols.iter().map(|(_, l, _)| l + 5).sum();
+    if total > MAX_KEY_LEN + 5 * cols.len() as u32 && cols.len() > 1 {
+        let names: Vec<&str> = cols.iter().map(|(_, _, n)| *n).collect();
+        return Err(SqlError::LimitedKeyType(format!(
+            "can not create index using columns '[{}]'. Max key length is {MAX_KEY_LEN}",
+            names.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+/// Converts a value for a column (int ↔ float, string → int/float/uuid), checking its size.
+pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
+    let cast_err = |what: &str| {
+        SqlError::InvalidValue(format!(
+            "unsupported cast: can not cast {what} as a {}: table: {table}, column: {}",
+            c.ty.name(),
+            c.name
+        ))
+    };
+    let out = match (c.ty, v) {
+        (_, Value::Null) => Value::Null,
+        (SqlType::Integer, Value::Integer(_))
+        | (SqlType::Boolean, Value::Boolean(_))
+        | (SqlType::Varchar, Value::Varchar(_))
+        | (SqlType::Blob, Value::Blob(_))
+        | (SqlType::Float, Value::Float(_))
+        | (SqlType::Timestamp, Value::Timestamp(_))
+        | (SqlType::Uuid, Value::Uuid(_))
+        | (SqlType::Json, Value::Json(_)) => v.clone(),
+        (SqlType::Float, Value::Integer(i)) => Value::Float(*i as f64),
+        (SqlType::Integer, Value::Float(f)) => Value::Integer(f.trunc() as i64),
+        (SqlType::Integer, Value::Varchar(s)) => Value::Integer(
+            s.trim()
+                .parse()
+                .map_err(|_| cast_err(&format!("string '{s}'")))?,
+        ),
+        (SqlType::Float, Value::Varchar(s)) => Value::Float(
+            s.trim()
+                .parse()
+                .map_err(|_| cast_err(&format!("string '{s}'")))?,
+        ),
+        (SqlType::Timestamp, Value::Varchar(_)) => {
+            return Err(SqlError::InvalidValue(format!(
+                "value is not a timestamp: table: {table}, column: {}",
+                c.name
+            )))
+        }
+        (_, other) => return Err(cast_err(&format!("{other:?}"))),
+    };
+    let len = match &out {
+        Value::Varchar(s) => s.len(),
+        Value::Blob(b) => b.len(),
+        _ => 0,
+    };
+    if matches!(c.ty, SqlType::Varchar | SqlType::Blob) && c.max_len > 0 && len > c.max_len as usize
+    {
+        return Err(SqlError::MaxLengthExceeded {
+            table: table.to_string(),
+            column: c.name.clone(),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,95 @@
+//! SQL types and values of immudb's classic dialect.
+
+use crate::SqlError;
+
+/// The eight column types. Their names are part of the catalog keys (`CTL.COLUMN.…TYPE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SqlType {
+    Integer,
+    Boolean,
+    Varchar,
+    Blob,
+    Float,
+    Timestamp,
+    Uuid,
+    Json,
+}
+
+impl SqlType {
+    pub const ALL: [SqlType; 8] = [
+        SqlType::Integer,
+        SqlType::Boolean,
+        SqlType::Varchar,
+        SqlType::Blob,
+        SqlType::Float,
+        SqlType::Timestamp,
+        SqlType::Uuid,
+        SqlType::Json,
+    ];
+
+    /// The name immudb writes into catalog keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            SqlType::Integer => "INTEGER",
+            SqlType::Boolean => "BOOLEAN",
+            SqlType::Varchar => "VARCHAR",
+            SqlType::Blob => "BLOB",
+            SqlType::Float => "FLOAT",
+            SqlType::Timestamp => "TIMESTAMP",
+            SqlType::Uuid => "UUID",
+            SqlType::Json => "JSON",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Result<SqlType, SqlError> {
+        SqlType::ALL
+            .into_iter()
+            .find(|t| t.name() == name)
+            .ok_or_else(|| SqlError::Corrupted(format!("unknown column type {name:?}")))
+    }
+
+    /// The `maxLen` immudb stores for a column: fixed widths, or the declared VARCHAR/BLOB size.
+    pub fn stored_max_len(self, declared: u32) -> u32 {
+        match self {
+            SqlType::Integer | SqlType::Float | SqlType::Timestamp => 8,
+            SqlType::Boolean => 1,
+            SqlType::Uuid => 16,
+            SqlType::Varchar | SqlType::Blob | SqlType::Json => declared,
+        }
+    }
+}
+
+/// One SQL value. `Timestamp` is microseconds since the Unix epoch, UTC.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Boolean(bool),
+    Varchar(String),
+    Blob(Vec<u8>),
+    Float(f64),
+    Timestamp(i64),
+    Uuid([u8; 16]),
+    Json(String),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The type of a non-NULL value.
+    pub fn sql_type(&self) -> Option<SqlType> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Integer(_) => SqlType::Integer,
+            Value::Boolean(_) => SqlType::Boolean,
+            Value::Varchar(_) => SqlType::Varchar,
+            Value::Blob(_) => SqlType::Blob,
+            Value::Float(_) => SqlType::Float,
+            Value::Timestamp(_) => SqlType::Timestamp,
+            Value::Uuid(_) => SqlType::Uuid,
+            Value::Json(_) => SqlType::Json,
+        })
+    }
+}
