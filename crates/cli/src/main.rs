@@ -24,6 +24,8 @@ commands:
   history KEY [--desc] [--limit N]
   scan [PREFIX] [--desc] [--limit N]
   tx ID                 show a transaction's header and keys
+  slt FILE... [--label NAME]...
+                        run sqllogictest files, each on a fresh temporary database
 
 defaults: --data-dir ./data, --db defaultdb";
 
@@ -101,7 +103,33 @@ fn show(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).unwrap_or_else(|_| format!("0x{}", hex::encode(b)))
 }
 
+/// `stele slt`: prints each failure with its line, then `N passed, M failed`.
+fn run_slt(mut args: Vec<String>) -> Result<(), String> {
+    let mut labels = Vec::new();
+    while let Some(l) = flag(&mut args, "--label")? {
+        labels.push(l);
+    }
+    if args.is_empty() {
+        return Err("slt expects at least one FILE".into());
+    }
+    let mut total = stele_sql::slt::Report::default();
+    for f in &args {
+        total.add(stele_sql::slt::run_file(std::path::Path::new(f), &labels));
+    }
+    for f in &total.failures {
+        println!("{f}\n");
+    }
+    println!("{} passed, {} failed", total.passed, total.failed);
+    if total.failed > 0 {
+        return Err(format!("{} records failed", total.failed));
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), String> {
+    if cli.command == "slt" {
+        return run_slt(cli.args);
+    }
     let path = cli.data_dir.join(&cli.db);
     let ledger = Ledger::open(&path, Options::default())
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;

@@ -18,6 +18,16 @@ pub enum SqlError {
     KeyAlreadyExists,
 
     // --- the statement breaks a rule of the dialect: fix it ---
+    #[error("parsing error: {0}")]
+    Parsing(String),
+    #[error("missing parameter({0})")]
+    MissingParameter(String),
+    #[error("not supported: {0}")]
+    NotSupported(String),
+    #[error("primary key can not be updated")]
+    PkCanNotBeUpdated,
+    #[error("unsupported join type: {0}")]
+    UnsupportedJoinType(String),
     #[error("no primary key specified")]
     NoPrimaryKey,
     #[error("\"{0}\": multiple primary keys are not allowed")]
@@ -61,6 +71,8 @@ pub enum SqlError {
 
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    #[error("{0}")]
+    Query(String),
 }
 
 pub type Result<T, E = SqlError> = std::result::Result<T, E>;

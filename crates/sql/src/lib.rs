@@ -18,10 +18,14 @@
 
 pub mod catalog;
 pub mod encoding;
+pub mod engine;
 mod error;
+pub mod parse;
+pub mod slt;
 pub mod store;
 pub mod types;
 
+pub use engine::{Engine, Output};
 pub use error::{Result, SqlError};
 pub use store::{ColumnSpec, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome};
 pub use types::{SqlType, Value};

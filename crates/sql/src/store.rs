@@ -8,6 +8,8 @@
 //!   and nothing is written (range phantoms are not detected yet);
 //! - deletes write the same `R.` key with the old row value and the `deleted` metadata flag.
 
+use std::sync::Arc;
+
 use parking_lot::Mutex;
 use stele_ledger::proof::{KvMetadata, TxHeader, TxId};
 use stele_ledger::{Commit, HistoryQuery, Ledger, LedgerError, NewEntry, Precondition, ScanQuery};
@@ -88,8 +90,8 @@ pub struct TxRange {
     pub until: TxId,
 }
 
-pub struct SqlStore<'a> {
-    ledger: &'a Ledger,
+pub struct SqlStore {
+    ledger: Arc<Ledger>,
     /// DDL is serialised: ids are allocated from the catalog read just before.
     ddl: Mutex<()>,
 }
@@ -101,20 +103,20 @@ fn map_conflict(e: LedgerError) -> SqlError {
     }
 }
 
-impl<'a> SqlStore<'a> {
-    pub fn new(ledger: &'a Ledger) -> SqlStore<'a> {
+impl SqlStore {
+    pub fn new(ledger: Arc<Ledger>) -> SqlStore {
         SqlStore {
             ledger,
             ddl: Mutex::new(()),
         }
     }
 
-    pub fn ledger(&self) -> &Ledger {
-        self.ledger
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
     }
 
     pub fn catalog(&self, snapshot: Option<TxId>) -> Result<Catalog> {
-        Catalog::load(self.ledger, snapshot)
+        Catalog::load(&self.ledger, snapshot)
     }
 
     /// `CREATE TABLE`. `Ok(None)` when `IF NOT EXISTS` finds the table.

@@ -1,0 +1,776 @@
+//! Executing immudb SQL: statements parsed by [`crate::parse`], DDL and writes through the
+//! [`SqlStore`], queries planned and run by DataFusion over tables pinned to a snapshot tx (or a
+//! tx range, for time travel).
+//!
+//! Each write statement is one ledger tx for now (immudb commits a whole request as one tx;
+//! see `docs/sql.md` for what remains).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{
+    ArrayRef, BinaryBuilder, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::common::{ScalarValue, TableReference};
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::logical_expr::Expr;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{
+    self as ast, Expr as SqlExpr, FromTable, ObjectName, SetExpr, Statement, TableFactor,
+    TableObject, UnaryOperator,
+};
+use stele_ledger::proof::TxId;
+use stele_ledger::Ledger;
+
+use crate::catalog::{Catalog, Table};
+use crate::parse::{self, Period, PERIOD_MARK};
+use crate::store::{ColumnSpec, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome};
+use crate::types::{parse_uuid, SqlType, Value};
+use crate::{Result, SqlError};
+
+/// What one statement answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A query's columns and rows.
+    Rows {
+        columns: Vec<String>,
+        rows: Vec<Vec<Value>>,
+    },
+    /// A statement that writes (or would): the tx it committed, if any, and the rows it changed.
+    Done(WriteOutcome),
+}
+
+/// The SQL engine of one database.
+pub struct Engine {
+    store: Arc<SqlStore>,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn df_err(e: impl std::fmt::Display) -> SqlError {
+    SqlError::Query(e.to_string())
+}
+
+/// DataFusion's planning errors, in immudb's words where immudb has some.
+fn planning_err(e: datafusion::error::DataFusionError) -> SqlError {
+    let msg = e.to_string();
+    if let Some(rest) = msg.split("table '").nth(1) {
+        if let Some(name) = rest
+            .split("' not found")
+            .next()
+            .filter(|_| msg.contains("' not found"))
+        {
+            let name = name.rsplit('.').next().unwrap_or(name);
+            return SqlError::TableDoesNotExist(
+                name.split(PERIOD_MARK).next().unwrap_or(name).to_string(),
+            );
+        }
+    }
+    SqlError::Query(msg)
+}
+
+/// The Arrow type of a column type.
+pub fn arrow_type(t: SqlType) -> DataType {
+    match t {
+        SqlType::Integer => DataType::Int64,
+        SqlType::Boolean => DataType::Boolean,
+        SqlType::Varchar | SqlType::Json => DataType::Utf8,
+        SqlType::Blob => DataType::Binary,
+        SqlType::Float => DataType::Float64,
+        SqlType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        SqlType::Uuid => DataType::FixedSizeBinary(16),
+    }
+}
+
+fn table_schema(t: &Table) -> SchemaRef {
+    Arc::new(Schema::new(
+        t.columns
+            .iter()
+            .map(|c| Field::new(&c.name, arrow_type(c.ty), true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// A table as DataFusion sees it: its rows over one tx range.
+#[derive(Debug)]
+struct LedgerTable {
+    store: Arc<SqlStore>,
+    table: Table,
+    range: TxRange,
+    schema: SchemaRef,
+}
+
+impl std::fmt::Debug for SqlStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqlStore")
+    }
+}
+
+#[async_trait]
+impl TableProvider for LedgerTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let rows = self
+            .store
+            .scan(&self.table, self.range, limit.unwrap_or(0))
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let batch = rows_to_batch(&self.table, &self.schema, rows.iter().map(|r| &r.values))
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        Ok(MemorySourceConfig::try_new_exec(
+            &[vec![batch]],
+            self.schema.clone(),
+            projection.cloned(),
+        )?)
+    }
+}
+
+fn rows_to_batch<'a>(
+    t: &Table,
+    schema: &SchemaRef,
+    rows: impl Iterator<Item = &'a Vec<Value>> + Clone,
+) -> Result<RecordBatch> {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(t.columns.len());
+    for (i, c) in t.columns.iter().enumerate() {
+        let vals = rows.clone().map(|r| &r[i]);
+        let array: ArrayRef = match c.ty {
+            SqlType::Integer => {
+                let mut b = Int64Builder::new();
+                vals.for_each(|v| {
+                    b.append_option(if let Value::Integer(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
+                Arc::new(b.finish())
+            }
+            SqlType::Boolean => {
+                let mut b = BooleanBuilder::new();
+                vals.for_each(|v| {
+                    b.append_option(if let Value::Boolean(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
+                Arc::new(b.finish())
+            }
+            SqlType::Varchar | SqlType::Json => {
+                let mut b = StringBuilder::new();
+                vals.for_each(|v| match v {
+                    Value::Varchar(s) | Value::Json(s) => b.append_value(s),
+                    _ => b.append_null(),
+                });
+                Arc::new(b.finish())
+            }
+            SqlType::Blob => {
+                let mut b = BinaryBuilder::new();
+                vals.for_each(|v| {
+                    b.append_option(if let Value::Blob(x) = v {
+                        Some(x)
+                    } else {
+                        None
+                    })
+                });
+                Arc::new(b.finish())
+            }
+            SqlType::Float => {
+                let mut b = Float64Builder::new();
+                vals.for_each(|v| {
+                    b.append_option(if let Value::Float(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
+                Arc::new(b.finish())
+            }
+            SqlType::Timestamp => {
+                let mut b = TimestampMicrosecondBuilder::new();
+                vals.for_each(|v| {
+                    b.append_option(if let Value::Timestamp(x) = v {
+                        Some(*x)
+                    } else {
+                        None
+                    })
+                });
+                Arc::new(b.finish())
+            }
+            SqlType::Uuid => {
+                let mut b = FixedSizeBinaryBuilder::new(16);
+                for v in vals {
+                    match v {
+                        Value::Uuid(u) => b.append_value(u).map_err(df_err)?,
+                        _ => b.append_null(),
+                    }
+                }
+                Arc::new(b.finish())
+            }
+        };
+        arrays.push(array);
+    }
+    RecordBatch::try_new(schema.clone(), arrays).map_err(df_err)
+}
+
+/// A DataFusion scalar as a SQL value.
+fn from_scalar(s: ScalarValue) -> Result<Value> {
+    Ok(match s {
+        s if s.is_null() => Value::Null,
+        ScalarValue::Int64(Some(v)) => Value::Integer(v),
+        ScalarValue::Int32(Some(v)) => Value::Integer(v as i64),
+        ScalarValue::Int16(Some(v)) => Value::Integer(v as i64),
+        ScalarValue::Int8(Some(v)) => Value::Integer(v as i64),
+        ScalarValue::UInt64(Some(v)) => Value::Integer(v as i64),
+        ScalarValue::UInt32(Some(v)) => Value::Integer(v as i64),
+        ScalarValue::Boolean(Some(v)) => Value::Boolean(v),
+        ScalarValue::Float64(Some(v)) => Value::Float(v),
+        ScalarValue::Float32(Some(v)) => Value::Float(v as f64),
+        ScalarValue::Utf8(Some(v))
+        | ScalarValue::LargeUtf8(Some(v))
+        | ScalarValue::Utf8View(Some(v)) => Value::Varchar(v),
+        ScalarValue::Binary(Some(v))
+        | ScalarValue::LargeBinary(Some(v))
+        | ScalarValue::BinaryView(Some(v)) => Value::Blob(v),
+        ScalarValue::FixedSizeBinary(16, Some(v)) => {
+            Value::Uuid(v.try_into().map_err(|_| df_err("bad uuid"))?)
+        }
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Value::Timestamp(v),
+        ScalarValue::TimestampNanosecond(Some(v), _) => Value::Timestamp(v.div_euclid(1000)),
+        ScalarValue::TimestampMillisecond(Some(v), _) => Value::Timestamp(v * 1000),
+        ScalarValue::TimestampSecond(Some(v), _) => Value::Timestamp(v * 1_000_000),
+        ScalarValue::Decimal128(Some(v), _, scale) => {
+            Value::Float(v as f64 / 10f64.powi(scale as i32))
+        }
+        other => {
+            return Err(SqlError::NotSupported(format!(
+                "values of type {}",
+                other.data_type()
+            )))
+        }
+    })
+}
+
+fn object_name(n: &ObjectName) -> String {
+    n.0.iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+        .trim_matches('"')
+        .to_lowercase()
+}
+
+/// Constant expressions of VALUES lists, without planning a query.
+fn eval_const(e: &SqlExpr) -> Option<Value> {
+    use ast::Value as V;
+    Some(match e {
+        SqlExpr::Value(v) => match &v.value {
+            V::Number(n, _) => match n.parse::<i64>() {
+                Ok(i) => Value::Integer(i),
+                Err(_) => Value::Float(n.parse().ok()?),
+            },
+            V::SingleQuotedString(s) => Value::Varchar(s.clone()),
+            V::Boolean(b) => Value::Boolean(*b),
+            V::Null => Value::Null,
+            V::HexStringLiteral(h) => Value::Blob(
+                (0..h.len() / 2)
+                    .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16))
+                    .collect::<Result<_, _>>()
+                    .ok()?,
+            ),
+            _ => return None,
+        },
+        SqlExpr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match eval_const(expr)? {
+            Value::Integer(i) => Value::Integer(i.checked_neg()?),
+            Value::Float(f) => Value::Float(-f),
+            _ => return None,
+        },
+        SqlExpr::Nested(e) => eval_const(e)?,
+        _ => return None,
+    })
+}
+
+impl Engine {
+    pub fn new(ledger: Arc<Ledger>) -> Result<Engine> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(df_err)?;
+        Ok(Engine {
+            store: Arc::new(SqlStore::new(ledger)),
+            runtime,
+        })
+    }
+
+    pub fn store(&self) -> &SqlStore {
+        &self.store
+    }
+
+    /// Runs every statement of `sql`, in order; stops at the first error.
+    pub fn execute(&self, sql: &str, params: &HashMap<String, Value>) -> Result<Vec<Output>> {
+        let parsed = parse::parse(sql, params)?;
+        let mut out = Vec::with_capacity(parsed.statements.len());
+        for stmt in parsed.statements {
+            out.push(self.statement(stmt, &parsed.periods)?);
+        }
+        Ok(out)
+    }
+
+    fn statement(&self, stmt: Statement, periods: &[Period]) -> Result<Output> {
+        match stmt {
+            Statement::CreateTable(ct) => {
+                let spec = table_spec(&ct)?;
+                let tx = self.store.create_table(&spec)?;
+                Ok(Output::Done(WriteOutcome {
+                    tx,
+                    updated_rows: 0,
+                    first_inserted_pk: None,
+                    last_inserted_pk: None,
+                }))
+            }
+            Statement::CreateIndex(ci) => {
+                let table = object_name(&ci.table_name);
+                let cols = ci
+                    .columns
+                    .iter()
+                    .map(|c| c.column.expr.to_string().trim_matches('"').to_lowercase())
+                    .collect::<Vec<_>>();
+                let tx = self
+                    .store
+                    .create_index(&table, &cols, ci.unique, ci.if_not_exists)?;
+                Ok(Output::Done(WriteOutcome {
+                    tx,
+                    updated_rows: 0,
+                    first_inserted_pk: None,
+                    last_inserted_pk: None,
+                }))
+            }
+            Statement::Insert(ins) => self.insert(ins, periods),
+            Statement::Delete(del) => self.delete(del, periods),
+            Statement::Query(q) => {
+                let (columns, rows) = self.query(Statement::Query(q), periods)?;
+                Ok(Output::Rows { columns, rows })
+            }
+            other => Err(SqlError::NotSupported(format!(
+                "statement {}",
+                first_words(&other.to_string())
+            ))),
+        }
+    }
+
+    /// Plans and runs a query with DataFusion; tables are pinned to the current snapshot.
+    fn query(&self, stmt: Statement, periods: &[Period]) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+        check_joins(&stmt)?;
+        let cat = self.store.catalog(None)?;
+        let ctx = SessionContext::new();
+        for t in cat.tables.values() {
+            self.register(
+                &ctx,
+                t,
+                TxRange {
+                    from: 1,
+                    until: cat.snapshot,
+                },
+                &t.name,
+            )?;
+        }
+        for (k, p) in periods.iter().enumerate() {
+            // The period's table is named in the statement as `name$period$k`.
+            let marker = format!("{PERIOD_MARK}{k}");
+            let Some(name) = find_period_table(&stmt, &marker) else {
+                continue;
+            };
+            let t = cat.table(&name)?;
+            let range = self.resolve_period(p, cat.snapshot)?;
+            self.register(&ctx, t, range, &format!("{name}{marker}"))?;
+        }
+        self.runtime.block_on(async {
+            let plan = ctx
+                .state()
+                .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+                .await
+                .map_err(planning_err)?;
+            let columns: Vec<String> = plan
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            let batches = ctx
+                .execute_logical_plan(plan)
+                .await
+                .map_err(df_err)?
+                .collect()
+                .await
+                .map_err(df_err)?;
+            let mut rows = Vec::new();
+            for b in batches {
+                for r in 0..b.num_rows() {
+                    let mut row = Vec::with_capacity(b.num_columns());
+                    for c in b.columns() {
+                        row.push(from_scalar(
+                            ScalarValue::try_from_array(c, r).map_err(df_err)?,
+                        )?);
+                    }
+                    rows.push(row);
+                }
+            }
+            Ok((columns, rows))
+        })
+    }
+
+    fn register(&self, ctx: &SessionContext, t: &Table, range: TxRange, name: &str) -> Result<()> {
+        let provider = LedgerTable {
+            store: self.store.clone(),
+            table: t.clone(),
+            range,
+            schema: table_schema(t),
+        };
+        // A bare reference: names like `t$period$0` must not be parsed as SQL.
+        ctx.register_table(TableReference::bare(name.to_string()), Arc::new(provider))
+            .map_err(df_err)?;
+        Ok(())
+    }
+
+    /// SINCE/AFTER/UNTIL/BEFORE TX n → a tx range (spec immudb-sql.md §1.7).
+    fn resolve_period(&self, p: &Period, snapshot: TxId) -> Result<TxRange> {
+        let mut range = TxRange {
+            from: 1,
+            until: snapshot,
+        };
+        for b in [&p.start, &p.end].into_iter().flatten() {
+            if !b.tx {
+                return Err(SqlError::NotSupported("time travel by timestamp".into()));
+            }
+            let parsed = parse::parse(&format!("SELECT {}", b.expr), &HashMap::new())?;
+            let (_, rows) = self.query(parsed.statements.into_iter().next().unwrap(), &[])?;
+            let n = match rows.first().and_then(|r| r.first()) {
+                Some(Value::Integer(n)) => *n,
+                _ => {
+                    return Err(SqlError::IllegalArguments(
+                        "a tx id must be an integer".into(),
+                    ))
+                }
+            };
+            if n <= 0 {
+                return Err(SqlError::IllegalArguments(format!(
+                    "invalid tx range, tx ID must be a positive integer, {n} given"
+                )));
+            }
+            let n = n as u64;
+            match b.keyword.as_str() {
+                "SINCE" => range.from = n,
+                "AFTER" => range.from = n + 1,
+                "UNTIL" => range.until = range.until.min(n),
+                _ => {
+                    if n == 1 {
+                        return Err(SqlError::IllegalArguments(
+                            "invalid tx range, tx ID must be greater than 1, 1 given".into(),
+                        ));
+                    }
+                    range.until = range.until.min(n - 1)
+                }
+            }
+        }
+        Ok(range)
+    }
+
+    fn insert(&self, ins: ast::Insert, periods: &[Period]) -> Result<Output> {
+        let TableObject::TableName(name) = &ins.table else {
+            return Err(SqlError::NotSupported(
+                "INSERT into a table function".into(),
+            ));
+        };
+        let table = object_name(name);
+        let cat = self.store.catalog(None)?;
+        let t = cat.table(&table)?;
+        let columns: Vec<String> = if ins.columns.is_empty() {
+            t.columns.iter().map(|c| c.name.clone()).collect()
+        } else {
+            ins.columns
+                .iter()
+                .map(|c| c.to_string().trim_matches('"').to_lowercase())
+                .collect()
+        };
+        let kind = if ins.replace_into {
+            WriteKind::Upsert
+        } else if matches!(&ins.on, Some(ast::OnInsert::OnConflict(c)) if matches!(c.action, ast::OnConflictAction::DoNothing))
+        {
+            WriteKind::InsertOrIgnore
+        } else if ins.on.is_some() {
+            return Err(SqlError::NotSupported(
+                "ON CONFLICT other than DO NOTHING".into(),
+            ));
+        } else {
+            WriteKind::Insert
+        };
+        let source = ins
+            .source
+            .ok_or_else(|| SqlError::IllegalArguments("INSERT needs VALUES or a query".into()))?;
+        let rows: Vec<Vec<Value>> = match source.body.as_ref() {
+            SetExpr::Values(values) => {
+                let mut rows = Vec::with_capacity(values.rows.len());
+                for r in &values.rows {
+                    let mut row = Vec::with_capacity(r.content.len());
+                    for e in &r.content {
+                        row.push(match eval_const(e) {
+                            Some(v) => v,
+                            None => {
+                                let stmt = parse::parse(&format!("SELECT {e}"), &HashMap::new())?
+                                    .statements
+                                    .remove(0);
+                                let (_, mut out) = self.query(stmt, periods)?;
+                                out.pop().and_then(|mut r| r.pop()).unwrap_or(Value::Null)
+                            }
+                        });
+                    }
+                    rows.push(row);
+                }
+                rows
+            }
+            _ => self.query(Statement::Query(source), periods)?.1,
+        };
+        let mut writes = Vec::with_capacity(rows.len());
+        for r in rows {
+            if r.len() != columns.len() {
+                return Err(SqlError::InvalidNumberOfValues);
+            }
+            writes.push((
+                kind,
+                columns
+                    .iter()
+                    .cloned()
+                    .zip(r.into_iter().map(|v| coerce(v, t, &columns)))
+                    .collect(),
+            ));
+        }
+        Ok(Output::Done(
+            self.store.write_rows(&table, fix_columns(writes, t))?,
+        ))
+    }
+
+    fn delete(&self, del: ast::Delete, periods: &[Period]) -> Result<Output> {
+        let tables = match &del.from {
+            FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
+        };
+        let [from] = tables.as_slice() else {
+            return Err(SqlError::NotSupported("DELETE from several tables".into()));
+        };
+        let TableFactor::Table { name, .. } = &from.relation else {
+            return Err(SqlError::NotSupported("DELETE from a sub-query".into()));
+        };
+        let table = object_name(name);
+        let cat = self.store.catalog(None)?;
+        let t = cat.table(&table)?;
+        let pk: Vec<String> = t.pk_columns().iter().map(|c| c.name.clone()).collect();
+        let filter = del
+            .selection
+            .as_ref()
+            .map(|e| format!(" WHERE {e}"))
+            .unwrap_or_default();
+        let stmt = parse::parse(
+            &format!("SELECT {} FROM {table}{filter}", pk.join(", ")),
+            &HashMap::new(),
+        )?
+        .statements
+        .remove(0);
+        let (_, rows) = self.query(stmt, periods)?;
+        let writes = rows
+            .into_iter()
+            .map(|r| (WriteKind::Delete, pk.iter().cloned().zip(r).collect()))
+            .collect();
+        Ok(Output::Done(self.store.write_rows(&table, writes)?))
+    }
+}
+
+/// Values arrive typed by their literal; the store converts them to the column types.
+fn coerce(v: Value, _t: &Table, _columns: &[String]) -> Value {
+    v
+}
+
+fn fix_columns(
+    writes: Vec<(WriteKind, Vec<(String, Value)>)>,
+    t: &Table,
+) -> Vec<(WriteKind, Vec<(String, Value)>)> {
+    // Literal strings for UUID columns are parsed here: the store only converts numbers.
+    writes
+        .into_iter()
+        .map(|(k, cols)| {
+            let cols = cols
+                .into_iter()
+                .map(|(name, v)| {
+                    let is_uuid = t
+                        .columns
+                        .iter()
+                        .any(|c| c.name == name && c.ty == SqlType::Uuid);
+                    match (&v, is_uuid) {
+                        (Value::Varchar(s), true) => match parse_uuid(s) {
+                            Some(u) => (name, Value::Uuid(u)),
+                            None => (name, v),
+                        },
+                        _ => (name, v),
+                    }
+                })
+                .collect();
+            (k, cols)
+        })
+        .collect()
+}
+
+fn first_words(s: &str) -> String {
+    s.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// The table name a period marker was attached to.
+fn find_period_table(stmt: &Statement, marker: &str) -> Option<String> {
+    let text = stmt.to_string();
+    let at = text.find(marker)?;
+    let start = text[..at].rfind(|c: char| !(c.is_alphanumeric() || c == '_'))? + 1;
+    Some(text[start..at].to_string())
+}
+
+/// immudb's classic dialect has INNER and LEFT joins only.
+fn check_joins(stmt: &Statement) -> Result<()> {
+    let Statement::Query(q) = stmt else {
+        return Ok(());
+    };
+    fn walk(body: &SetExpr) -> Result<()> {
+        match body {
+            SetExpr::Select(s) => {
+                for t in &s.from {
+                    for j in &t.joins {
+                        use ast::JoinOperator as J;
+                        let name = match &j.join_operator {
+                            J::Join(_) | J::Inner(_) | J::Left(_) | J::LeftOuter(_) => continue,
+                            J::Right(_) | J::RightOuter(_) => "RIGHT",
+                            J::FullOuter(_) => "FULL",
+                            J::CrossJoin(_) => "CROSS",
+                            _ => "this",
+                        };
+                        return Err(SqlError::UnsupportedJoinType(format!(
+                            "{name} JOIN is not supported (use INNER or LEFT JOIN)"
+                        )));
+                    }
+                }
+                Ok(())
+            }
+            SetExpr::SetOperation { left, right, .. } => {
+                walk(left)?;
+                walk(right)
+            }
+            SetExpr::Query(q) => walk(&q.body),
+            _ => Ok(()),
+        }
+    }
+    walk(&q.body)
+}
+
+/// `CREATE TABLE` in immudb's form, from the parsed statement.
+fn table_spec(ct: &ast::CreateTable) -> Result<TableSpec> {
+    let mut columns = Vec::with_capacity(ct.columns.len());
+    let mut pk: Vec<String> = Vec::new();
+    for c in &ct.columns {
+        let name = c.name.value.to_lowercase();
+        let (ty, size) = column_type(&c.data_type.to_string())?;
+        let mut spec = ColumnSpec {
+            name: name.clone(),
+            ty,
+            size,
+            not_null: false,
+            auto_increment: false,
+        };
+        for o in &c.options {
+            match o.option.to_string().to_uppercase().as_str() {
+                "NOT NULL" => spec.not_null = true,
+                "NULL" => {}
+                "AUTO_INCREMENT" => spec.auto_increment = true,
+                "PRIMARY KEY" => {
+                    if !pk.is_empty() {
+                        return Err(SqlError::MultiplePrimaryKeys(ct.name.to_string()));
+                    }
+                    pk.push(name.clone())
+                }
+                other => return Err(SqlError::NotSupported(format!("column option {other}"))),
+            }
+        }
+        columns.push(spec);
+    }
+    for con in &ct.constraints {
+        let text = con.to_string();
+        let Some(rest) = text.strip_prefix("PRIMARY KEY") else {
+            return Err(SqlError::NotSupported(format!("table constraint {text}")));
+        };
+        if !pk.is_empty() {
+            return Err(SqlError::MultiplePrimaryKeys(object_name(&ct.name)));
+        }
+        pk = rest
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .split(',')
+            .map(|s| s.trim().trim_matches('"').to_lowercase())
+            .collect();
+    }
+    Ok(TableSpec {
+        name: object_name(&ct.name),
+        columns,
+        primary_key: pk,
+        if_not_exists: ct.if_not_exists,
+    })
+}
+
+/// `INTEGER`, `VARCHAR(8)`, ... → type and declared size.
+fn column_type(text: &str) -> Result<(SqlType, Option<u32>)> {
+    let up = text.to_uppercase();
+    let (base, size) = match up.split_once('(') {
+        Some((b, rest)) => {
+            let n = rest
+                .trim_end_matches(')')
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| SqlError::Parsing(format!("bad size in {text}")))?;
+            (b.trim().to_string(), Some(n))
+        }
+        None => (up.trim().to_string(), None),
+    };
+    let ty = match base.as_str() {
+        "INTEGER" => SqlType::Integer,
+        "BOOLEAN" => SqlType::Boolean,
+        "VARCHAR" => SqlType::Varchar,
+        "BLOB" => SqlType::Blob,
+        "FLOAT" => SqlType::Float,
+        "TIMESTAMP" => SqlType::Timestamp,
+        "UUID" => SqlType::Uuid,
+        "JSON" => SqlType::Json,
+        other => {
+            return Err(SqlError::NotSupported(format!(
+                "type {other}: use INTEGER, BOOLEAN, VARCHAR, BLOB, FLOAT, TIMESTAMP, UUID or JSON"
+            )))
+        }
+    };
+    Ok((ty, size))
+}
+
+/// For tests and tools: a catalog snapshot.
+pub fn catalog_of(engine: &Engine) -> Result<Catalog> {
+    engine.store.catalog(None)
+}

@@ -1,0 +1,312 @@
+//! From immudb's SQL text to sqlparser statements.
+//!
+//! immudb's dialect is close to generic SQL but not quite. We tokenize with sqlparser's
+//! tokenizer (generic dialect), rewrite the few immudb forms into standard ones, and parse the
+//! rewritten tokens:
+//!
+//! - identifiers are case-insensitive: every unquoted and quoted identifier is folded to lower case;
+//! - `TYPE[n]` becomes `TYPE(n)` (the store then allows a size on VARCHAR and BLOB only);
+//! - `PRIMARY KEY col` becomes `PRIMARY KEY (col)`;
+//! - `UPSERT INTO` becomes `REPLACE INTO` (the statement's `replace_into` flag);
+//! - `@name` parameters are replaced by the literal of their value;
+//! - a time-travel period after a table name (`t SINCE TX 3 UNTIL TX 5`, with SINCE | AFTER and
+//!   UNTIL | BEFORE, TX n or a timestamp) is cut out and recorded, and the table name becomes
+//!   `t$period$K`, resolved by the planner to the table pinned to that range.
+//!
+//! What does not parse is a `parsing error: ...` naming what was found.
+
+use std::collections::HashMap;
+
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
+
+use crate::types::Value;
+use crate::{Result, SqlError};
+
+/// One bound of a period: which keyword, and the tokens of its instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeriodBound {
+    /// SINCE, AFTER, UNTIL or BEFORE.
+    pub keyword: String,
+    /// `TX n` (true) or a timestamp (false).
+    pub tx: bool,
+    /// The instant's expression, as SQL text.
+    pub expr: String,
+}
+
+/// A time-travel period cut out of a table reference.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Period {
+    pub start: Option<PeriodBound>,
+    pub end: Option<PeriodBound>,
+}
+
+/// Parsed statements and the periods their table references point to.
+#[derive(Debug)]
+pub struct Parsed {
+    pub statements: Vec<Statement>,
+    pub periods: Vec<Period>,
+}
+
+pub const PERIOD_MARK: &str = "$period$";
+
+fn parse_err(msg: impl std::fmt::Display) -> SqlError {
+    SqlError::Parsing(msg.to_string())
+}
+
+fn upper(t: &Token) -> Option<String> {
+    match t {
+        Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_uppercase()),
+        _ => None,
+    }
+}
+
+fn word(value: &str) -> Token {
+    Token::make_word(value, None)
+}
+
+/// The literal token for a parameter value.
+fn literal(v: &Value) -> Vec<Token> {
+    match v {
+        Value::Null => vec![word("NULL")],
+        Value::Integer(i) if *i < 0 => vec![
+            Token::Minus,
+            Token::Number(i.unsigned_abs().to_string(), false),
+        ],
+        Value::Integer(i) => vec![Token::Number(i.to_string(), false)],
+        Value::Boolean(b) => vec![word(if *b { "TRUE" } else { "FALSE" })],
+        Value::Varchar(s) | Value::Json(s) => vec![Token::SingleQuotedString(s.clone())],
+        Value::Blob(b) => vec![Token::HexStringLiteral(
+            b.iter().map(|x| format!("{x:02x}")).collect(),
+        )],
+        Value::Float(f) => {
+            let s = format!("{f:?}");
+            match s.strip_prefix('-') {
+                Some(abs) => vec![Token::Minus, Token::Number(abs.to_string(), false)],
+                None => vec![Token::Number(s, false)],
+            }
+        }
+        Value::Timestamp(us) => vec![
+            word("CAST"),
+            Token::LParen,
+            Token::Number(us.to_string(), false),
+            word("AS"),
+            word("TIMESTAMP"),
+            Token::RParen,
+        ],
+        Value::Uuid(u) => vec![Token::SingleQuotedString(crate::types::uuid_string(u))],
+    }
+}
+
+/// Words that end a period's instant expression.
+const STOP: [&str; 22] = [
+    "SINCE", "AFTER", "UNTIL", "BEFORE", "AS", "WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "FULL",
+    "CROSS", "ON", "GROUP", "ORDER", "LIMIT", "OFFSET", "HAVING", "UNION", "USE", "SET", "VALUES",
+];
+
+/// Parses immudb SQL with named parameters.
+pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(parse_err)?;
+    let toks: Vec<TokenWithSpan> = tokens
+        .into_iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let mut out: Vec<Token> = Vec::with_capacity(toks.len());
+    let mut periods = Vec::new();
+    let mut i = 0;
+    let at = |i: usize| toks.get(i).map(|t| &t.token);
+    while i < toks.len() {
+        let t = &toks[i].token;
+        match t {
+            Token::Word(w) if w.value.starts_with('@') && w.quote_style.is_none() => {
+                let name = w.value[1..].to_lowercase();
+                let v = params
+                    .get(&name)
+                    .ok_or_else(|| SqlError::MissingParameter(name.clone()))?;
+                out.extend(literal(v));
+                i += 1;
+                continue;
+            }
+            Token::Word(w) => {
+                let up = w.value.to_uppercase();
+                // VARCHAR[n] -> VARCHAR(n)
+                if matches!(
+                    up.as_str(),
+                    "VARCHAR"
+                        | "BLOB"
+                        | "JSON"
+                        | "INTEGER"
+                        | "BOOLEAN"
+                        | "FLOAT"
+                        | "TIMESTAMP"
+                        | "UUID"
+                ) && w.quote_style.is_none()
+                    && at(i + 1) == Some(&Token::LBracket)
+                    && matches!(at(i + 2), Some(Token::Number(..)))
+                    && at(i + 3) == Some(&Token::RBracket)
+                {
+                    out.push(word(&up));
+                    out.push(Token::LParen);
+                    out.push(toks[i + 2].token.clone());
+                    out.push(Token::RParen);
+                    i += 4;
+                    continue;
+                }
+                // PRIMARY KEY col -> PRIMARY KEY (col)
+                if up == "KEY" && out.last().and_then(upper).as_deref() == Some("PRIMARY") {
+                    if let Some(Token::Word(col)) = at(i + 1) {
+                        out.push(word("KEY"));
+                        out.push(Token::LParen);
+                        out.push(fold(col));
+                        out.push(Token::RParen);
+                        i += 2;
+                        continue;
+                    }
+                }
+                if up == "UPSERT"
+                    && w.quote_style.is_none()
+                    && upper(at(i + 1).unwrap_or(&Token::EOF)).as_deref() == Some("INTO")
+                {
+                    out.push(word("REPLACE"));
+                    i += 1;
+                    continue;
+                }
+                // A period after a table name.
+                if w.quote_style.is_none()
+                    && matches!(up.as_str(), "SINCE" | "AFTER" | "UNTIL" | "BEFORE")
+                {
+                    if let Some(Token::Word(_)) = out.last() {
+                        let (period, next) = read_period(&toks, i, params)?;
+                        let k = periods.len();
+                        periods.push(period);
+                        if let Some(Token::Word(table)) = out.pop() {
+                            out.push(Token::make_word(
+                                &format!("{}{PERIOD_MARK}{k}", table.value.to_lowercase()),
+                                Some('"'),
+                            ));
+                        }
+                        i = next;
+                        continue;
+                    }
+                }
+                out.push(fold(w));
+            }
+            other => out.push(other.clone()),
+        }
+        i += 1;
+    }
+    let statements = Parser::new(&dialect)
+        .with_tokens(out)
+        .parse_statements()
+        .map_err(parse_err)?;
+    Ok(Parsed {
+        statements,
+        periods,
+    })
+}
+
+/// Identifiers fold to lower case (quoted ones too, as immudb does); keywords stay as they are.
+fn fold(w: &Word) -> Token {
+    if w.keyword != Keyword::NoKeyword && w.quote_style.is_none() {
+        return Token::Word(w.clone());
+    }
+    Token::make_word(&w.value.to_lowercase(), w.quote_style)
+}
+
+/// Reads `[SINCE|AFTER instant] [UNTIL|BEFORE instant]` from token `i`.
+fn read_period(
+    toks: &[TokenWithSpan],
+    mut i: usize,
+    params: &HashMap<String, Value>,
+) -> Result<(Period, usize)> {
+    let mut p = Period::default();
+    while let Some(kw) = toks.get(i).and_then(|t| upper(&t.token)) {
+        let is_start = matches!(kw.as_str(), "SINCE" | "AFTER");
+        if !is_start && !matches!(kw.as_str(), "UNTIL" | "BEFORE") {
+            break;
+        }
+        if (is_start && (p.start.is_some() || p.end.is_some())) || (!is_start && p.end.is_some()) {
+            return Err(parse_err(format!("unexpected {kw} in a period")));
+        }
+        i += 1;
+        let tx = toks.get(i).and_then(|t| upper(&t.token)).as_deref() == Some("TX");
+        if tx {
+            i += 1;
+        }
+        // The instant runs until a stop word, a closing token, or an alias after an operand.
+        let mut depth = 0i32;
+        let mut expr = Vec::new();
+        let mut prev_operand = false;
+        while let Some(t) = toks.get(i).map(|t| &t.token) {
+            match t {
+                Token::LParen => depth += 1,
+                Token::RParen if depth == 0 => break,
+                Token::RParen => depth -= 1,
+                Token::Comma | Token::SemiColon | Token::EOF if depth == 0 => break,
+                Token::Word(w)
+                    if depth == 0
+                        && w.quote_style.is_none()
+                        && STOP.contains(&w.value.to_uppercase().as_str()) =>
+                {
+                    break
+                }
+                Token::Word(w)
+                    if depth == 0
+                        && prev_operand
+                        && !w.value.starts_with('@')
+                        && !is_operator_word(&w.value) =>
+                {
+                    break
+                }
+                _ => {}
+            }
+            prev_operand = matches!(
+                t,
+                Token::Number(..) | Token::SingleQuotedString(_) | Token::RParen | Token::Word(_)
+            ) && !matches!(t, Token::Word(w) if is_operator_word(&w.value));
+            match t {
+                Token::Word(w) if w.value.starts_with('@') => {
+                    let name = w.value[1..].to_lowercase();
+                    let v = params
+                        .get(&name)
+                        .ok_or_else(|| SqlError::MissingParameter(name.clone()))?;
+                    expr.extend(literal(v));
+                }
+                other => expr.push(other.clone()),
+            }
+            i += 1;
+        }
+        if expr.is_empty() {
+            return Err(parse_err(format!("{kw} needs an instant")));
+        }
+        let text = expr
+            .iter()
+            .map(|t| t.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let bound = PeriodBound {
+            keyword: kw.clone(),
+            tx,
+            expr: text,
+        };
+        if is_start {
+            p.start = Some(bound);
+        } else {
+            p.end = Some(bound);
+        }
+    }
+    Ok((p, i))
+}
+
+fn is_operator_word(w: &str) -> bool {
+    matches!(
+        w.to_uppercase().as_str(),
+        "AND" | "OR" | "NOT" | "CAST" | "TIMESTAMP" | "NOW" | "INTERVAL"
+    )
+}
