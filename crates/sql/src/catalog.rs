@@ -90,14 +90,26 @@ impl Catalog {
     }
 
     /// Reads the catalog as of `snapshot` (the latest committed tx when `None`).
-    pub fn load(ledger: &Ledger, snapshot: Option<TxId>) -> Result<Catalog> {
+    /// `pending` are a transaction's own catalog writes `(key, value, deleted)`, applied on top.
+    pub fn load(
+        ledger: &Ledger,
+        snapshot: Option<TxId>,
+        pending: Option<&[(Vec<u8>, Vec<u8>, bool)]>,
+    ) -> Result<Catalog> {
         let snapshot = snapshot.unwrap_or_else(|| ledger.state().tx_id);
-        let entries = ledger.scan(&ScanQuery {
+        let stored = ledger.scan(&ScanQuery {
             prefix: encoding::CATALOG_PREFIX.to_vec(),
             snapshot: Some(snapshot),
             include_deleted: true,
             ..Default::default()
         })?;
+        let mut merged: BTreeMap<Vec<u8>, (Vec<u8>, bool)> = stored
+            .into_iter()
+            .map(|e| (e.key, (e.value, e.metadata.deleted)))
+            .collect();
+        for (k, v, deleted) in pending.unwrap_or_default() {
+            merged.insert(k.clone(), (v.clone(), *deleted));
+        }
         let mut cat = Catalog {
             snapshot,
             ..Default::default()
@@ -107,9 +119,9 @@ impl Catalog {
         let mut indexes: Vec<(u32, Index, bool)> = Vec::new();
         let mut max_cols: BTreeMap<u32, u32> = BTreeMap::new();
         let mut max_idx: BTreeMap<u32, u32> = BTreeMap::new();
-        for e in entries {
-            let live = !e.metadata.deleted;
-            match encoding::decode_catalog(&e.key, &e.value)? {
+        for (key, (value, deleted)) in merged {
+            let live = !deleted;
+            match encoding::decode_catalog(&key, &value)? {
                 Some(CatalogEntry::Table { table, name }) => {
                     cat.max_table_id = cat.max_table_id.max(table);
                     if live {

@@ -27,12 +27,12 @@ use datafusion::sql::sqlparser::ast::{
     self as ast, Expr as SqlExpr, FromTable, ObjectName, SetExpr, Statement, TableFactor,
     TableObject, UnaryOperator,
 };
-use stele_ledger::proof::TxId;
+use stele_ledger::proof::{TxHeader, TxId};
 use stele_ledger::Ledger;
 
 use crate::catalog::{Catalog, Table};
 use crate::parse::{self, Period, PERIOD_MARK};
-use crate::store::{ColumnSpec, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome};
+use crate::store::{ColumnSpec, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet};
 use crate::types::{parse_uuid, SqlType, Value};
 use crate::{Result, SqlError};
 
@@ -98,12 +98,21 @@ fn table_schema(t: &Table) -> SchemaRef {
     ))
 }
 
-/// A table as DataFusion sees it: its rows over one tx range.
+/// Which rows a table reference reads.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The current state as a transaction sees it (its snapshot plus its own writes).
+    Current(Arc<WriteSet>),
+    /// Committed versions over a tx range (time travel).
+    Range(TxRange),
+}
+
+/// A table as DataFusion sees it.
 #[derive(Debug)]
 struct LedgerTable {
     store: Arc<SqlStore>,
     table: Table,
-    range: TxRange,
+    source: Source,
     schema: SchemaRef,
 }
 
@@ -128,10 +137,12 @@ impl TableProvider for LedgerTable {
         _filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-        let rows = self
-            .store
-            .scan(&self.table, self.range, limit.unwrap_or(0))
-            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let limit = limit.unwrap_or(0);
+        let rows = match &self.source {
+            Source::Current(ws) => self.store.scan_in(&self.table, limit, Some(ws)),
+            Source::Range(r) => self.store.scan(&self.table, *r, limit),
+        }
+        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         let batch = rows_to_batch(&self.table, &self.schema, rows.iter().map(|r| &r.values))
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         Ok(MemorySourceConfig::try_new_exec(
@@ -325,27 +336,33 @@ impl Engine {
         &self.store
     }
 
-    /// Runs every statement of `sql`, in order; stops at the first error.
+    /// Runs one request in a fresh session (every statement in one tx).
     pub fn execute(&self, sql: &str, params: &HashMap<String, Value>) -> Result<Vec<Output>> {
-        let parsed = parse::parse(sql, params)?;
-        let mut out = Vec::with_capacity(parsed.statements.len());
-        for stmt in parsed.statements {
-            out.push(self.statement(stmt, &parsed.periods)?);
-        }
-        Ok(out)
+        Ok(self.session().execute(sql, params)?.outputs)
     }
 
-    fn statement(&self, stmt: Statement, periods: &[Period]) -> Result<Output> {
+    /// A session: holds an explicit transaction across requests.
+    pub fn session(&self) -> SqlSession<'_> {
+        SqlSession {
+            engine: self,
+            tx: None,
+        }
+    }
+
+    fn statement(&self, stmt: Statement, periods: &[Period], ws: &mut WriteSet) -> Result<Output> {
+        let done = |updated_rows| {
+            Output::Done(WriteOutcome {
+                tx: None,
+                updated_rows,
+                first_inserted_pk: None,
+                last_inserted_pk: None,
+            })
+        };
         match stmt {
             Statement::CreateTable(ct) => {
                 let spec = table_spec(&ct)?;
-                let tx = self.store.create_table(&spec)?;
-                Ok(Output::Done(WriteOutcome {
-                    tx,
-                    updated_rows: 0,
-                    first_inserted_pk: None,
-                    last_inserted_pk: None,
-                }))
+                self.store.create_table_in(ws, &spec)?;
+                Ok(done(0))
             }
             Statement::CreateIndex(ci) => {
                 let table = object_name(&ci.table_name);
@@ -354,20 +371,15 @@ impl Engine {
                     .iter()
                     .map(|c| c.column.expr.to_string().trim_matches('"').to_lowercase())
                     .collect::<Vec<_>>();
-                let tx = self
-                    .store
-                    .create_index(&table, &cols, ci.unique, ci.if_not_exists)?;
-                Ok(Output::Done(WriteOutcome {
-                    tx,
-                    updated_rows: 0,
-                    first_inserted_pk: None,
-                    last_inserted_pk: None,
-                }))
+                self.store
+                    .create_index_in(ws, &table, &cols, ci.unique, ci.if_not_exists)?;
+                Ok(done(0))
             }
-            Statement::Insert(ins) => self.insert(ins, periods),
-            Statement::Delete(del) => self.delete(del, periods),
+            Statement::Insert(ins) => self.insert(ins, periods, ws),
+            Statement::Delete(del) => self.delete(del, periods, ws),
+            Statement::Update(up) => self.update(up, periods, ws),
             Statement::Query(q) => {
-                let (columns, rows) = self.query(Statement::Query(q), periods)?;
+                let (columns, rows) = self.query(Statement::Query(q), periods, ws)?;
                 Ok(Output::Rows { columns, rows })
             }
             other => Err(SqlError::NotSupported(format!(
@@ -378,20 +390,18 @@ impl Engine {
     }
 
     /// Plans and runs a query with DataFusion; tables are pinned to the current snapshot.
-    fn query(&self, stmt: Statement, periods: &[Period]) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+    fn query(
+        &self,
+        stmt: Statement,
+        periods: &[Period],
+        ws: &WriteSet,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         check_joins(&stmt)?;
-        let cat = self.store.catalog(None)?;
+        let cat = self.store.catalog_in(ws)?;
         let ctx = SessionContext::new();
+        let current = Arc::new(ws.clone());
         for t in cat.tables.values() {
-            self.register(
-                &ctx,
-                t,
-                TxRange {
-                    from: 1,
-                    until: cat.snapshot,
-                },
-                &t.name,
-            )?;
+            self.register(&ctx, t, Source::Current(current.clone()), &t.name)?;
         }
         for (k, p) in periods.iter().enumerate() {
             // The period's table is named in the statement as `name$period$k`.
@@ -401,7 +411,7 @@ impl Engine {
             };
             let t = cat.table(&name)?;
             let range = self.resolve_period(p, cat.snapshot)?;
-            self.register(&ctx, t, range, &format!("{name}{marker}"))?;
+            self.register(&ctx, t, Source::Range(range), &format!("{name}{marker}"))?;
         }
         self.runtime.block_on(async {
             let plan = ctx
@@ -438,11 +448,11 @@ impl Engine {
         })
     }
 
-    fn register(&self, ctx: &SessionContext, t: &Table, range: TxRange, name: &str) -> Result<()> {
+    fn register(&self, ctx: &SessionContext, t: &Table, source: Source, name: &str) -> Result<()> {
         let provider = LedgerTable {
             store: self.store.clone(),
             table: t.clone(),
-            range,
+            source,
             schema: table_schema(t),
         };
         // A bare reference: names like `t$period$0` must not be parsed as SQL.
@@ -462,7 +472,11 @@ impl Engine {
                 return Err(SqlError::NotSupported("time travel by timestamp".into()));
             }
             let parsed = parse::parse(&format!("SELECT {}", b.expr), &HashMap::new())?;
-            let (_, rows) = self.query(parsed.statements.into_iter().next().unwrap(), &[])?;
+            let (_, rows) = self.query(
+                parsed.statements.into_iter().next().unwrap(),
+                &[],
+                &WriteSet::default(),
+            )?;
             let n = match rows.first().and_then(|r| r.first()) {
                 Some(Value::Integer(n)) => *n,
                 _ => {
@@ -494,14 +508,14 @@ impl Engine {
         Ok(range)
     }
 
-    fn insert(&self, ins: ast::Insert, periods: &[Period]) -> Result<Output> {
+    fn insert(&self, ins: ast::Insert, periods: &[Period], ws: &mut WriteSet) -> Result<Output> {
         let TableObject::TableName(name) = &ins.table else {
             return Err(SqlError::NotSupported(
                 "INSERT into a table function".into(),
             ));
         };
         let table = object_name(name);
-        let cat = self.store.catalog(None)?;
+        let cat = self.store.catalog_in(ws)?;
         let t = cat.table(&table)?;
         let columns: Vec<String> = if ins.columns.is_empty() {
             t.columns.iter().map(|c| c.name.clone()).collect()
@@ -538,7 +552,7 @@ impl Engine {
                                 let stmt = parse::parse(&format!("SELECT {e}"), &HashMap::new())?
                                     .statements
                                     .remove(0);
-                                let (_, mut out) = self.query(stmt, periods)?;
+                                let (_, mut out) = self.query(stmt, periods, ws)?;
                                 out.pop().and_then(|mut r| r.pop()).unwrap_or(Value::Null)
                             }
                         });
@@ -547,7 +561,7 @@ impl Engine {
                 }
                 rows
             }
-            _ => self.query(Statement::Query(source), periods)?.1,
+            _ => self.query(Statement::Query(source), periods, ws)?.1,
         };
         let mut writes = Vec::with_capacity(rows.len());
         for r in rows {
@@ -563,12 +577,14 @@ impl Engine {
                     .collect(),
             ));
         }
-        Ok(Output::Done(
-            self.store.write_rows(&table, fix_columns(writes, t))?,
-        ))
+        Ok(Output::Done(self.store.write_rows_in(
+            ws,
+            &table,
+            fix_columns(writes, t),
+        )?))
     }
 
-    fn delete(&self, del: ast::Delete, periods: &[Period]) -> Result<Output> {
+    fn delete(&self, del: ast::Delete, periods: &[Period], ws: &mut WriteSet) -> Result<Output> {
         let tables = match &del.from {
             FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
         };
@@ -579,7 +595,7 @@ impl Engine {
             return Err(SqlError::NotSupported("DELETE from a sub-query".into()));
         };
         let table = object_name(name);
-        let cat = self.store.catalog(None)?;
+        let cat = self.store.catalog_in(ws)?;
         let t = cat.table(&table)?;
         let pk: Vec<String> = t.pk_columns().iter().map(|c| c.name.clone()).collect();
         let filter = del
@@ -593,12 +609,154 @@ impl Engine {
         )?
         .statements
         .remove(0);
-        let (_, rows) = self.query(stmt, periods)?;
+        let (_, rows) = self.query(stmt, periods, ws)?;
         let writes = rows
             .into_iter()
             .map(|r| (WriteKind::Delete, pk.iter().cloned().zip(r).collect()))
             .collect();
-        Ok(Output::Done(self.store.write_rows(&table, writes)?))
+        Ok(Output::Done(self.store.write_rows_in(ws, &table, writes)?))
+    }
+}
+
+impl Engine {
+    /// `UPDATE t SET c = e, ... [WHERE cond]`: each matching row is rewritten whole.
+    fn update(&self, up: ast::Update, periods: &[Period], ws: &mut WriteSet) -> Result<Output> {
+        let TableFactor::Table { name, .. } = &up.table.relation else {
+            return Err(SqlError::NotSupported("UPDATE of a sub-query".into()));
+        };
+        let table = object_name(name);
+        let cat = self.store.catalog_in(ws)?;
+        let t = cat.table(&table)?;
+        let pk: Vec<u32> = t.primary_key().columns.clone();
+        let mut sets = Vec::with_capacity(up.assignments.len());
+        for a in &up.assignments {
+            let col = a.target.to_string().trim_matches('"').to_lowercase();
+            let c = t.column(&col)?;
+            if pk.contains(&c.id) {
+                return Err(SqlError::PkCanNotBeUpdated);
+            }
+            sets.push((col, a.value.to_string()));
+        }
+        let all: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+        let exprs: Vec<String> = sets.iter().map(|(_, e)| e.clone()).collect();
+        let filter = up
+            .selection
+            .as_ref()
+            .map(|e| format!(" WHERE {e}"))
+            .unwrap_or_default();
+        let sql = format!(
+            "SELECT {}, {} FROM {table}{filter}",
+            all.join(", "),
+            exprs.join(", ")
+        );
+        let stmt = parse::parse(&sql, &HashMap::new())?.statements.remove(0);
+        let (_, rows) = self.query(stmt, periods, ws)?;
+        let mut writes = Vec::with_capacity(rows.len());
+        for r in rows {
+            let (old, new) = r.split_at(all.len());
+            let mut row: Vec<(String, Value)> =
+                all.iter().cloned().zip(old.iter().cloned()).collect();
+            for ((col, _), v) in sets.iter().zip(new) {
+                row.iter_mut().find(|(n, _)| n == col).unwrap().1 = v.clone();
+            }
+            writes.push((WriteKind::Upsert, row));
+        }
+        Ok(Output::Done(self.store.write_rows_in(
+            ws,
+            &table,
+            fix_columns(writes, t),
+        )?))
+    }
+}
+
+/// What a request did: each statement's output, the txs it committed, and whether an explicit
+/// transaction is still open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecResult {
+    pub outputs: Vec<Output>,
+    pub committed: Vec<TxHeader>,
+    pub in_transaction: bool,
+}
+
+/// One client's session: requests run in it, and an explicit transaction (BEGIN … COMMIT)
+/// stays open across requests. Without BEGIN, each request is one transaction. An error
+/// inside an explicit transaction cancels it.
+pub struct SqlSession<'e> {
+    engine: &'e Engine,
+    tx: Option<WriteSet>,
+}
+
+impl SqlSession<'_> {
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    pub fn execute(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<ExecResult> {
+        let store = &self.engine.store;
+        let parsed = match parse::parse(sql, params) {
+            Ok(p) => p,
+            Err(e) => {
+                self.tx = None;
+                return Err(e);
+            }
+        };
+        let mut explicit = self.tx.is_some();
+        let mut ws = self.tx.take().unwrap_or_else(|| store.begin());
+        let mut result = ExecResult {
+            outputs: Vec::new(),
+            committed: Vec::new(),
+            in_transaction: false,
+        };
+        for stmt in parsed.statements {
+            let step: Result<()> = (|| {
+                match &stmt {
+                    Statement::StartTransaction { .. } => {
+                        if explicit {
+                            return Err(SqlError::NestedTx);
+                        }
+                        // What this request wrote before BEGIN commits on its own.
+                        let before = std::mem::replace(&mut ws, store.begin());
+                        result.committed.extend(store.commit(before)?);
+                        ws = store.begin();
+                        explicit = true;
+                    }
+                    Statement::Commit { .. } => {
+                        if !explicit {
+                            return Err(SqlError::NoOngoingTx);
+                        }
+                        let done = std::mem::replace(&mut ws, store.begin());
+                        result.committed.extend(store.commit(done)?);
+                        explicit = false;
+                    }
+                    Statement::Rollback { .. } => {
+                        if !explicit {
+                            return Err(SqlError::NoOngoingTx);
+                        }
+                        ws = store.begin();
+                        explicit = false;
+                    }
+                    _ => {
+                        let out = self
+                            .engine
+                            .statement(stmt.clone(), &parsed.periods, &mut ws)?;
+                        result.outputs.push(out);
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = step {
+                // The transaction is gone: an explicit one is cancelled, an implicit one discarded.
+                self.tx = None;
+                return Err(e);
+            }
+        }
+        if explicit {
+            self.tx = Some(ws);
+            result.in_transaction = true;
+        } else {
+            result.committed.extend(store.commit(ws)?);
+        }
+        Ok(result)
     }
 }
 

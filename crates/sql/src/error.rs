@@ -24,6 +24,10 @@ pub enum SqlError {
     MissingParameter(String),
     #[error("not supported: {0}")]
     NotSupported(String),
+    #[error("nested tx are not supported")]
+    NestedTx,
+    #[error("no ongoing transaction")]
+    NoOngoingTx,
     #[error("primary key can not be updated")]
     PkCanNotBeUpdated,
     #[error("unsupported join type: {0}")]

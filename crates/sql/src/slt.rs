@@ -122,6 +122,8 @@ pub fn run_file(path: &Path, labels: &[String]) -> Report {
 pub fn run_script(text: &str, name: &str, labels: &[String], engine: &Engine) -> Report {
     let lines: Vec<&str> = text.lines().collect();
     let mut report = Report::default();
+    // One session a file: BEGIN in one record and COMMIT in a later one share a transaction.
+    let mut session = engine.session();
     let mut i = 0;
     let mut skip = false;
     while i < lines.len() {
@@ -179,7 +181,7 @@ pub fn run_script(text: &str, name: &str, labels: &[String], engine: &Engine) ->
         if std::mem::take(&mut skip) {
             continue;
         }
-        let result = engine.execute(&sql, &HashMap::new());
+        let result = session.execute(&sql, &HashMap::new()).map(|r| r.outputs);
         let failure = match (expect, result) {
             (Expect::Ok, Ok(_)) => None,
             (Expect::Ok, Err(e)) => Some(format!("statement failed: {e}")),

@@ -10,9 +10,12 @@
 
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
 use stele_ledger::proof::{KvMetadata, TxHeader, TxId};
-use stele_ledger::{Commit, HistoryQuery, Ledger, LedgerError, NewEntry, Precondition, ScanQuery};
+
+use stele_ledger::{
+    Commit, Entry, HistoryQuery, Ledger, LedgerError, NewEntry, Precondition, ScanQuery,
+};
 
 use crate::catalog::{Catalog, Column, Table};
 use crate::encoding::{self, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
@@ -90,10 +93,52 @@ pub struct TxRange {
     pub until: TxId,
 }
 
+/// What a SQL transaction will commit, and the keys whose change by anyone else must abort it.
+///
+/// Reads inside the transaction see these writes (read-your-writes); the commit is one ledger
+/// tx with `KeyNotModifiedAfter(snapshot)` on every row key read or written, and
+/// `KeyMustNotExist` on every catalog id it allocates.
+#[derive(Debug, Clone, Default)]
+pub struct WriteSet {
+    /// The committed tx this transaction reads from.
+    pub snapshot: TxId,
+    entries: BTreeMap<Vec<u8>, NewEntry>,
+    guarded: BTreeSet<Vec<u8>>,
+    fresh: BTreeSet<Vec<u8>>,
+}
+
+impl WriteSet {
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// How many entries the commit will write.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn put(&mut self, e: NewEntry) {
+        self.entries.insert(e.key.clone(), e);
+    }
+
+    /// The pending entry of a key: `Some(None)` when the transaction deleted it.
+    fn pending(&self, key: &[u8]) -> Option<Option<&NewEntry>> {
+        self.entries
+            .get(key)
+            .map(|e| (!e.metadata.deleted).then_some(e))
+    }
+
+    /// Pending entries under a prefix, in key order.
+    fn pending_under<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = &'a NewEntry> + 'a {
+        self.entries
+            .range(prefix.to_vec()..)
+            .take_while(move |(k, _)| k.starts_with(prefix))
+            .map(|(_, e)| e)
+    }
+}
+
 pub struct SqlStore {
     ledger: Arc<Ledger>,
-    /// DDL is serialised: ids are allocated from the catalog read just before.
-    ddl: Mutex<()>,
 }
 
 fn map_conflict(e: LedgerError) -> SqlError {
@@ -105,10 +150,7 @@ fn map_conflict(e: LedgerError) -> SqlError {
 
 impl SqlStore {
     pub fn new(ledger: Arc<Ledger>) -> SqlStore {
-        SqlStore {
-            ledger,
-            ddl: Mutex::new(()),
-        }
+        SqlStore { ledger }
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {
@@ -116,16 +158,82 @@ impl SqlStore {
     }
 
     pub fn catalog(&self, snapshot: Option<TxId>) -> Result<Catalog> {
-        Catalog::load(&self.ledger, snapshot)
+        Catalog::load(&self.ledger, snapshot, None)
     }
 
-    /// `CREATE TABLE`. `Ok(None)` when `IF NOT EXISTS` finds the table.
+    /// The catalog a transaction sees: its snapshot plus its own DDL.
+    pub fn catalog_in(&self, ws: &WriteSet) -> Result<Catalog> {
+        let pending: Vec<(Vec<u8>, Vec<u8>, bool)> = ws
+            .entries
+            .range(encoding::CATALOG_PREFIX.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(encoding::CATALOG_PREFIX))
+            .map(|(k, e)| (k.clone(), e.value.clone(), e.metadata.deleted))
+            .collect();
+        Catalog::load(&self.ledger, Some(ws.snapshot), Some(&pending))
+    }
+
+    /// A transaction reading the latest committed state.
+    pub fn begin(&self) -> WriteSet {
+        WriteSet {
+            snapshot: self.ledger.state().tx_id,
+            ..Default::default()
+        }
+    }
+
+    /// Commits a transaction as one ledger tx; `None` when it wrote nothing.
+    pub fn commit(&self, ws: WriteSet) -> Result<Option<TxHeader>> {
+        if ws.entries.is_empty() {
+            return Ok(None);
+        }
+        let mut preconditions: Vec<Precondition> = ws
+            .guarded
+            .into_iter()
+            .map(|k| Precondition::KeyNotModifiedAfter(k, ws.snapshot))
+            .collect();
+        preconditions.extend(ws.fresh.into_iter().map(Precondition::KeyMustNotExist));
+        let commit = Commit {
+            entries: ws.entries.into_values().collect(),
+            preconditions,
+            no_sync: false,
+        };
+        Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
+    }
+
+    /// The live entry of a stored key as the transaction sees it.
+    fn entry_in(&self, key: &[u8], ws: &WriteSet) -> Result<Option<Entry>> {
+        match ws.pending(key) {
+            Some(None) => return Ok(None),
+            Some(Some(e)) => {
+                return Ok(Some(Entry {
+                    key: e.key.clone(),
+                    value: e.value.clone(),
+                    metadata: e.metadata,
+                    tx: 0,
+                    revision: 0,
+                }))
+            }
+            None => {}
+        }
+        match self.ledger.get(key, Some(ws.snapshot)) {
+            Ok(e) => Ok(Some(e)),
+            Err(LedgerError::KeyNotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// `CREATE TABLE` in its own tx. `Ok(None)` when `IF NOT EXISTS` finds the table.
     pub fn create_table(&self, spec: &TableSpec) -> Result<Option<TxHeader>> {
-        let _serial = self.ddl.lock();
-        let cat = self.catalog(None)?;
+        let mut ws = self.begin();
+        self.create_table_in(&mut ws, spec)?;
+        self.commit(ws)
+    }
+
+    /// `CREATE TABLE` inside a transaction; `false` when `IF NOT EXISTS` finds the table.
+    pub fn create_table_in(&self, ws: &mut WriteSet, spec: &TableSpec) -> Result<bool> {
+        let cat = self.catalog_in(ws)?;
         if cat.tables.contains_key(&spec.name) {
             return if spec.if_not_exists {
-                Ok(None)
+                Ok(false)
             } else {
                 Err(SqlError::TableAlreadyExists(spec.name.clone()))
             };
@@ -211,15 +319,15 @@ impl SqlStore {
             table_key.clone(),
             spec.name.as_bytes().to_vec(),
         ));
-        let commit = Commit {
-            entries,
-            preconditions: vec![Precondition::KeyMustNotExist(table_key)],
-            no_sync: false,
-        };
-        Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
+        ws.fresh.insert(table_key);
+        for e in entries {
+            ws.put(e);
+        }
+        Ok(true)
     }
 
-    /// `CREATE [UNIQUE] INDEX ON table (columns)`. `Ok(None)` when `IF NOT EXISTS` finds it.
+    /// `CREATE [UNIQUE] INDEX ON table (columns)` in its own tx; `Ok(None)` when
+    /// `IF NOT EXISTS` finds it.
     pub fn create_index(
         &self,
         table: &str,
@@ -227,8 +335,21 @@ impl SqlStore {
         unique: bool,
         if_not_exists: bool,
     ) -> Result<Option<TxHeader>> {
-        let _serial = self.ddl.lock();
-        let cat = self.catalog(None)?;
+        let mut ws = self.begin();
+        self.create_index_in(&mut ws, table, columns, unique, if_not_exists)?;
+        self.commit(ws)
+    }
+
+    /// `CREATE [UNIQUE] INDEX` inside a transaction; `false` when `IF NOT EXISTS` finds it.
+    pub fn create_index_in(
+        &self,
+        ws: &mut WriteSet,
+        table: &str,
+        columns: &[String],
+        unique: bool,
+        if_not_exists: bool,
+    ) -> Result<bool> {
+        let cat = self.catalog_in(ws)?;
         let t = cat.table(table)?;
         let cols: Vec<&Column> = columns.iter().map(|n| t.column(n)).collect::<Result<_>>()?;
         let ids: Vec<u32> = cols.iter().map(|c| c.id).collect();
@@ -240,35 +361,18 @@ impl SqlStore {
         )?;
         if t.indexes.iter().any(|i| i.columns == ids) {
             return if if_not_exists {
-                Ok(None)
+                Ok(false)
             } else {
                 Err(SqlError::IndexAlreadyExists)
             };
         }
-        if unique
-            && !self
-                .scan(
-                    t,
-                    TxRange {
-                        from: 1,
-                        until: cat.snapshot,
-                    },
-                    1,
-                )?
-                .is_empty()
-        {
+        if unique && !self.scan_in(t, 1, Some(ws))?.is_empty() {
             return Err(SqlError::LimitedIndexCreation);
         }
         let key = encoding::index_key(t.id, t.max_index_id + 1);
-        let commit = Commit {
-            entries: vec![NewEntry::new(
-                key.clone(),
-                encoding::index_value(unique, &ids),
-            )],
-            preconditions: vec![Precondition::KeyMustNotExist(key)],
-            no_sync: false,
-        };
-        Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
+        ws.fresh.insert(key.clone());
+        ws.put(NewEntry::new(key, encoding::index_value(unique, &ids)));
+        Ok(true)
     }
 
     /// The row key of `pk` (values in primary-key order).
@@ -295,8 +399,20 @@ impl SqlStore {
         table: &str,
         rows: Vec<(WriteKind, Vec<(String, Value)>)>,
     ) -> Result<WriteOutcome> {
-        let cat = self.catalog(None)?;
-        let snapshot = cat.snapshot;
+        let mut ws = self.begin();
+        let mut outcome = self.write_rows_in(&mut ws, table, rows)?;
+        outcome.tx = self.commit(ws)?;
+        Ok(outcome)
+    }
+
+    /// Writes rows of one table inside a transaction.
+    pub fn write_rows_in(
+        &self,
+        ws: &mut WriteSet,
+        table: &str,
+        rows: Vec<(WriteKind, Vec<(String, Value)>)>,
+    ) -> Result<WriteOutcome> {
+        let cat = self.catalog_in(ws)?;
         let t = cat.table(table)?;
         let pk_cols = t.pk_columns();
         let auto = pk_cols
@@ -304,11 +420,10 @@ impl SqlStore {
             .filter(|c| c.auto_increment && pk_cols.len() == 1)
             .map(|c| c.id);
         let mut max_auto = match auto {
-            Some(_) => self.max_auto_increment(t, snapshot)?,
+            Some(_) => self.max_auto_increment(t, ws)?,
             None => 0,
         };
         let mut entries: Vec<NewEntry> = Vec::new();
-        let mut preconditions = Vec::new();
         let mut written = std::collections::HashSet::new();
         let mut outcome = WriteOutcome {
             tx: None,
@@ -327,6 +442,9 @@ impl SqlStore {
                     .ok_or(SqlError::ColumnDoesNotExist(name))?;
                 values[pos] = convert(&v, &t.columns[pos], &t.name)?;
             }
+            // An explicit AUTO_INCREMENT key at or below the highest one ever written must name
+            // an existing row.
+            let mut explicit_old_id = false;
             if let (Some(id), WriteKind::Insert | WriteKind::InsertOrIgnore) = (auto, kind) {
                 let pos = t.columns.iter().position(|c| c.id == id).unwrap();
                 match values[pos] {
@@ -335,6 +453,7 @@ impl SqlStore {
                         values[pos] = Value::Integer(max_auto);
                     }
                     Value::Integer(v) if v > max_auto => max_auto = v,
+                    Value::Integer(_) => explicit_old_id = true,
                     _ => {}
                 }
             }
@@ -348,12 +467,8 @@ impl SqlStore {
                     "a statement writes the same row twice".into(),
                 ));
             }
-            let existing = match self.ledger.get(&key, Some(snapshot)) {
-                Ok(e) => Some(e),
-                Err(LedgerError::KeyNotFound) => None,
-                Err(e) => return Err(e.into()),
-            };
-            preconditions.push(Precondition::KeyNotModifiedAfter(key.clone(), snapshot));
+            let existing = self.entry_in(&key, ws)?;
+            ws.guarded.insert(key.clone());
             match kind {
                 WriteKind::Delete => {
                     let Some(old) = existing else { continue };
@@ -373,17 +488,10 @@ impl SqlStore {
                     if existing.is_some() && kind == WriteKind::InsertOrIgnore {
                         continue;
                     }
-                    if let (Some(id), Value::Integer(v)) = (auto, &pk[0]) {
-                        if kind == WriteKind::Insert
-                            && existing.is_none()
-                            && *v <= max_auto
-                            && Some(*v) != Some(max_auto)
-                        {
-                            return Err(SqlError::InvalidValue(
-                                "specified value must be greater than current one".into(),
-                            ));
-                        }
-                        let _ = id;
+                    if explicit_old_id && existing.is_none() {
+                        return Err(SqlError::InvalidValue(
+                            "specified value must be greater than current one".into(),
+                        ));
                     }
                     for (c, v) in t.columns.iter().zip(&values) {
                         if c.not_null && v.is_null() {
@@ -401,38 +509,38 @@ impl SqlStore {
             }
             outcome.updated_rows += 1;
         }
-        if entries.is_empty() {
-            return Ok(outcome);
+        for e in entries {
+            ws.put(e);
         }
-        let commit = Commit {
-            entries,
-            preconditions,
-            no_sync: false,
-        };
-        outcome.tx = Some(self.ledger.commit_with(commit).map_err(map_conflict)?);
         Ok(outcome)
     }
 
     /// The highest primary key ever written to an AUTO_INCREMENT table, deleted rows included.
-    fn max_auto_increment(&self, t: &Table, snapshot: TxId) -> Result<i64> {
+    fn max_auto_increment(&self, t: &Table, ws: &WriteSet) -> Result<i64> {
+        let prefix = encoding::row_prefix(t.id);
         let last = self.ledger.scan(&ScanQuery {
-            prefix: encoding::row_prefix(t.id),
+            prefix: prefix.clone(),
             desc: true,
             limit: 1,
             include_deleted: true,
-            snapshot: Some(snapshot),
+            snapshot: Some(ws.snapshot),
             ..Default::default()
         })?;
-        Ok(match last.first() {
-            Some(e) => {
-                let k = &e.key[encoding::row_prefix(t.id).len()..];
-                if k.len() != 9 || k[0] != encoding::VALUE_KEY_TAG {
-                    return Err(SqlError::Corrupted("malformed AUTO_INCREMENT key".into()));
-                }
-                (u64::from_be_bytes(k[1..].try_into().unwrap()) ^ (1u64 << 63)) as i64
-            }
-            None => 0,
-        })
+        let stored = last.first().map(|e| e.key.clone());
+        let pending = ws
+            .entries
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .last()
+            .map(|(k, _)| k.clone());
+        let Some(key) = stored.into_iter().chain(pending).max() else {
+            return Ok(0);
+        };
+        let k = &key[prefix.len()..];
+        if k.len() != 9 || k[0] != encoding::VALUE_KEY_TAG {
+            return Err(SqlError::Corrupted("malformed AUTO_INCREMENT key".into()));
+        }
+        Ok((u64::from_be_bytes(k[1..].try_into().unwrap()) ^ (1u64 << 63)) as i64)
     }
 
     fn decode(&self, t: &Table, value: &[u8]) -> Result<Vec<Value>> {
@@ -462,6 +570,51 @@ impl SqlStore {
     }
 
     /// The table's rows in primary-key order over a tx range (at most `limit`, 0: all).
+    /// The table as a transaction sees it: its snapshot plus its own writes, in key order.
+    pub fn scan_in(&self, t: &Table, limit: usize, ws: Option<&WriteSet>) -> Result<Vec<Row>> {
+        let Some(ws) = ws.filter(|w| !w.entries.is_empty()) else {
+            let until = ws
+                .map(|w| w.snapshot)
+                .unwrap_or_else(|| self.ledger.state().tx_id);
+            return self.scan(t, TxRange { from: 1, until }, limit);
+        };
+        let prefix = encoding::row_prefix(t.id);
+        let mut rows: BTreeMap<Vec<u8>, Row> = BTreeMap::new();
+        for e in self.ledger.scan(&ScanQuery {
+            prefix: prefix.clone(),
+            snapshot: Some(ws.snapshot),
+            ..Default::default()
+        })? {
+            rows.insert(
+                e.key,
+                Row {
+                    values: self.decode(t, &e.value)?,
+                    tx: e.tx,
+                    revision: 0,
+                    deleted: false,
+                },
+            );
+        }
+        for e in ws.pending_under(&prefix) {
+            if e.metadata.deleted {
+                rows.remove(&e.key);
+            } else {
+                rows.insert(
+                    e.key.clone(),
+                    Row {
+                        values: self.decode(t, &e.value)?,
+                        tx: 0,
+                        revision: 0,
+                        deleted: false,
+                    },
+                );
+            }
+        }
+        let limit = if limit == 0 { usize::MAX } else { limit };
+        Ok(rows.into_values().take(limit).collect())
+    }
+
+    /// Committed rows over a tx range (time travel); a transaction's own writes are not seen.
     pub fn scan(&self, t: &Table, range: TxRange, limit: usize) -> Result<Vec<Row>> {
         if range.from == 0 || range.from > range.until {
             return Ok(Vec::new());
