@@ -31,7 +31,7 @@ use stele_ledger::proof::{TxHeader, TxId};
 use stele_ledger::Ledger;
 
 use crate::catalog::{Catalog, Table};
-use crate::parse::{self, Period, PERIOD_MARK};
+use crate::parse::{self, Period, HISTORY_MARK, PERIOD_MARK};
 use crate::store::{ColumnSpec, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet};
 use crate::types::{parse_uuid, SqlType, Value};
 use crate::{Result, SqlError};
@@ -105,6 +105,8 @@ enum Source {
     Current(Arc<WriteSet>),
     /// Committed versions over a tx range (time travel).
     Range(TxRange),
+    /// Every committed version of every row, with `_rev` (HISTORY OF).
+    History(TxId),
 }
 
 /// A table as DataFusion sees it.
@@ -141,9 +143,21 @@ impl TableProvider for LedgerTable {
         let rows = match &self.source {
             Source::Current(ws) => self.store.scan_in(&self.table, limit, Some(ws)),
             Source::Range(r) => self.store.scan(&self.table, *r, limit),
+            Source::History(s) => self.store.history(&self.table, *s).map(|mut rows| {
+                for r in &mut rows {
+                    r.values.insert(0, Value::Integer(r.revision as i64));
+                }
+                rows
+            }),
         }
         .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-        let batch = rows_to_batch(&self.table, &self.schema, rows.iter().map(|r| &r.values))
+        let types: Vec<SqlType> = match self.source {
+            Source::History(_) => std::iter::once(SqlType::Integer)
+                .chain(self.table.columns.iter().map(|c| c.ty))
+                .collect(),
+            _ => self.table.columns.iter().map(|c| c.ty).collect(),
+        };
+        let batch = rows_to_batch(&types, &self.schema, rows.iter().map(|r| &r.values))
             .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
         Ok(MemorySourceConfig::try_new_exec(
             &[vec![batch]],
@@ -154,14 +168,14 @@ impl TableProvider for LedgerTable {
 }
 
 fn rows_to_batch<'a>(
-    t: &Table,
+    types: &[SqlType],
     schema: &SchemaRef,
     rows: impl Iterator<Item = &'a Vec<Value>> + Clone,
 ) -> Result<RecordBatch> {
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(t.columns.len());
-    for (i, c) in t.columns.iter().enumerate() {
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(types.len());
+    for (i, ty) in types.iter().enumerate() {
         let vals = rows.clone().map(|r| &r[i]);
-        let array: ArrayRef = match c.ty {
+        let array: ArrayRef = match ty {
             SqlType::Integer => {
                 let mut b = Int64Builder::new();
                 vals.for_each(|v| {
@@ -402,6 +416,12 @@ impl Engine {
         let current = Arc::new(ws.clone());
         for t in cat.tables.values() {
             self.register(&ctx, t, Source::Current(current.clone()), &t.name)?;
+            self.register(
+                &ctx,
+                t,
+                Source::History(cat.snapshot),
+                &format!("{}{HISTORY_MARK}", t.name),
+            )?;
         }
         for (k, p) in periods.iter().enumerate() {
             // The period's table is named in the statement as `name$period$k`.
@@ -449,11 +469,19 @@ impl Engine {
     }
 
     fn register(&self, ctx: &SessionContext, t: &Table, source: Source, name: &str) -> Result<()> {
+        let schema = match source {
+            Source::History(_) => {
+                let mut fields = vec![Field::new("_rev", DataType::Int64, false)];
+                fields.extend(table_schema(t).fields().iter().map(|f| f.as_ref().clone()));
+                Arc::new(Schema::new(fields))
+            }
+            _ => table_schema(t),
+        };
         let provider = LedgerTable {
             store: self.store.clone(),
             table: t.clone(),
             source,
-            schema: table_schema(t),
+            schema,
         };
         // A bare reference: names like `t$period$0` must not be parsed as SQL.
         ctx.register_table(TableReference::bare(name.to_string()), Arc::new(provider))

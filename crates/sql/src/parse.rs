@@ -13,6 +13,8 @@
 //!   UNTIL | BEFORE, TX n or a timestamp) is cut out and recorded, and the table name becomes
 //!   `t$period$K`, resolved by the planner to the table pinned to that range.
 //!
+//! - `(HISTORY OF t)` becomes the table `"t$history"`: every version of every row, with `_rev`.
+//!
 //! What does not parse is a `parsing error: ...` naming what was found.
 
 use std::collections::HashMap;
@@ -52,6 +54,8 @@ pub struct Parsed {
 }
 
 pub const PERIOD_MARK: &str = "$period$";
+/// `(HISTORY OF t)` is planned as the table `t$history`.
+pub const HISTORY_MARK: &str = "$history";
 
 fn parse_err(msg: impl std::fmt::Display) -> SqlError {
     SqlError::Parsing(msg.to_string())
@@ -131,6 +135,22 @@ pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
                     .ok_or_else(|| SqlError::MissingParameter(name.clone()))?;
                 out.extend(literal(v));
                 i += 1;
+                continue;
+            }
+            Token::LParen
+                if at(i + 1).and_then(upper).as_deref() == Some("HISTORY")
+                    && at(i + 2).and_then(upper).as_deref() == Some("OF")
+                    && matches!(at(i + 3), Some(Token::Word(_)))
+                    && at(i + 4) == Some(&Token::RParen) =>
+            {
+                // (HISTORY OF t) -> "t$history"
+                if let Some(Token::Word(table)) = at(i + 3) {
+                    out.push(Token::make_word(
+                        &format!("{}{HISTORY_MARK}", table.value.to_lowercase()),
+                        Some('"'),
+                    ));
+                }
+                i += 5;
                 continue;
             }
             Token::Word(w) => {
