@@ -406,11 +406,12 @@ impl Engine {
     /// Plans and runs a query with DataFusion; tables are pinned to the current snapshot.
     fn query(
         &self,
-        stmt: Statement,
+        mut stmt: Statement,
         periods: &[Period],
         ws: &WriteSet,
     ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
         check_joins(&stmt)?;
+        crate::semantics::classic(&mut stmt)?;
         let cat = self.store.catalog_in(ws)?;
         let ctx = SessionContext::new();
         let current = Arc::new(ws.clone());

@@ -21,6 +21,7 @@ pub mod encoding;
 pub mod engine;
 mod error;
 pub mod parse;
+mod semantics;
 pub mod slt;
 pub mod store;
 pub mod types;

@@ -1,0 +1,89 @@
+//! immudb's classic semantics on top of DataFusion's, as rewrites of the parsed statement
+//! before planning (spec immudb-sql.md §1.6):
+//!
+//! - two-valued logic: `a = b` is `a IS NOT DISTINCT FROM b` (so `NULL = NULL` is TRUE and
+//!   `1 = NULL` FALSE), `a != b` / `a <> b` is `a IS DISTINCT FROM b`, and `<`, `<=`, `>`, `>=` are
+//!   FALSE, never NULL, when a side is NULL (`NOT (col > 5)` holds for a NULL col);
+//! - `x LIKE p` is an unanchored regular-expression match, FALSE when `x` is NULL (and
+//!   `x NOT LIKE p` TRUE);
+//! - `LIMIT 0` means no limit.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, LimitClause, Query, Statement, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use crate::{Result, SqlError};
+
+struct Classic {
+    error: Option<SqlError>,
+}
+
+fn parse_expr(text: &str) -> std::result::Result<Expr, SqlError> {
+    Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| SqlError::Parsing(e.to_string()))
+}
+
+impl VisitorMut for Classic {
+    type Break = ();
+
+    fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        if let Some(LimitClause::LimitOffset { limit, .. }) = &mut q.limit_clause {
+            if limit.as_ref().is_some_and(|l| l.to_string() == "0") {
+                *limit = None;
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+        let text = match e {
+            Expr::BinaryOp { left, op, right } => match op {
+                BinaryOperator::Eq => format!("({left}) IS NOT DISTINCT FROM ({right})"),
+                BinaryOperator::NotEq => format!("({left}) IS DISTINCT FROM ({right})"),
+                BinaryOperator::Lt
+                | BinaryOperator::LtEq
+                | BinaryOperator::Gt
+                | BinaryOperator::GtEq => {
+                    format!("COALESCE(({left}) {op} ({right}), false)")
+                }
+                _ => return ControlFlow::Continue(()),
+            },
+            Expr::Like {
+                negated,
+                expr,
+                pattern,
+                any: false,
+                escape_char: None,
+            } => {
+                let m = format!("COALESCE(regexp_like({expr}, {pattern}), false)");
+                if *negated {
+                    format!("NOT {m}")
+                } else {
+                    m
+                }
+            }
+            _ => return ControlFlow::Continue(()),
+        };
+        match parse_expr(&text) {
+            Ok(new) => *e = new,
+            Err(err) => {
+                self.error = Some(err);
+                return ControlFlow::Break(());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Rewrites a query statement to immudb's semantics.
+pub fn classic(stmt: &mut Statement) -> Result<()> {
+    let mut v = Classic { error: None };
+    let _ = stmt.visit(&mut v);
+    v.error.map_or(Ok(()), Err)
+}
