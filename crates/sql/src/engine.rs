@@ -20,6 +20,7 @@ use datafusion::common::{ScalarValue, TableReference};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::TableProviderFilterPushDown;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
@@ -98,6 +99,9 @@ fn table_schema(t: &Table) -> SchemaRef {
     ))
 }
 
+/// The access paths of a statement's scans, in planning order (for EXPLAIN).
+type ScanLog = Arc<parking_lot::Mutex<Vec<String>>>;
+
 /// Which rows a table reference reads.
 #[derive(Debug, Clone)]
 enum Source {
@@ -116,6 +120,58 @@ struct LedgerTable {
     table: Table,
     source: Source,
     schema: SchemaRef,
+    /// One line per scan planned: which access path and which snapshot (shown by EXPLAIN).
+    log: Arc<parking_lot::Mutex<Vec<String>>>,
+}
+
+impl LedgerTable {
+    /// The primary-key values fixed by equality filters (`pk = literal`, every key column), if
+    /// these filters fix them all. Such filters are evaluated exactly by a point lookup.
+    fn pk_lookup(&self, filters: &[&Expr]) -> Option<Vec<Value>> {
+        if matches!(self.source, Source::History(_)) {
+            return None;
+        }
+        let mut fixed: HashMap<String, Value> = HashMap::new();
+        for f in filters {
+            if let Some((col, v)) = column_equals(f) {
+                fixed.insert(col, v);
+            }
+        }
+        self.table
+            .pk_columns()
+            .iter()
+            .map(|c| fixed.get(&c.name).cloned())
+            .collect()
+    }
+
+    fn snapshot_text(&self) -> String {
+        match &self.source {
+            Source::Current(ws) if ws.is_empty() => format!("snapshot tx {}", ws.snapshot),
+            Source::Current(ws) => {
+                format!("snapshot tx {} + {} pending writes", ws.snapshot, ws.len())
+            }
+            Source::Range(r) => format!("tx range [{}, {}]", r.from, r.until),
+            Source::History(s) => format!("every version up to tx {s}"),
+        }
+    }
+}
+
+/// `column = literal` (or `IS NOT DISTINCT FROM`, which two-valued `=` becomes): the column
+/// and the value.
+fn column_equals(e: &Expr) -> Option<(String, Value)> {
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
+        return None;
+    };
+    if !matches!(op, Operator::Eq | Operator::IsNotDistinctFrom) {
+        return None;
+    }
+    let (col, lit) = match (left.as_ref(), right.as_ref()) {
+        (Expr::Column(c), Expr::Literal(v, _)) | (Expr::Literal(v, _), Expr::Column(c)) => (c, v),
+        _ => return None,
+    };
+    let v = from_scalar(lit.clone()).ok()?;
+    (!v.is_null()).then(|| (col.name.clone(), v))
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -132,18 +188,60 @@ impl TableProvider for LedgerTable {
     fn table_type(&self) -> TableType {
         TableType::Base
     }
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
+        let exact = self.pk_lookup(filters).is_some();
+        Ok(filters
+            .iter()
+            .map(|f| {
+                let on_pk = column_equals(f)
+                    .is_some_and(|(c, _)| self.table.pk_columns().iter().any(|p| p.name == c));
+                if exact && on_pk {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
     async fn scan(
         &self,
         _state: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
+        filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let limit = limit.unwrap_or(0);
-        let rows = match &self.source {
-            Source::Current(ws) => self.store.scan_in(&self.table, limit, Some(ws)),
-            Source::Range(r) => self.store.scan(&self.table, *r, limit),
-            Source::History(s) => self.store.history(&self.table, *s).map(|mut rows| {
+        let lookup = self.pk_lookup(&filters.iter().collect::<Vec<_>>());
+        let name = &self.table.name;
+        self.log.lock().push(match &lookup {
+            Some(pk) => format!(
+                "LedgerScan {name}: primary key lookup ({}) at {}",
+                pk.iter()
+                    .map(crate::slt::render)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.snapshot_text()
+            ),
+            None => format!(
+                "LedgerScan {name}: primary index, full range at {}",
+                self.snapshot_text()
+            ),
+        });
+        let rows = match (&self.source, lookup) {
+            (Source::Current(ws), Some(pk)) => self
+                .store
+                .get_in(&self.table, &pk, Some(ws))
+                .map(|r| r.into_iter().collect()),
+            (Source::Range(r), Some(pk)) => self
+                .store
+                .get(&self.table, &pk, r.until)
+                .map(|row| row.into_iter().filter(|x| x.tx >= r.from).collect()),
+            (Source::Current(ws), None) => self.store.scan_in(&self.table, limit, Some(ws)),
+            (Source::Range(r), None) => self.store.scan(&self.table, *r, limit),
+            (Source::History(s), _) => self.store.history(&self.table, *s).map(|mut rows| {
                 for r in &mut rows {
                     r.values.insert(0, Value::Integer(r.revision as i64));
                 }
@@ -342,6 +440,7 @@ impl Engine {
             .map_err(df_err)?;
         Ok(Engine {
             store: Arc::new(SqlStore::new(ledger)),
+
             runtime,
         })
     }
@@ -396,6 +495,13 @@ impl Engine {
                 let (columns, rows) = self.query(Statement::Query(q), periods, ws)?;
                 Ok(Output::Rows { columns, rows })
             }
+            Statement::Explain { statement, .. } => {
+                let lines = self.explain(*statement, periods, ws)?;
+                Ok(Output::Rows {
+                    columns: vec!["plan".into()],
+                    rows: lines.into_iter().map(|l| vec![Value::Varchar(l)]).collect(),
+                })
+            }
             other => Err(SqlError::NotSupported(format!(
                 "statement {}",
                 first_words(&other.to_string())
@@ -403,26 +509,28 @@ impl Engine {
         }
     }
 
-    /// Plans and runs a query with DataFusion; tables are pinned to the current snapshot.
-    fn query(
+    /// Plans a query with DataFusion; tables are pinned to the transaction's snapshot (plus its
+    /// own writes), period tables to their tx range.
+    fn plan(
         &self,
         mut stmt: Statement,
         periods: &[Period],
         ws: &WriteSet,
-    ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+    ) -> Result<(
+        SessionContext,
+        datafusion::logical_expr::LogicalPlan,
+        ScanLog,
+    )> {
         check_joins(&stmt)?;
         crate::semantics::classic(&mut stmt)?;
         let cat = self.store.catalog_in(ws)?;
         let ctx = SessionContext::new();
+        let log = ScanLog::default();
         let current = Arc::new(ws.clone());
         for t in cat.tables.values() {
-            self.register(&ctx, t, Source::Current(current.clone()), &t.name)?;
-            self.register(
-                &ctx,
-                t,
-                Source::History(cat.snapshot),
-                &format!("{}{HISTORY_MARK}", t.name),
-            )?;
+            self.register(&ctx, t, Source::Current(current.clone()), &t.name, &log)?;
+            let history = format!("{}{HISTORY_MARK}", t.name);
+            self.register(&ctx, t, Source::History(cat.snapshot), &history, &log)?;
         }
         for (k, p) in periods.iter().enumerate() {
             // The period's table is named in the statement as `name$period$k`.
@@ -432,44 +540,80 @@ impl Engine {
             };
             let t = cat.table(&name)?;
             let range = self.resolve_period(p, cat.snapshot)?;
-            self.register(&ctx, t, Source::Range(range), &format!("{name}{marker}"))?;
+            self.register(
+                &ctx,
+                t,
+                Source::Range(range),
+                &format!("{name}{marker}"),
+                &log,
+            )?;
         }
-        self.runtime.block_on(async {
-            let plan = ctx
-                .state()
-                .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
-                .await
-                .map_err(planning_err)?;
-            let columns: Vec<String> = plan
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| f.name().clone())
-                .collect();
-            let batches = ctx
-                .execute_logical_plan(plan)
-                .await
-                .map_err(df_err)?
-                .collect()
-                .await
-                .map_err(df_err)?;
-            let mut rows = Vec::new();
-            for b in batches {
-                for r in 0..b.num_rows() {
-                    let mut row = Vec::with_capacity(b.num_columns());
-                    for c in b.columns() {
-                        row.push(from_scalar(
-                            ScalarValue::try_from_array(c, r).map_err(df_err)?,
-                        )?);
-                    }
-                    rows.push(row);
-                }
-            }
-            Ok((columns, rows))
-        })
+        let plan = self
+            .runtime
+            .block_on(
+                ctx.state()
+                    .statement_to_plan(DfStatement::Statement(Box::new(stmt))),
+            )
+            .map_err(planning_err)?;
+        Ok((ctx, plan, log))
     }
 
-    fn register(&self, ctx: &SessionContext, t: &Table, source: Source, name: &str) -> Result<()> {
+    /// Plans and runs a query.
+    fn query(
+        &self,
+        stmt: Statement,
+        periods: &[Period],
+        ws: &WriteSet,
+    ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+        let (ctx, plan, _) = self.plan(stmt, periods, ws)?;
+        let columns: Vec<String> = plan
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let batches = self
+            .runtime
+            .block_on(async { ctx.execute_logical_plan(plan).await?.collect().await });
+        let mut rows = Vec::new();
+        for b in batches.map_err(df_err)? {
+            for r in 0..b.num_rows() {
+                let mut row = Vec::with_capacity(b.num_columns());
+                for c in b.columns() {
+                    row.push(from_scalar(
+                        ScalarValue::try_from_array(c, r).map_err(df_err)?,
+                    )?);
+                }
+                rows.push(row);
+            }
+        }
+        Ok((columns, rows))
+    }
+
+    /// `EXPLAIN <query>`: DataFusion's physical plan, then one line per table scan saying which
+    /// access path and which snapshot it uses.
+    fn explain(&self, stmt: Statement, periods: &[Period], ws: &WriteSet) -> Result<Vec<String>> {
+        let (ctx, plan, log) = self.plan(stmt, periods, ws)?;
+        let physical = self
+            .runtime
+            .block_on(ctx.state().create_physical_plan(&plan))
+            .map_err(df_err)?;
+        let text = datafusion::physical_plan::displayable(physical.as_ref())
+            .indent(false)
+            .to_string();
+        let mut lines: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
+        lines.extend(log.lock().iter().cloned());
+        Ok(lines)
+    }
+
+    fn register(
+        &self,
+        ctx: &SessionContext,
+        t: &Table,
+        source: Source,
+        name: &str,
+        log: &ScanLog,
+    ) -> Result<()> {
         let schema = match source {
             Source::History(_) => {
                 let mut fields = vec![Field::new("_rev", DataType::Int64, false)];
@@ -483,6 +627,7 @@ impl Engine {
             table: t.clone(),
             source,
             schema,
+            log: log.clone(),
         };
         // A bare reference: names like `t$period$0` must not be parsed as SQL.
         ctx.register_table(TableReference::bare(name.to_string()), Arc::new(provider))

@@ -554,6 +554,23 @@ impl SqlStore {
         Ok(values)
     }
 
+    /// The row with primary key `pk` as a transaction sees it (its own writes included).
+    pub fn get_in(&self, t: &Table, pk: &[Value], ws: Option<&WriteSet>) -> Result<Option<Row>> {
+        let Some(ws) = ws else {
+            return self.get(t, pk, self.ledger.state().tx_id);
+        };
+        let key = self.row_key(t, pk)?;
+        Ok(match self.entry_in(&key, ws)? {
+            Some(e) => Some(Row {
+                values: self.decode(t, &e.value)?,
+                tx: e.tx,
+                revision: 0,
+                deleted: false,
+            }),
+            None => None,
+        })
+    }
+
     /// The row with primary key `pk` as of `snapshot`, if it exists.
     pub fn get(&self, t: &Table, pk: &[Value], snapshot: TxId) -> Result<Option<Row>> {
         let key = self.row_key(t, pk)?;
