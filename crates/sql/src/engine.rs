@@ -74,6 +74,15 @@ fn planning_err(e: datafusion::error::DataFusionError) -> SqlError {
             );
         }
     }
+    if let Some(rest) = msg.split("No field named ").nth(1) {
+        let field = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or(rest)
+            .trim_end_matches('.');
+        let field = field.rsplit('.').next().unwrap_or(field).trim_matches('"');
+        return SqlError::ColumnDoesNotExist(field.to_string());
+    }
     SqlError::Query(msg)
 }
 
@@ -491,6 +500,73 @@ impl Engine {
             Statement::Insert(ins) => self.insert(ins, periods, ws),
             Statement::Delete(del) => self.delete(del, periods, ws),
             Statement::Update(up) => self.update(up, periods, ws),
+            Statement::AlterTable(at) => {
+                let table = object_name(&at.name);
+                for op in &at.operations {
+                    use ast::AlterTableOperation as Op;
+                    match op {
+                        Op::AddColumn { column_def, .. } => {
+                            let (spec, pk) = column_spec(column_def)?;
+                            if pk {
+                                return Err(SqlError::MultiplePrimaryKeys(table));
+                            }
+                            self.store.add_column_in(ws, &table, &spec)?
+                        }
+                        Op::RenameColumn {
+                            old_column_name,
+                            new_column_name,
+                        } => self.store.rename_column_in(
+                            ws,
+                            &table,
+                            &old_column_name.value.to_lowercase(),
+                            &new_column_name.value.to_lowercase(),
+                        )?,
+                        Op::DropColumn { column_names, .. } => {
+                            for c in column_names {
+                                self.store
+                                    .drop_column_in(ws, &table, &c.value.to_lowercase())?;
+                            }
+                        }
+                        Op::RenameTable { table_name } => {
+                            let (ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n)) =
+                                table_name;
+                            self.store.rename_table_in(ws, &table, &object_name(n))?
+                        }
+                        other => {
+                            return Err(SqlError::NotSupported(format!("ALTER TABLE {other}")))
+                        }
+                    }
+                }
+                Ok(done(0))
+            }
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                ..
+            } => {
+                for n in &names {
+                    let name = object_name(n);
+                    match object_type {
+                        ast::ObjectType::Table => {
+                            self.store.drop_table_in(ws, &name, if_exists)?;
+                        }
+                        ast::ObjectType::Index => {
+                            // "t(a,b)" from DROP INDEX ON t (a, b), or t.c
+                            let (table, cols) = match name.split_once('(') {
+                                Some((t, rest)) => (t.to_string(), rest.trim_end_matches(')').split(',').map(|c| c.trim().to_string()).collect()),
+                                None => match name.split_once('.') {
+                                    Some((t, c)) => (t.to_string(), vec![c.to_string()]),
+                                    None => return Err(SqlError::Parsing(format!("DROP INDEX needs ON table (columns) or table.column, got {name}"))),
+                                },
+                            };
+                            self.store.drop_index_in(ws, &table, &cols)?;
+                        }
+                        other => return Err(SqlError::NotSupported(format!("DROP {other}"))),
+                    }
+                }
+                Ok(done(0))
+            }
             Statement::Query(q) => {
                 let (columns, rows) = self.query(Statement::Query(q), periods, ws)?;
                 Ok(Output::Rows { columns, rows })
@@ -1016,33 +1092,41 @@ fn check_joins(stmt: &Statement) -> Result<()> {
     walk(&q.body)
 }
 
+/// One column definition, and whether it says PRIMARY KEY.
+fn column_spec(c: &ast::ColumnDef) -> Result<(ColumnSpec, bool)> {
+    let name = c.name.value.to_lowercase();
+    let (ty, size) = column_type(&c.data_type.to_string())?;
+    let mut spec = ColumnSpec {
+        name,
+        ty,
+        size,
+        not_null: false,
+        auto_increment: false,
+    };
+    let mut pk = false;
+    for o in &c.options {
+        match o.option.to_string().to_uppercase().as_str() {
+            "NOT NULL" => spec.not_null = true,
+            "NULL" => {}
+            "AUTO_INCREMENT" => spec.auto_increment = true,
+            "PRIMARY KEY" => pk = true,
+            other => return Err(SqlError::NotSupported(format!("column option {other}"))),
+        }
+    }
+    Ok((spec, pk))
+}
+
 /// `CREATE TABLE` in immudb's form, from the parsed statement.
 fn table_spec(ct: &ast::CreateTable) -> Result<TableSpec> {
     let mut columns = Vec::with_capacity(ct.columns.len());
     let mut pk: Vec<String> = Vec::new();
     for c in &ct.columns {
-        let name = c.name.value.to_lowercase();
-        let (ty, size) = column_type(&c.data_type.to_string())?;
-        let mut spec = ColumnSpec {
-            name: name.clone(),
-            ty,
-            size,
-            not_null: false,
-            auto_increment: false,
-        };
-        for o in &c.options {
-            match o.option.to_string().to_uppercase().as_str() {
-                "NOT NULL" => spec.not_null = true,
-                "NULL" => {}
-                "AUTO_INCREMENT" => spec.auto_increment = true,
-                "PRIMARY KEY" => {
-                    if !pk.is_empty() {
-                        return Err(SqlError::MultiplePrimaryKeys(ct.name.to_string()));
-                    }
-                    pk.push(name.clone())
-                }
-                other => return Err(SqlError::NotSupported(format!("column option {other}"))),
+        let (spec, is_pk) = column_spec(c)?;
+        if is_pk {
+            if !pk.is_empty() {
+                return Err(SqlError::MultiplePrimaryKeys(object_name(&ct.name)));
             }
+            pk.push(spec.name.clone());
         }
         columns.push(spec);
     }

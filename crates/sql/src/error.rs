@@ -14,6 +14,10 @@ pub enum SqlError {
     ColumnDoesNotExist(String),
     #[error("index already exists")]
     IndexAlreadyExists,
+    #[error("index not found ({0})")]
+    IndexNotFound(String),
+    #[error("column already exists ({0})")]
+    ColumnAlreadyExists(String),
     #[error("key already exists")]
     KeyAlreadyExists,
 
@@ -32,6 +36,12 @@ pub enum SqlError {
     PkCanNotBeUpdated,
     #[error("unsupported join type: {0}")]
     UnsupportedJoinType(String),
+    #[error("same old and new names ({0})")]
+    SameOldAndNewNames(String),
+    #[error("new column must be nullable ({0})")]
+    NewColumnMustBeNullable(String),
+    #[error("cannot drop column {0} because one or more indexes require it")]
+    CannotDropIndexedColumn(String),
     #[error("no primary key specified")]
     NoPrimaryKey,
     #[error("\"{0}\": multiple primary keys are not allowed")]

@@ -13,6 +13,7 @@
 //!   UNTIL | BEFORE, TX n or a timestamp) is cut out and recorded, and the table name becomes
 //!   `t$period$K`, resolved by the planner to the table pinned to that range.
 //!
+//! - `DROP INDEX ON t (a, b)` becomes `DROP INDEX "t(a,b)"`;
 //! - `(HISTORY OF t)` becomes the table `"t$history"`: every version of every row, with `_rev`.
 //!
 //! What does not parse is a `parsing error: ...` naming what was found.
@@ -187,6 +188,47 @@ pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
                         out.push(Token::RParen);
                         i += 2;
                         continue;
+                    }
+                }
+                // CREATE INDEX IF NOT EXISTS ON t (...): sqlparser wants a name there; immudb has none.
+                if up == "ON" && out.len() >= 4 {
+                    let tail: Vec<Option<String>> =
+                        out[out.len() - 4..].iter().map(upper).collect();
+                    if tail
+                        == [
+                            Some("INDEX".into()),
+                            Some("IF".into()),
+                            Some("NOT".into()),
+                            Some("EXISTS".into()),
+                        ]
+                    {
+                        out.push(Token::make_word("unnamed_index", None));
+                    }
+                }
+                // DROP INDEX ON t (a, b) -> DROP INDEX "t(a,b)" (immudb names indexes by table and columns)
+                if up == "ON"
+                    && out.last().and_then(upper).as_deref() == Some("INDEX")
+                    && out.len() >= 2
+                    && upper(&out[out.len() - 2]).as_deref() == Some("DROP")
+                {
+                    if let (Some(Token::Word(table)), Some(Token::LParen)) = (at(i + 1), at(i + 2))
+                    {
+                        let mut cols = Vec::new();
+                        let mut j = i + 3;
+                        while let Some(Token::Word(c)) = at(j) {
+                            cols.push(c.value.to_lowercase());
+                            j += 1;
+                            if at(j) == Some(&Token::Comma) {
+                                j += 1;
+                            }
+                        }
+                        if at(j) == Some(&Token::RParen) {
+                            let name =
+                                format!("{}({})", table.value.to_lowercase(), cols.join(","));
+                            out.push(Token::make_word(&name, Some('"')));
+                            i = j + 1;
+                            continue;
+                        }
                     }
                 }
                 if up == "UPSERT"

@@ -375,6 +375,174 @@ impl SqlStore {
         Ok(true)
     }
 
+    /// `ALTER TABLE t ADD COLUMN c ...`: the new column must be nullable; existing rows read NULL.
+    pub fn add_column_in(&self, ws: &mut WriteSet, table: &str, c: &ColumnSpec) -> Result<()> {
+        let cat = self.catalog_in(ws)?;
+        let t = cat.table(table)?;
+        if RESERVED.contains(&c.name.as_str()) {
+            return Err(SqlError::ReservedWord(c.name.clone()));
+        }
+        if t.columns.iter().any(|x| x.name == c.name) {
+            return Err(SqlError::ColumnAlreadyExists(c.name.clone()));
+        }
+        if c.size.is_some() && !matches!(c.ty, SqlType::Varchar | SqlType::Blob | SqlType::Json) {
+            return Err(SqlError::LimitedMaxLen);
+        }
+        if c.auto_increment {
+            return Err(SqlError::LimitedAutoIncrement);
+        }
+        if c.not_null {
+            return Err(SqlError::NewColumnMustBeNullable(c.name.clone()));
+        }
+        let key = encoding::column_key(t.id, t.max_column_id + 1, c.ty);
+        ws.fresh.insert(key.clone());
+        ws.put(NewEntry::new(
+            key,
+            encoding::column_value(0, c.ty.stored_max_len(c.size.unwrap_or(0)), &c.name),
+        ));
+        Ok(())
+    }
+
+    fn column_entry(t: &Table, c: &Column, name: &str, deleted: bool) -> NewEntry {
+        let flags = if c.not_null { FLAG_NOT_NULL } else { 0 }
+            | if c.auto_increment {
+                FLAG_AUTO_INCREMENT
+            } else {
+                0
+            };
+        NewEntry {
+            key: encoding::column_key(t.id, c.id, c.ty),
+            metadata: KvMetadata {
+                deleted,
+                ..Default::default()
+            },
+            value: encoding::column_value(flags, c.max_len, name),
+        }
+    }
+
+    /// `ALTER TABLE t RENAME COLUMN a TO b`.
+    pub fn rename_column_in(
+        &self,
+        ws: &mut WriteSet,
+        table: &str,
+        old: &str,
+        new: &str,
+    ) -> Result<()> {
+        let cat = self.catalog_in(ws)?;
+        let t = cat.table(table)?;
+        let c = t.column(old)?;
+        if old == new {
+            return Err(SqlError::SameOldAndNewNames(old.to_string()));
+        }
+        if RESERVED.contains(&new) {
+            return Err(SqlError::ReservedWord(new.to_string()));
+        }
+        if t.columns.iter().any(|x| x.name == new) {
+            return Err(SqlError::ColumnAlreadyExists(new.to_string()));
+        }
+        let e = Self::column_entry(t, c, new, false);
+        ws.guarded.insert(e.key.clone());
+        ws.put(e);
+        Ok(())
+    }
+
+    /// `ALTER TABLE t DROP COLUMN c`: refused while an index uses the column.
+    pub fn drop_column_in(&self, ws: &mut WriteSet, table: &str, column: &str) -> Result<()> {
+        let cat = self.catalog_in(ws)?;
+        let t = cat.table(table)?;
+        let c = t.column(column)?;
+        if t.indexes.iter().any(|i| i.columns.contains(&c.id)) {
+            return Err(SqlError::CannotDropIndexedColumn(column.to_string()));
+        }
+        let e = Self::column_entry(t, c, &c.name, true);
+        ws.guarded.insert(e.key.clone());
+        ws.put(e);
+        Ok(())
+    }
+
+    /// `ALTER TABLE t RENAME TO t2`.
+    pub fn rename_table_in(&self, ws: &mut WriteSet, old: &str, new: &str) -> Result<()> {
+        let cat = self.catalog_in(ws)?;
+        let t = cat.table(old)?;
+        if old == new {
+            return Err(SqlError::SameOldAndNewNames(old.to_string()));
+        }
+        if cat.tables.contains_key(new) {
+            return Err(SqlError::TableAlreadyExists(new.to_string()));
+        }
+        let key = encoding::table_key(t.id);
+        ws.guarded.insert(key.clone());
+        ws.put(NewEntry::new(key, new.as_bytes().to_vec()));
+        Ok(())
+    }
+
+    /// `DROP TABLE t`: its catalog entries become deletes; its rows stay in the log. `false`
+    /// when `IF EXISTS` finds no table.
+    pub fn drop_table_in(&self, ws: &mut WriteSet, table: &str, if_exists: bool) -> Result<bool> {
+        let cat = self.catalog_in(ws)?;
+        let t = match cat.table(table) {
+            Ok(t) => t,
+            Err(_) if if_exists => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let deleted = KvMetadata {
+            deleted: true,
+            ..Default::default()
+        };
+        let mut entries = vec![NewEntry {
+            key: encoding::table_key(t.id),
+            metadata: deleted,
+            value: t.name.as_bytes().to_vec(),
+        }];
+        entries.extend(
+            t.columns
+                .iter()
+                .map(|c| Self::column_entry(t, c, &c.name, true)),
+        );
+        entries.extend(t.indexes.iter().map(|i| NewEntry {
+            key: encoding::index_key(t.id, i.id),
+            metadata: deleted,
+            value: encoding::index_value(i.unique, &i.columns),
+        }));
+        for e in entries {
+            ws.guarded.insert(e.key.clone());
+            ws.put(e);
+        }
+        Ok(true)
+    }
+
+    /// `DROP INDEX ON t (cols)`: the primary index cannot be dropped.
+    pub fn drop_index_in(&self, ws: &mut WriteSet, table: &str, columns: &[String]) -> Result<()> {
+        let cat = self.catalog_in(ws)?;
+        let t = cat.table(table)?;
+        let name = format!("{table}({})", columns.join(","));
+        let ids: Vec<u32> = columns
+            .iter()
+            .map(|n| t.column(n).map(|c| c.id))
+            .collect::<Result<_>>()?;
+        let idx = t
+            .indexes
+            .iter()
+            .find(|i| i.columns == ids)
+            .ok_or(SqlError::IndexNotFound(name))?;
+        if idx.id == PRIMARY_INDEX_ID {
+            return Err(SqlError::IllegalArguments(
+                "primary key index can NOT be deleted".into(),
+            ));
+        }
+        let key = encoding::index_key(t.id, idx.id);
+        ws.guarded.insert(key.clone());
+        ws.put(NewEntry {
+            key,
+            metadata: KvMetadata {
+                deleted: true,
+                ..Default::default()
+            },
+            value: encoding::index_value(idx.unique, &idx.columns),
+        });
+        Ok(())
+    }
+
     /// The row key of `pk` (values in primary-key order).
     pub fn row_key(&self, t: &Table, pk: &[Value]) -> Result<Vec<u8>> {
         let cols = t.pk_columns();

@@ -8,7 +8,10 @@ use stele_ledger::{Ledger, Options};
 use stele_sql::{Engine, Output, Value};
 
 fn engine(dir: &tempfile::TempDir) -> Engine {
-    let e = Engine::new(Arc::new(Ledger::open(dir.path(), Options::default()).unwrap())).unwrap();
+    let e = Engine::new(Arc::new(
+        Ledger::open(dir.path(), Options::default()).unwrap(),
+    ))
+    .unwrap();
     e.execute(
         "CREATE TABLE t (id INTEGER, k VARCHAR[8], v INTEGER, PRIMARY KEY (id, k));
          CREATE TABLE u (id INTEGER, w VARCHAR[8], PRIMARY KEY id)",
@@ -22,8 +25,12 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
 
 /// EXPLAIN's scan lines (DataFusion's own plan lines vary with its version; ours do not).
 fn scans(e: &Engine, sql: &str) -> String {
-    let out = e.execute(&format!("EXPLAIN {sql}"), &HashMap::new()).unwrap();
-    let Some(Output::Rows { rows, .. }) = out.into_iter().last() else { panic!("no rows") };
+    let out = e
+        .execute(&format!("EXPLAIN {sql}"), &HashMap::new())
+        .unwrap();
+    let Some(Output::Rows { rows, .. }) = out.into_iter().last() else {
+        panic!("no rows")
+    };
     rows.into_iter()
         .filter_map(|r| match &r[0] {
             Value::Varchar(l) if l.starts_with("LedgerScan") => Some(l.clone()),
@@ -37,12 +44,24 @@ fn scans(e: &Engine, sql: &str) -> String {
 fn explain_shows_index_and_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
-    insta::assert_snapshot!("point_lookup", scans(&e, "SELECT v FROM t WHERE id = 1 AND k = 'a'"));
-    insta::assert_snapshot!("partial_key_is_a_scan", scans(&e, "SELECT v FROM t WHERE id = 1"));
-    insta::assert_snapshot!("time_travel", scans(&e, "SELECT v FROM t BEFORE TX 2 WHERE id = 2 AND k = 'b'"));
+    insta::assert_snapshot!(
+        "point_lookup",
+        scans(&e, "SELECT v FROM t WHERE id = 1 AND k = 'a'")
+    );
+    insta::assert_snapshot!(
+        "partial_key_is_a_scan",
+        scans(&e, "SELECT v FROM t WHERE id = 1")
+    );
+    insta::assert_snapshot!(
+        "time_travel",
+        scans(&e, "SELECT v FROM t BEFORE TX 2 WHERE id = 2 AND k = 'b'")
+    );
     insta::assert_snapshot!(
         "join",
-        scans(&e, "SELECT t.v, u.w FROM t INNER JOIN u ON t.id = u.id WHERE u.id = 1")
+        scans(
+            &e,
+            "SELECT t.v, u.w FROM t INNER JOIN u ON t.id = u.id WHERE u.id = 1"
+        )
     );
 }
 
@@ -54,17 +73,44 @@ fn point_lookups_return_what_a_scan_would() {
         Some(Output::Rows { rows, .. }) => rows,
         other => panic!("{other:?}"),
     };
-    assert_eq!(rows("SELECT v FROM t WHERE id = 2 AND k = 'b'"), vec![vec![Value::Integer(20)]]);
-    assert_eq!(rows("SELECT v FROM t WHERE id = 2 AND k = 'a'"), Vec::<Vec<Value>>::new());
-    assert_eq!(rows("SELECT v FROM t WHERE k = 'b' AND id = 2 AND v > 5"), vec![vec![Value::Integer(20)]]);
-    assert_eq!(rows("SELECT v FROM t WHERE k = 'b' AND id = 2 AND v > 25"), Vec::<Vec<Value>>::new());
+    assert_eq!(
+        rows("SELECT v FROM t WHERE id = 2 AND k = 'b'"),
+        vec![vec![Value::Integer(20)]]
+    );
+    assert_eq!(
+        rows("SELECT v FROM t WHERE id = 2 AND k = 'a'"),
+        Vec::<Vec<Value>>::new()
+    );
+    assert_eq!(
+        rows("SELECT v FROM t WHERE k = 'b' AND id = 2 AND v > 5"),
+        vec![vec![Value::Integer(20)]]
+    );
+    assert_eq!(
+        rows("SELECT v FROM t WHERE k = 'b' AND id = 2 AND v > 25"),
+        Vec::<Vec<Value>>::new()
+    );
     // Inside a transaction the lookup sees the transaction's own writes.
     let mut s = e.session();
-    s.execute("BEGIN; UPSERT INTO t (id, k, v) VALUES (2, 'b', 21)", &HashMap::new()).unwrap();
-    let r = s.execute("SELECT v FROM t WHERE id = 2 AND k = 'b'", &HashMap::new()).unwrap();
-    assert_eq!(r.outputs, vec![Output::Rows { columns: vec!["v".into()], rows: vec![vec![Value::Integer(21)]] }]);
+    s.execute(
+        "BEGIN; UPSERT INTO t (id, k, v) VALUES (2, 'b', 21)",
+        &HashMap::new(),
+    )
+    .unwrap();
+    let r = s
+        .execute("SELECT v FROM t WHERE id = 2 AND k = 'b'", &HashMap::new())
+        .unwrap();
+    assert_eq!(
+        r.outputs,
+        vec![Output::Rows {
+            columns: vec!["v".into()],
+            rows: vec![vec![Value::Integer(21)]]
+        }]
+    );
     s.execute("ROLLBACK", &HashMap::new()).unwrap();
-    assert_eq!(rows("SELECT v FROM t WHERE id = 2 AND k = 'b'"), vec![vec![Value::Integer(20)]]);
+    assert_eq!(
+        rows("SELECT v FROM t WHERE id = 2 AND k = 'b'"),
+        vec![vec![Value::Integer(20)]]
+    );
 }
 
 #[test]
