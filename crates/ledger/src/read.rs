@@ -401,6 +401,31 @@ impl Ledger {
         Ok(format::decode_kv_record(&raw, id)?.1.to_vec())
     }
 
+    /// The first committed tx whose timestamp is at or after `ts` (unix seconds), if any.
+    /// Timestamps never decrease along the chain, so this is a binary search.
+    pub fn first_tx_since(&self, ts: i64) -> Result<Option<TxId>> {
+        let last = self.state().tx_id;
+        let (mut lo, mut hi) = (1u64, last + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.header(mid)?.ts >= ts {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Ok((lo <= last).then_some(lo))
+    }
+
+    /// The last committed tx whose timestamp is at or before `ts` (unix seconds), if any.
+    pub fn last_tx_until(&self, ts: i64) -> Result<Option<TxId>> {
+        let first_after = match self.first_tx_since(ts.saturating_add(1))? {
+            Some(id) => id,
+            None => self.state().tx_id + 1,
+        };
+        Ok((first_after > 1).then(|| first_after - 1))
+    }
+
     /// Up to `limit` committed txs from `from`, ascending or descending.
     pub fn tx_scan(&self, from: TxId, limit: usize, desc: bool) -> Result<Vec<Tx>> {
         let last = self.state().tx_id;

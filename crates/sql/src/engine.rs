@@ -717,23 +717,52 @@ impl Engine {
             from: 1,
             until: snapshot,
         };
+        let ledger = self.store.ledger();
         for b in [&p.start, &p.end].into_iter().flatten() {
-            if !b.tx {
-                return Err(SqlError::NotSupported("time travel by timestamp".into()));
-            }
-            let parsed = parse::parse(&format!("SELECT {}", b.expr), &HashMap::new())?;
+            let expr = if b.tx {
+                b.expr.clone()
+            } else {
+                format!("CAST({} AS TIMESTAMP)", b.expr)
+            };
+            let parsed = parse::parse(&format!("SELECT {expr}"), &HashMap::new())?;
             let (_, rows) = self.query(
                 parsed.statements.into_iter().next().unwrap(),
                 &[],
                 &WriteSet::default(),
             )?;
-            let n = match rows.first().and_then(|r| r.first()) {
-                Some(Value::Integer(n)) => *n,
-                _ => {
+            let value = rows
+                .into_iter()
+                .next()
+                .and_then(|r| r.into_iter().next())
+                .unwrap_or(Value::Null);
+            let start = matches!(b.keyword.as_str(), "SINCE" | "AFTER");
+            if !b.tx {
+                // A timestamp bound: the first tx at/after it, or the last tx at/before it;
+                // the exclusive forms move the instant by one second.
+                let Value::Timestamp(us) = value else {
                     return Err(SqlError::IllegalArguments(
-                        "a tx id must be an integer".into(),
-                    ))
+                        "a period bound must be TX n or a timestamp".into(),
+                    ));
+                };
+                let secs = us.div_euclid(1_000_000);
+                let found = match b.keyword.as_str() {
+                    "SINCE" => ledger.first_tx_since(secs)?,
+                    "AFTER" => ledger.first_tx_since(secs + 1)?,
+                    "UNTIL" => ledger.last_tx_until(secs)?,
+                    _ => ledger.last_tx_until(secs - 1)?,
+                };
+                match (found, start) {
+                    (Some(id), true) => range.from = range.from.max(id),
+                    (Some(id), false) => range.until = range.until.min(id),
+                    // No such tx: the range is empty, which is not an error.
+                    (None, _) => range = TxRange { from: 1, until: 0 },
                 }
+                continue;
+            }
+            let Value::Integer(n) = value else {
+                return Err(SqlError::IllegalArguments(
+                    "a tx id must be an integer".into(),
+                ));
             };
             if n <= 0 {
                 return Err(SqlError::IllegalArguments(format!(

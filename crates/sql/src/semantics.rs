@@ -6,17 +6,22 @@
 //!   FALSE, never NULL, when a side is NULL (`NOT (col > 5)` holds for a NULL col);
 //! - `x LIKE p` is an unanchored regular-expression match, FALSE when `x` is NULL (and
 //!   `x NOT LIKE p` TRUE);
-//! - `LIMIT 0` means no limit.
+//! - `LIMIT 0` means no limit;
+//! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, LimitClause, Query, Statement, VisitMut, VisitorMut,
+    BinaryOperator, Expr, LimitClause, Query, Statement, Value as SqlValue, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::{Result, SqlError};
+
+/// The text forms of a TIMESTAMP immudb accepts.
+const TIMESTAMP_FORMATS: &str =
+    "'%Y-%m-%d %H:%M:%S%.f', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%d'";
 
 struct Classic {
     error: Option<SqlError>,
@@ -54,6 +59,15 @@ impl VisitorMut for Classic {
                 }
                 _ => return ControlFlow::Continue(()),
             },
+            // CAST('…' AS TIMESTAMP) accepts immudb's formats, to microseconds (so years past
+            // 2262 work too).
+            Expr::Cast {
+                expr, data_type, ..
+            } if data_type.to_string().eq_ignore_ascii_case("TIMESTAMP")
+                && matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, SqlValue::SingleQuotedString(_))) =>
+            {
+                format!("to_timestamp_micros({expr}, {TIMESTAMP_FORMATS})")
+            }
             Expr::Like {
                 negated,
                 expr,

@@ -913,6 +913,28 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
                 .parse()
                 .map_err(|_| cast_err(&format!("string '{s}'")))?,
         ),
+        (SqlType::Json, Value::Varchar(s)) => {
+            // Stored as compact text; anything that is not JSON is refused.
+            let parsed: serde_json::Value = serde_json::from_str(s).map_err(|_| {
+                SqlError::InvalidValue(format!(
+                    "invalid json value: table: {table}, column: {}",
+                    c.name
+                ))
+            })?;
+            Value::Json(parsed.to_string())
+        }
+        (SqlType::Json, other) if !matches!(other, Value::Blob(_) | Value::Uuid(_)) => {
+            let text = match other {
+                Value::Integer(i) => i.to_string(),
+                Value::Float(f) => f.to_string(),
+                Value::Boolean(b) => b.to_string(),
+                _ => return Err(cast_err(&format!("{other:?}"))),
+            };
+            Value::Json(text)
+        }
+        (SqlType::Uuid, Value::Varchar(s)) => Value::Uuid(
+            crate::types::parse_uuid(s).ok_or_else(|| cast_err(&format!("string '{s}'")))?,
+        ),
         (SqlType::Timestamp, Value::Varchar(_)) => {
             return Err(SqlError::InvalidValue(format!(
                 "value is not a timestamp: table: {table}, column: {}",
