@@ -6,13 +6,14 @@
 //!   FALSE, never NULL, when a side is NULL (`NOT (col > 5)` holds for a NULL col);
 //! - `x LIKE p` is an unanchored regular-expression match, FALSE when `x` is NULL (and
 //!   `x NOT LIKE p` TRUE);
-//! - `LIMIT 0` means no limit;
+//! - `LIMIT 0` means no limit; NULL sorts first in ascending order and last in descending;
 //! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions).
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, LimitClause, Query, Statement, Value as SqlValue, VisitMut, VisitorMut,
+    BinaryOperator, Expr, LimitClause, OrderBy, OrderByKind, Query, Statement, Value as SqlValue,
+    VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -38,6 +39,18 @@ impl VisitorMut for Classic {
     type Break = ();
 
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+        // NULL sorts first ascending and last descending, whatever DataFusion's default.
+        if let Some(OrderBy {
+            kind: OrderByKind::Expressions(items),
+            ..
+        }) = &mut q.order_by
+        {
+            for o in items {
+                if o.options.nulls_first.is_none() {
+                    o.options.nulls_first = Some(o.options.asc != Some(false));
+                }
+            }
+        }
         if let Some(LimitClause::LimitOffset { limit, .. }) = &mut q.limit_clause {
             if limit.as_ref().is_some_and(|l| l.to_string() == "0") {
                 *limit = None;
