@@ -598,8 +598,8 @@ impl Engine {
         ScanLog,
     )> {
         check_joins(&stmt)?;
-        crate::semantics::classic(&mut stmt)?;
         let cat = self.store.catalog_in(ws)?;
+        crate::semantics::classic(&mut stmt, &column_types(&cat))?;
         let ctx = SessionContext::new();
         let log = ScanLog::default();
         let current = Arc::new(ws.clone());
@@ -1213,6 +1213,24 @@ fn column_type(text: &str) -> Result<(SqlType, Option<u32>)> {
         }
     };
     Ok((ty, size))
+}
+
+/// Column name → type, for names that mean one type in every table (aggregate semantics
+/// depend on it).
+fn column_types(cat: &Catalog) -> HashMap<String, SqlType> {
+    let mut types: HashMap<String, Option<SqlType>> = HashMap::new();
+    for t in cat.tables.values() {
+        for c in &t.columns {
+            let e = types.entry(c.name.clone()).or_insert(Some(c.ty));
+            if *e != Some(c.ty) {
+                *e = None;
+            }
+        }
+    }
+    types
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
 }
 
 /// For tests and tools: a catalog snapshot.

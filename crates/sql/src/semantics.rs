@@ -6,26 +6,48 @@
 //!   FALSE, never NULL, when a side is NULL (`NOT (col > 5)` holds for a NULL col);
 //! - `x LIKE p` is an unanchored regular-expression match, FALSE when `x` is NULL (and
 //!   `x NOT LIKE p` TRUE);
+//! - AVG of an INTEGER column divides as integers; SUM, MIN and MAX of no rows give 0;
 //! - `LIMIT 0` means no limit; NULL sorts first in ascending order and last in descending;
 //! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions).
 
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, LimitClause, OrderBy, OrderByKind, Query, Statement, Value as SqlValue,
-    VisitMut, VisitorMut,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, LimitClause, OrderBy,
+    OrderByKind, Query, Statement, Value as SqlValue, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use crate::{Result, SqlError};
+use crate::{Result, SqlError, SqlType};
 
 /// The text forms of a TIMESTAMP immudb accepts.
 const TIMESTAMP_FORMATS: &str =
     "'%Y-%m-%d %H:%M:%S%.f', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%d'";
 
-struct Classic {
+struct Classic<'a> {
     error: Option<SqlError>,
+    /// Column name → type, for the columns whose name means one type in every table.
+    types: &'a HashMap<String, SqlType>,
+}
+
+impl Classic<'_> {
+    /// The type of a plain column argument (`c` or `t.c`), when it is known.
+    fn arg_type(&self, args: &FunctionArguments) -> Option<SqlType> {
+        let FunctionArguments::List(list) = args else {
+            return None;
+        };
+        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] = list.args.as_slice() else {
+            return None;
+        };
+        let name = match e {
+            Expr::Identifier(i) => i.value.to_lowercase(),
+            Expr::CompoundIdentifier(parts) => parts.last()?.value.to_lowercase(),
+            _ => return None,
+        };
+        self.types.get(&name).copied()
+    }
 }
 
 fn parse_expr(text: &str) -> std::result::Result<Expr, SqlError> {
@@ -35,7 +57,7 @@ fn parse_expr(text: &str) -> std::result::Result<Expr, SqlError> {
         .map_err(|e| SqlError::Parsing(e.to_string()))
 }
 
-impl VisitorMut for Classic {
+impl VisitorMut for Classic<'_> {
     type Break = ();
 
     fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
@@ -81,6 +103,17 @@ impl VisitorMut for Classic {
             {
                 format!("to_timestamp_micros({expr}, {TIMESTAMP_FORMATS})")
             }
+            // AVG of an INTEGER column is integer division; SUM, MIN and MAX of no rows are 0.
+            Expr::Function(f) if f.over.is_none() && f.filter.is_none() => {
+                let name = f.name.to_string().to_lowercase();
+                match (name.as_str(), self.arg_type(&f.args)) {
+                    ("avg", Some(SqlType::Integer)) => format!("CAST({f} AS BIGINT)"),
+                    ("sum" | "min" | "max", Some(SqlType::Integer | SqlType::Float)) => {
+                        format!("COALESCE({f}, 0)")
+                    }
+                    _ => return ControlFlow::Continue(()),
+                }
+            }
             Expr::Like {
                 negated,
                 expr,
@@ -109,8 +142,8 @@ impl VisitorMut for Classic {
 }
 
 /// Rewrites a query statement to immudb's semantics.
-pub fn classic(stmt: &mut Statement) -> Result<()> {
-    let mut v = Classic { error: None };
+pub fn classic(stmt: &mut Statement, types: &HashMap<String, SqlType>) -> Result<()> {
+    let mut v = Classic { error: None, types };
     let _ = stmt.visit(&mut v);
     v.error.map_or(Ok(()), Err)
 }
