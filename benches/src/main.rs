@@ -1,12 +1,14 @@
 //! stele-bench: Stele measured side by side with its baselines, in one run.
 //!
 //! `cargo run --release -p stele-bench -- ledger [--json] [--quick] [--history N]`
+//! `cargo run --release -p stele-bench -- sql [--json] [--quick]`
 //!
 //! Every figure is printed as `{"name", "unit", "stele", "baseline", "baseline_value", "ratio"}`;
 //! `ratio = stele / baseline_value` (so above 1 is better for throughputs, below 1 for latencies).
 //! Only ratios from the same run mean anything: disk sync latency on shared machines swings 20x.
 
 mod ledger;
+mod sql;
 
 use serde_json::{json, Value};
 
@@ -43,7 +45,9 @@ pub struct Args {
 fn main() {
     let mut argv = std::env::args().skip(1);
     let Some(suite) = argv.next() else {
-        eprintln!("usage: stele-bench ledger [--json] [--quick] [--history N] [--only SECTION]");
+        eprintln!(
+            "usage: stele-bench ledger|sql [--json] [--quick] [--history N] [--only SECTION]"
+        );
         std::process::exit(2);
     };
     let mut args = Args {
@@ -74,8 +78,9 @@ fn main() {
     }
     let figures = match suite.as_str() {
         "ledger" => ledger::run(&args),
+        "sql" => sql::run(&args),
         other => {
-            eprintln!("unknown suite {other}: expected ledger");
+            eprintln!("unknown suite {other}: expected ledger or sql");
             std::process::exit(2);
         }
     };
