@@ -34,6 +34,17 @@ fn raw_db(path: &std::path::Path) -> DB {
     DB::open(&o, path).unwrap()
 }
 
+/// Commits without waiting for the disk: the bulk-load path.
+fn commit_no_sync(ledger: &Ledger, entries: Vec<NewEntry>) {
+    ledger
+        .commit_with(Commit {
+            entries,
+            no_sync: true,
+            ..Default::default()
+        })
+        .unwrap();
+}
+
 fn log(msg: &str) {
     eprintln!("[stele-bench] {msg}");
 }
@@ -59,13 +70,7 @@ fn ledger_batched(tx_size: u64, per_writer: u64) -> Duration {
             let entries = (base..base + tx_size)
                 .map(|i| NewEntry::new(key(i), value(i)))
                 .collect();
-            ledger
-                .commit_with(Commit {
-                    entries,
-                    no_sync: true,
-                    ..Default::default()
-                })
-                .unwrap();
+            commit_no_sync(&ledger, entries);
         }
     })
 }
@@ -179,40 +184,27 @@ fn read_latencies(history: u64, samples: usize) -> Vec<Figure> {
         if i >= history {
             break;
         }
-        let entries = vec![NewEntry::new(key(i % keys), value(i))];
-        ledger
-            .commit_with(Commit {
-                entries,
-                no_sync: true,
-                ..Default::default()
-            })
-            .unwrap();
+        commit_no_sync(&ledger, vec![NewEntry::new(key(i % keys), value(i))]);
     });
     log(&format!("loaded in {:.1}s", t.as_secs_f64()));
     let n = ledger.state().tx_id;
-    let mut rng = 0x1234_5678u64;
-    let mut rand = move |m: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % m
-    };
+    let mut rng = crate::XorShift(0x1234_5678);
     let mut latest = Vec::with_capacity(samples);
     let mut old = Vec::with_capacity(samples);
     let mut verified = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let k = key(rand(keys));
+        let k = key(rng.below(keys));
         let s = Instant::now();
         let e = ledger.get(&k, None).unwrap();
         latest.push(s.elapsed());
 
-        let snap = 1 + rand(n / 2);
+        let snap = 1 + rng.below(n / 2);
         let s = Instant::now();
         let _ = ledger.get(&k, Some(snap));
         old.push(s.elapsed());
 
         // A client whose state is some earlier tx asks for a verified read of the key.
-        let state_tx = 1 + rand(n);
+        let state_tx = 1 + rng.below(n);
         let s = Instant::now();
         let e2 = ledger.get(&k, None).unwrap();
         let _incl = ledger.entry_proof(e2.tx, &e2.key).unwrap();
@@ -233,7 +225,7 @@ fn read_latencies(history: u64, samples: usize) -> Vec<Figure> {
     db.flush().unwrap();
     let mut raw = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let k = key(rand(keys));
+        let k = key(rng.below(keys));
         let s = Instant::now();
         db.get_pinned(&k).unwrap().unwrap();
         raw.push(s.elapsed());

@@ -103,6 +103,19 @@ fn main() {
     }
 }
 
+/// xorshift64: a cheap, seeded stream of sample choices.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// A number below `m`.
+    pub fn below(&mut self, m: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % m
+    }
+}
+
 /// Median and 99th percentile of samples, in microseconds.
 pub fn percentiles(mut samples: Vec<std::time::Duration>) -> (f64, f64) {
     samples.sort();

@@ -96,19 +96,13 @@ pub fn run(args: &Args) -> Vec<Figure> {
     });
 
     // --- point select by primary key ---
-    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move |m: u64| {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng % m
-    };
+    let mut rng = crate::XorShift(0x9e37_79b9_7f4a_7c15);
     let mut ours = Vec::with_capacity(samples);
     let mut theirs = Vec::with_capacity(samples);
     let mut old = Vec::with_capacity(samples);
     let old_tx = 2 + rows / BATCH / 2; // the middle of the load
     for _ in 0..samples {
-        let id = next(rows);
+        let id = rng.below(rows);
         let s = Instant::now();
         assert_eq!(
             stele_rows(

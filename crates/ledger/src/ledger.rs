@@ -262,7 +262,7 @@ impl Ledger {
         }
         if n > o.max_tx_entries {
             return Err(LedgerError::illegal(format!(
-                "too many entries in one transaction: {n} (at most {})",
+                "max number of entries per tx exceeded: {n} entries (at most {})",
                 o.max_tx_entries
             )));
         }
@@ -276,14 +276,14 @@ impl Ledger {
             }
             if e.key.len() > o.max_key_len {
                 return Err(LedgerError::illegal(format!(
-                    "key too long: {} bytes (at most {})",
+                    "max key length exceeded: {} bytes (at most {})",
                     e.key.len(),
                     o.max_key_len
                 )));
             }
             if e.value.len() > o.max_value_len {
                 return Err(LedgerError::illegal(format!(
-                    "value too large: {} bytes (at most {})",
+                    "max value length exceeded: {} bytes (at most {})",
                     e.value.len(),
                     o.max_value_len
                 )));

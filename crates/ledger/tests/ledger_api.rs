@@ -292,11 +292,11 @@ fn bad_input_writes_nothing() {
         (vec![], "at least one entry"),
         (
             (0..5).map(|i| e(&format!("k{i}"), "v")).collect(),
-            "too many entries",
+            "max number of entries per tx exceeded",
         ),
         (vec![e("", "v")], "empty key"),
-        (vec![e("012345678", "v")], "key too long"),
-        (vec![e("k", &"v".repeat(17))], "value too large"),
+        (vec![e("012345678", "v")], "max key length exceeded"),
+        (vec![e("k", &"v".repeat(17))], "max value length exceeded"),
         (vec![e("k", "1"), e("k", "2")], "duplicate key"),
     ];
     for (entries, want) in cases {

@@ -33,7 +33,9 @@ use stele_ledger::Ledger;
 
 use crate::catalog::{Catalog, Table};
 use crate::parse::{self, Period, HISTORY_MARK, PERIOD_MARK};
-use crate::store::{ColumnSpec, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet};
+use crate::store::{
+    ColumnSpec, KeyRange, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet,
+};
 use crate::types::{parse_uuid, SqlType, Value};
 use crate::{Result, SqlError};
 
@@ -153,6 +155,69 @@ impl LedgerTable {
             .collect()
     }
 
+    /// Range filters on a single-column INTEGER primary key, as row-key bounds (the key
+    /// encoding preserves integer order, so the scan evaluates them exactly).
+    fn pk_range(&self, filters: &[&Expr]) -> Option<(KeyRange, String)> {
+        use datafusion::logical_expr::Operator;
+        if matches!(self.source, Source::History(_)) {
+            return None;
+        }
+        let [pk] = self.table.pk_columns()[..] else {
+            return None;
+        };
+        if pk.ty != SqlType::Integer {
+            return None;
+        }
+        let (mut lo, mut hi): (Option<(i64, bool)>, Option<(i64, bool)>) = (None, None);
+        for f in filters {
+            let Some((col, op, Value::Integer(v))) = comparison(f) else {
+                continue;
+            };
+            if col != pk.name {
+                continue;
+            }
+            match op {
+                Operator::Gt | Operator::GtEq => {
+                    let b = (v, op == Operator::GtEq);
+                    // The tighter lower bound wins.
+                    if lo.is_none_or(|(x, incl)| v > x || (v == x && !b.1 && incl)) {
+                        lo = Some(b);
+                    }
+                }
+                _ => {
+                    let b = (v, op == Operator::LtEq);
+                    if hi.is_none_or(|(x, incl)| v < x || (v == x && !b.1 && incl)) {
+                        hi = Some(b);
+                    }
+                }
+            }
+        }
+        if lo.is_none() && hi.is_none() {
+            return None;
+        }
+        let key = |v: i64| {
+            let mut k = crate::encoding::row_prefix(self.table.id);
+            k.extend(
+                crate::encoding::encode_key_value(&Value::Integer(v), SqlType::Integer, 8).unwrap(),
+            );
+            k
+        };
+        let text = format!(
+            "{}{}, {}{}",
+            if lo.is_some_and(|(_, i)| i) { "[" } else { "(" },
+            lo.map_or("-inf".to_string(), |(v, _)| v.to_string()),
+            hi.map_or("+inf".to_string(), |(v, _)| v.to_string()),
+            if hi.is_some_and(|(_, i)| i) { "]" } else { ")" },
+        );
+        Some((
+            KeyRange {
+                lo: lo.map(|(v, i)| (key(v), i)),
+                hi: hi.map(|(v, i)| (key(v), i)),
+            },
+            text,
+        ))
+    }
+
     fn snapshot_text(&self) -> String {
         match &self.source {
             Source::Current(ws) if ws.is_empty() => format!("snapshot tx {}", ws.snapshot),
@@ -183,6 +248,41 @@ fn column_equals(e: &Expr) -> Option<(String, Value)> {
     (!v.is_null()).then(|| (col.name.clone(), v))
 }
 
+/// `column op literal`, seen through the `COALESCE(…, false)` that two-valued logic wraps
+/// comparisons in; the operator is turned around when the literal is on the left.
+fn comparison(e: &Expr) -> Option<(String, datafusion::logical_expr::Operator, Value)> {
+    use datafusion::logical_expr::{BinaryExpr, Operator};
+    let e = match e {
+        Expr::ScalarFunction(f)
+            if f.name() == "coalesce"
+                && f.args.len() == 2
+                && matches!(
+                    &f.args[1],
+                    Expr::Literal(ScalarValue::Boolean(Some(false)), _)
+                ) =>
+        {
+            &f.args[0]
+        }
+        other => other,
+    };
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
+        return None;
+    };
+    let (col, lit, op) = match (left.as_ref(), right.as_ref()) {
+        (Expr::Column(c), Expr::Literal(v, _)) => (c, v, *op),
+        (Expr::Literal(v, _), Expr::Column(c)) => (c, v, op.swap()?),
+        _ => return None,
+    };
+    if !matches!(
+        op,
+        Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+    ) {
+        return None;
+    }
+    let v = from_scalar(lit.clone()).ok()?;
+    (!v.is_null()).then(|| (col.name.clone(), op, v))
+}
+
 impl std::fmt::Debug for SqlStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SqlStore")
@@ -202,12 +302,20 @@ impl TableProvider for LedgerTable {
         filters: &[&Expr],
     ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
         let exact = self.pk_lookup(filters).is_some();
+        let ranged = self.pk_range(filters).is_some();
+        let pk: Vec<String> = self
+            .table
+            .pk_columns()
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
         Ok(filters
             .iter()
             .map(|f| {
-                let on_pk = column_equals(f)
-                    .is_some_and(|(c, _)| self.table.pk_columns().iter().any(|p| p.name == c));
-                if exact && on_pk {
+                let on_pk = column_equals(f).is_some_and(|(c, _)| pk.contains(&c));
+                let range_on_pk = comparison(f)
+                    .is_some_and(|(c, _, v)| pk.contains(&c) && matches!(v, Value::Integer(_)));
+                if (exact && on_pk) || (!exact && ranged && range_on_pk) {
                     TableProviderFilterPushDown::Exact
                 } else {
                     TableProviderFilterPushDown::Unsupported
@@ -223,7 +331,13 @@ impl TableProvider for LedgerTable {
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let limit = limit.unwrap_or(0);
-        let lookup = self.pk_lookup(&filters.iter().collect::<Vec<_>>());
+        let filter_refs: Vec<&Expr> = filters.iter().collect();
+        let lookup = self.pk_lookup(&filter_refs);
+        let range = if lookup.is_none() {
+            self.pk_range(&filter_refs)
+        } else {
+            None
+        };
         let name = &self.table.name;
         self.log.lock().push(match &lookup {
             Some(pk) => format!(
@@ -234,10 +348,16 @@ impl TableProvider for LedgerTable {
                     .join(", "),
                 self.snapshot_text()
             ),
-            None => format!(
-                "LedgerScan {name}: primary index, full range at {}",
-                self.snapshot_text()
-            ),
+            None => match &range {
+                Some((_, text)) => format!(
+                    "LedgerScan {name}: primary index, range {text} at {}",
+                    self.snapshot_text()
+                ),
+                None => format!(
+                    "LedgerScan {name}: primary index, full range at {}",
+                    self.snapshot_text()
+                ),
+            },
         });
         let rows = match (&self.source, lookup) {
             (Source::Current(ws), Some(pk)) => self
@@ -248,8 +368,14 @@ impl TableProvider for LedgerTable {
                 .store
                 .get(&self.table, &pk, r.until)
                 .map(|row| row.into_iter().filter(|x| x.tx >= r.from).collect()),
-            (Source::Current(ws), None) => self.store.scan_in(&self.table, limit, Some(ws)),
-            (Source::Range(r), None) => self.store.scan(&self.table, *r, limit),
+            (Source::Current(ws), None) => {
+                let keys = range.map(|(k, _)| k).unwrap_or_default();
+                self.store.scan_keys_in(&self.table, &keys, limit, Some(ws))
+            }
+            (Source::Range(r), None) => {
+                let keys = range.map(|(k, _)| k).unwrap_or_default();
+                self.store.scan_keys(&self.table, *r, &keys, limit)
+            }
             (Source::History(s), _) => self.store.history(&self.table, *s).map(|mut rows| {
                 for r in &mut rows {
                     r.values.insert(0, Value::Integer(r.revision as i64));

@@ -85,6 +85,38 @@ pub struct WriteOutcome {
     pub last_inserted_pk: Option<Vec<Value>>,
 }
 
+/// Bounds on stored row keys: `(key, inclusive)` at each end, unbounded when `None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyRange {
+    pub lo: Option<(Vec<u8>, bool)>,
+    pub hi: Option<(Vec<u8>, bool)>,
+}
+
+impl KeyRange {
+    fn contains(&self, k: &[u8]) -> bool {
+        let above = match &self.lo {
+            Some((lo, incl)) => k > lo.as_slice() || (*incl && k == lo.as_slice()),
+            None => true,
+        };
+        let below = match &self.hi {
+            Some((hi, incl)) => k < hi.as_slice() || (*incl && k == hi.as_slice()),
+            None => true,
+        };
+        above && below
+    }
+
+    fn apply(&self, q: &mut ScanQuery) {
+        if let Some((k, incl)) = &self.lo {
+            q.seek_key = Some(k.clone());
+            q.inclusive_seek = *incl;
+        }
+        if let Some((k, incl)) = &self.hi {
+            q.end_key = Some(k.clone());
+            q.inclusive_end = *incl;
+        }
+    }
+}
+
 /// Which versions a read sees: the newest version per row whose tx lies in `[from, until]`
 /// (`from = 1`: "as of `until`"), dropped if it is a delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -757,19 +789,32 @@ impl SqlStore {
     /// The table's rows in primary-key order over a tx range (at most `limit`, 0: all).
     /// The table as a transaction sees it: its snapshot plus its own writes, in key order.
     pub fn scan_in(&self, t: &Table, limit: usize, ws: Option<&WriteSet>) -> Result<Vec<Row>> {
+        self.scan_keys_in(t, &KeyRange::default(), limit, ws)
+    }
+
+    /// [`SqlStore::scan_in`] restricted to row keys in `keys`.
+    pub fn scan_keys_in(
+        &self,
+        t: &Table,
+        keys: &KeyRange,
+        limit: usize,
+        ws: Option<&WriteSet>,
+    ) -> Result<Vec<Row>> {
         let Some(ws) = ws.filter(|w| !w.entries.is_empty()) else {
             let until = ws
                 .map(|w| w.snapshot)
                 .unwrap_or_else(|| self.ledger.state().tx_id);
-            return self.scan(t, TxRange { from: 1, until }, limit);
+            return self.scan_keys(t, TxRange { from: 1, until }, keys, limit);
         };
         let prefix = encoding::row_prefix(t.id);
         let mut rows: BTreeMap<Vec<u8>, Row> = BTreeMap::new();
-        for e in self.ledger.scan(&ScanQuery {
+        let mut q = ScanQuery {
             prefix: prefix.clone(),
             snapshot: Some(ws.snapshot),
             ..Default::default()
-        })? {
+        };
+        keys.apply(&mut q);
+        for e in self.ledger.scan(&q)? {
             rows.insert(
                 e.key,
                 Row {
@@ -780,7 +825,7 @@ impl SqlStore {
                 },
             );
         }
-        for e in ws.pending_under(&prefix) {
+        for e in ws.pending_under(&prefix).filter(|e| keys.contains(&e.key)) {
             if e.metadata.deleted {
                 rows.remove(&e.key);
             } else {
@@ -801,14 +846,27 @@ impl SqlStore {
 
     /// Committed rows over a tx range (time travel); a transaction's own writes are not seen.
     pub fn scan(&self, t: &Table, range: TxRange, limit: usize) -> Result<Vec<Row>> {
+        self.scan_keys(t, range, &KeyRange::default(), limit)
+    }
+
+    /// [`SqlStore::scan`] restricted to row keys in `keys`.
+    pub fn scan_keys(
+        &self,
+        t: &Table,
+        range: TxRange,
+        keys: &KeyRange,
+        limit: usize,
+    ) -> Result<Vec<Row>> {
         if range.from == 0 || range.from > range.until {
             return Ok(Vec::new());
         }
-        let entries = self.ledger.scan(&ScanQuery {
+        let mut q = ScanQuery {
             prefix: encoding::row_prefix(t.id),
             snapshot: Some(range.until),
             ..Default::default()
-        })?;
+        };
+        keys.apply(&mut q);
+        let entries = self.ledger.scan(&q)?;
         let mut rows = Vec::new();
         for e in entries.into_iter().filter(|e| e.tx >= range.from) {
             rows.push(Row {

@@ -56,6 +56,7 @@ fn explain_shows_index_and_snapshot() {
         "time_travel",
         scans(&e, "SELECT v FROM t BEFORE TX 2 WHERE id = 2 AND k = 'b'")
     );
+    insta::assert_snapshot!("pk_range", scans(&e, "SELECT w FROM u WHERE id > 0 AND id <= 5 AND w = 'x'"));
     insta::assert_snapshot!(
         "join",
         scans(
