@@ -694,6 +694,9 @@ impl Engine {
                 Ok(done(0))
             }
             Statement::Query(q) => {
+                if let Some((columns, rows)) = self.point_select(&q, periods, ws)? {
+                    return Ok(Output::Rows { columns, rows });
+                }
                 let (columns, rows) = self.query(Statement::Query(q), periods, ws)?;
                 Ok(Output::Rows { columns, rows })
             }
@@ -758,6 +761,174 @@ impl Engine {
             )
             .map_err(planning_err)?;
         Ok((ctx, plan, log))
+    }
+
+    /// The fast path of `SELECT cols FROM t WHERE pk1 = lit AND ... ` (every key column, nothing
+    /// else): one key read, no DataFusion planning. `None` for anything else; the answer is the
+    /// one the general path gives (`tests/explain_and_errors.rs` compares them).
+    fn point_select(
+        &self,
+        q: &ast::Query,
+        periods: &[Period],
+        ws: &WriteSet,
+    ) -> Result<Option<(Vec<String>, Vec<Vec<Value>>)>> {
+        if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some()
+        {
+            return Ok(None);
+        }
+        let SetExpr::Select(sel) = q.body.as_ref() else {
+            return Ok(None);
+        };
+        let simple = sel.distinct.is_none()
+            && sel.top.is_none()
+            && sel.into.is_none()
+            && sel.from.len() == 1
+            && sel.from[0].joins.is_empty()
+            && sel.lateral_views.is_empty()
+            && sel.prewhere.is_none()
+            && matches!(&sel.group_by, ast::GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty())
+            && sel.having.is_none()
+            && sel.qualify.is_none()
+            && sel.sort_by.is_empty()
+            && sel.named_window.is_empty();
+        let (true, Some(selection)) = (simple, &sel.selection) else {
+            return Ok(None);
+        };
+        let TableFactor::Table {
+            name, args: None, ..
+        } = &sel.from[0].relation
+        else {
+            return Ok(None);
+        };
+        let name = object_name(name);
+        if name.contains(HISTORY_MARK) {
+            return Ok(None);
+        }
+        let (table, range) = match name.split_once(PERIOD_MARK) {
+            Some((t, k)) => {
+                let Some(p) = k.parse::<usize>().ok().and_then(|k| periods.get(k)) else {
+                    return Ok(None);
+                };
+                (t.to_string(), Some(p))
+            }
+            None => (name, None),
+        };
+        let cat = self.store.catalog_in(ws)?;
+        let Ok(t) = cat.table(&table) else {
+            return Ok(None);
+        };
+        // The WHERE clause: equalities between key columns and literals, joined by AND.
+        let mut conds = vec![selection];
+        let mut fixed: HashMap<String, Value> = HashMap::new();
+        while let Some(e) = conds.pop() {
+            match e {
+                SqlExpr::BinaryOp {
+                    left,
+                    op: ast::BinaryOperator::And,
+                    right,
+                } => {
+                    conds.push(left);
+                    conds.push(right);
+                }
+                SqlExpr::Nested(inner) => conds.push(inner),
+                SqlExpr::BinaryOp {
+                    left,
+                    op: ast::BinaryOperator::Eq,
+                    right,
+                } => {
+                    let (col, lit) = match (left.as_ref(), right.as_ref()) {
+                        (SqlExpr::Identifier(c), l) | (l, SqlExpr::Identifier(c)) => {
+                            (c.value.to_lowercase(), l)
+                        }
+                        _ => return Ok(None),
+                    };
+                    let Some(v) = eval_const(lit).filter(|v| !v.is_null()) else {
+                        return Ok(None);
+                    };
+                    let Ok(c) = t.column(&col) else {
+                        return Ok(None);
+                    };
+                    let Ok(v) = crate::store::convert(&v, c, &t.name) else {
+                        return Ok(None);
+                    };
+                    if fixed.insert(col, v).is_some() {
+                        return Ok(None);
+                    }
+                }
+                _ => return Ok(None),
+            }
+        }
+        let pk_cols = t.pk_columns();
+        if fixed.len() != pk_cols.len() {
+            return Ok(None);
+        }
+        let Some(pk) = pk_cols
+            .iter()
+            .map(|c| fixed.get(&c.name).cloned())
+            .collect::<Option<Vec<_>>>()
+        else {
+            return Ok(None);
+        };
+        // The projection: `*` or plain columns, aliased or not.
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for item in &sel.projection {
+            match item {
+                ast::SelectItem::Wildcard(_) => out.extend(
+                    t.columns
+                        .iter()
+                        .enumerate()
+                        .map(|(i, c)| (c.name.clone(), i)),
+                ),
+                ast::SelectItem::UnnamedExpr(SqlExpr::Identifier(c)) => {
+                    let Some(i) = t
+                        .columns
+                        .iter()
+                        .position(|x| x.name == c.value.to_lowercase())
+                    else {
+                        return Ok(None);
+                    };
+                    out.push((t.columns[i].name.clone(), i));
+                }
+                ast::SelectItem::ExprWithAlias {
+                    expr: SqlExpr::Identifier(c),
+                    alias,
+                } => {
+                    let Some(i) = t
+                        .columns
+                        .iter()
+                        .position(|x| x.name == c.value.to_lowercase())
+                    else {
+                        return Ok(None);
+                    };
+                    out.push((alias.value.to_lowercase(), i));
+                }
+                _ => return Ok(None),
+            }
+        }
+        let row = match range {
+            None => self.store.get_in(t, &pk, Some(ws))?,
+            Some(p) => {
+                let r = self.resolve_period(p, cat.snapshot)?;
+                if r.from > r.until {
+                    None
+                } else {
+                    self.store
+                        .get(t, &pk, r.until)?
+                        .filter(|row| row.tx >= r.from)
+                }
+            }
+        };
+        let columns = out.iter().map(|(n, _)| n.clone()).collect();
+        // JSON reads back as text, as it does through DataFusion.
+        let cell = |v: &Value| match v {
+            Value::Json(j) => Value::Varchar(j.clone()),
+            other => other.clone(),
+        };
+        let rows = row
+            .map(|r| out.iter().map(|(_, i)| cell(&r.values[*i])).collect())
+            .into_iter()
+            .collect();
+        Ok(Some((columns, rows)))
     }
 
     /// Plans and runs a query.
