@@ -1021,17 +1021,19 @@ impl Engine {
             } else {
                 format!("CAST({} AS TIMESTAMP)", b.expr)
             };
-            let parsed = parse::parse(&format!("SELECT {expr}"), &HashMap::new())?;
-            let (_, rows) = self.query(
-                parsed.statements.into_iter().next().unwrap(),
-                &[],
-                &WriteSet::default(),
-            )?;
-            let value = rows
-                .into_iter()
-                .next()
-                .and_then(|r| r.into_iter().next())
-                .unwrap_or(Value::Null);
+            // `TX 42` needs no query; anything else is evaluated by DataFusion.
+            let value = match (b.tx, b.expr.trim().parse::<i64>()) {
+                (true, Ok(n)) => Value::Integer(n),
+                _ => {
+                    let parsed = parse::parse(&format!("SELECT {expr}"), &HashMap::new())?;
+                    let stmt = parsed.statements.into_iter().next().unwrap();
+                    let (_, rows) = self.query(stmt, &[], &WriteSet::default())?;
+                    rows.into_iter()
+                        .next()
+                        .and_then(|r| r.into_iter().next())
+                        .unwrap_or(Value::Null)
+                }
+            };
             let start = matches!(b.keyword.as_str(), "SINCE" | "AFTER");
             if !b.tx {
                 // A timestamp bound: the first tx at/after it, or the last tx at/before it;
