@@ -39,12 +39,44 @@ use crate::store::{
 use crate::types::{parse_uuid, SqlType, Value};
 use crate::{Result, SqlError};
 
+/// A result column: its name and type (`None` where a column has no SQL type, as `SELECT NULL`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDesc {
+    pub name: String,
+    pub ty: Option<SqlType>,
+}
+
+/// The SQL type of a result column DataFusion computed.
+fn sql_type_of(t: &DataType) -> Option<SqlType> {
+    Some(match t {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => SqlType::Integer,
+        DataType::Boolean => SqlType::Boolean,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => SqlType::Varchar,
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => SqlType::Blob,
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(..)
+        | DataType::Decimal256(..) => SqlType::Float,
+        DataType::Timestamp(..) | DataType::Date32 | DataType::Date64 => SqlType::Timestamp,
+        DataType::FixedSizeBinary(16) => SqlType::Uuid,
+        _ => return None,
+    })
+}
+
 /// What one statement answered.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// A query's columns and rows.
+    /// A query's columns (names and types) and rows.
     Rows {
-        columns: Vec<String>,
+        columns: Vec<ColumnDesc>,
         rows: Vec<Vec<Value>>,
     },
     /// A statement that writes (or would): the tx it committed, if any, and the rows it changed.
@@ -703,7 +735,10 @@ impl Engine {
             Statement::Explain { statement, .. } => {
                 let lines = self.explain(*statement, periods, ws)?;
                 Ok(Output::Rows {
-                    columns: vec!["plan".into()],
+                    columns: vec![ColumnDesc {
+                        name: "plan".into(),
+                        ty: Some(SqlType::Varchar),
+                    }],
                     rows: lines.into_iter().map(|l| vec![Value::Varchar(l)]).collect(),
                 })
             }
@@ -771,7 +806,7 @@ impl Engine {
         q: &ast::Query,
         periods: &[Period],
         ws: &WriteSet,
-    ) -> Result<Option<(Vec<String>, Vec<Vec<Value>>)>> {
+    ) -> Result<Option<(Vec<ColumnDesc>, Vec<Vec<Value>>)>> {
         if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some()
         {
             return Ok(None);
@@ -918,7 +953,20 @@ impl Engine {
                 }
             }
         };
-        let columns = out.iter().map(|(n, _)| n.clone()).collect();
+        let columns = out
+            .iter()
+            .map(|(n, i)| {
+                // JSON reads back as text (see `cell` below).
+                let ty = match t.columns[*i].ty {
+                    SqlType::Json => SqlType::Varchar,
+                    other => other,
+                };
+                ColumnDesc {
+                    name: n.clone(),
+                    ty: Some(ty),
+                }
+            })
+            .collect();
         // JSON reads back as text, as it does through DataFusion.
         let cell = |v: &Value| match v {
             Value::Json(j) => Value::Varchar(j.clone()),
@@ -937,13 +985,16 @@ impl Engine {
         stmt: Statement,
         periods: &[Period],
         ws: &WriteSet,
-    ) -> Result<(Vec<String>, Vec<Vec<Value>>)> {
+    ) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
         let (ctx, plan, _) = self.plan(stmt, periods, ws)?;
-        let columns: Vec<String> = plan
+        let columns: Vec<ColumnDesc> = plan
             .schema()
             .fields()
             .iter()
-            .map(|f| f.name().clone())
+            .map(|f| ColumnDesc {
+                name: f.name().clone(),
+                ty: sql_type_of(f.data_type()),
+            })
             .collect();
         let batches = self
             .runtime

@@ -106,7 +106,10 @@ fn point_lookups_return_what_a_scan_would() {
     assert_eq!(
         r.outputs,
         vec![Output::Rows {
-            columns: vec!["v".into()],
+            columns: vec![stele_sql::ColumnDesc {
+                name: "v".into(),
+                ty: Some(stele_sql::SqlType::Integer)
+            }],
             rows: vec![vec![Value::Integer(21)]]
         }]
     );
