@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, FixedSizeBinaryBuilder, Float64Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, BinaryArray, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array,
+    StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -440,80 +440,34 @@ fn rows_to_batch<'a>(
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(types.len());
     for (i, ty) in types.iter().enumerate() {
         let vals = rows.clone().map(|r| &r[i]);
+        // One typed column: each value is taken when it has the column's variant, NULL otherwise.
+        macro_rules! column {
+            ($array:ty, $pat:pat => $out:expr) => {
+                Arc::new(<$array>::from_iter(vals.map(|v| match v {
+                    $pat => Some($out),
+                    _ => None,
+                })))
+            };
+        }
         let array: ArrayRef = match ty {
-            SqlType::Integer => {
-                let mut b = Int64Builder::new();
-                vals.for_each(|v| {
-                    b.append_option(if let Value::Integer(x) = v {
-                        Some(*x)
-                    } else {
-                        None
-                    })
-                });
-                Arc::new(b.finish())
-            }
-            SqlType::Boolean => {
-                let mut b = BooleanBuilder::new();
-                vals.for_each(|v| {
-                    b.append_option(if let Value::Boolean(x) = v {
-                        Some(*x)
-                    } else {
-                        None
-                    })
-                });
-                Arc::new(b.finish())
-            }
+            SqlType::Integer => column!(Int64Array, Value::Integer(x) => *x),
+            SqlType::Boolean => column!(BooleanArray, Value::Boolean(x) => *x),
             SqlType::Varchar | SqlType::Json => {
-                let mut b = StringBuilder::new();
-                vals.for_each(|v| match v {
-                    Value::Varchar(s) | Value::Json(s) => b.append_value(s),
-                    _ => b.append_null(),
-                });
-                Arc::new(b.finish())
+                column!(StringArray, Value::Varchar(x) | Value::Json(x) => x.as_str())
             }
-            SqlType::Blob => {
-                let mut b = BinaryBuilder::new();
-                vals.for_each(|v| {
-                    b.append_option(if let Value::Blob(x) = v {
-                        Some(x)
-                    } else {
-                        None
-                    })
-                });
-                Arc::new(b.finish())
-            }
-            SqlType::Float => {
-                let mut b = Float64Builder::new();
-                vals.for_each(|v| {
-                    b.append_option(if let Value::Float(x) = v {
-                        Some(*x)
-                    } else {
-                        None
-                    })
-                });
-                Arc::new(b.finish())
-            }
-            SqlType::Timestamp => {
-                let mut b = TimestampMicrosecondBuilder::new();
-                vals.for_each(|v| {
-                    b.append_option(if let Value::Timestamp(x) = v {
-                        Some(*x)
-                    } else {
-                        None
-                    })
-                });
-                Arc::new(b.finish())
-            }
-            SqlType::Uuid => {
-                let mut b = FixedSizeBinaryBuilder::new(16);
-                for v in vals {
-                    match v {
-                        Value::Uuid(u) => b.append_value(u).map_err(df_err)?,
-                        _ => b.append_null(),
-                    }
-                }
-                Arc::new(b.finish())
-            }
+            SqlType::Blob => column!(BinaryArray, Value::Blob(x) => x.as_slice()),
+            SqlType::Float => column!(Float64Array, Value::Float(x) => *x),
+            SqlType::Timestamp => column!(TimestampMicrosecondArray, Value::Timestamp(x) => *x),
+            SqlType::Uuid => Arc::new(
+                FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                    vals.map(|v| match v {
+                        Value::Uuid(u) => Some(u.as_slice()),
+                        _ => None,
+                    }),
+                    16,
+                )
+                .map_err(df_err)?,
+            ),
         };
         arrays.push(array);
     }
