@@ -140,6 +140,8 @@ pub(crate) struct Inner {
     /// Signalled when answers are posted or the leader steps down.
     answered: Condvar,
     chain: Mutex<Chain>,
+    /// Watched key prefixes and the last tx that wrote under each (see `watch_prefix`).
+    watched: Mutex<Vec<(Vec<u8>, TxId)>>,
     path: PathBuf,
 }
 
@@ -193,6 +195,7 @@ impl Ledger {
             queue: Mutex::new(Queue::default()),
             groups_done: AtomicU64::new(0),
             answered: Condvar::new(),
+            watched: Mutex::new(Vec::new()),
             chain: Mutex::new(Chain {
                 state: genesis,
                 frontier: Frontier::default(),
@@ -219,6 +222,29 @@ impl Ledger {
     /// The last committed tx and its Alh.
     pub fn state(&self) -> Committed {
         *self.inner.committed.lock()
+    }
+
+    /// Starts tracking the last tx that writes a key under `prefix` (a catalog, say), so that
+    /// callers can cache what they derive from those keys. Until a write is seen, the last
+    /// write is taken to be the tx committed when watching began.
+    pub fn watch_prefix(&self, prefix: &[u8]) {
+        // Holding the chain lock, no group is in flight: every later group sees the prefix.
+        let _no_group = self.inner.chain.lock();
+        let mut w = self.inner.watched.lock();
+        if !w.iter().any(|(p, _)| p == prefix) {
+            let now = self.inner.committed.lock().tx_id;
+            w.push((prefix.to_vec(), now));
+        }
+    }
+
+    /// The last committed tx known to have written under a watched prefix (`None` if unwatched).
+    pub fn last_write_under(&self, prefix: &[u8]) -> Option<TxId> {
+        self.inner
+            .watched
+            .lock()
+            .iter()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, t)| *t)
     }
 
     /// Waits until tx `tx_id` is committed, at most `since_tx_wait`.
@@ -515,6 +541,8 @@ impl Inner {
         let mut accepted = 0;
         let mut sync = false;
         let now = now_secs();
+        let watched: Vec<Vec<u8>> = self.watched.lock().iter().map(|(p, _)| p.clone()).collect();
+        let mut touched: Vec<(usize, TxId)> = Vec::new();
         for (ticket, tx) in group {
             if let Err(e) =
                 self.check_preconditions(&tx.preconditions, &overlay, before.0.tx_id, now)
@@ -522,8 +550,12 @@ impl Inner {
                 answers.push((ticket, Err(e)));
                 continue;
             }
+            let hits: Vec<usize> = (0..watched.len())
+                .filter(|&w| tx.entries.iter().any(|e| e.key.starts_with(&watched[w])))
+                .collect();
             match self.append(&mut batch, tx, &mut chain, track.then_some(&mut overlay)) {
                 Ok((header, wants_sync)) => {
+                    touched.extend(hits.into_iter().map(|w| (w, header.id)));
                     sync |= wants_sync;
                     accepted += 1;
                     answers.push((ticket, Ok(header)));
@@ -545,6 +577,15 @@ impl Inner {
                 }
             }
             return answers;
+        }
+        // Watchers learn of a write before anyone can read the tx that made it.
+        if !touched.is_empty() {
+            let mut w = self.watched.lock();
+            for (i, id) in touched {
+                if let Some(entry) = w.iter_mut().find(|(p, _)| *p == watched[i]) {
+                    entry.1 = entry.1.max(id);
+                }
+            }
         }
         *self.committed.lock() = chain.state;
         self.advanced.notify_all();

@@ -80,6 +80,8 @@ pub struct Catalog {
     pub max_table_id: u32,
     /// The snapshot this catalog was read at.
     pub snapshot: TxId,
+    /// The last committed tx that wrote a catalog entry, at or before `snapshot`.
+    pub last_change: TxId,
 }
 
 impl Catalog {
@@ -103,6 +105,7 @@ impl Catalog {
             include_deleted: true,
             ..Default::default()
         })?;
+        let last_change = stored.iter().map(|e| e.tx).max().unwrap_or(0);
         let mut merged: BTreeMap<Vec<u8>, (Vec<u8>, bool)> = stored
             .into_iter()
             .map(|e| (e.key, (e.value, e.metadata.deleted)))
@@ -112,6 +115,7 @@ impl Catalog {
         }
         let mut cat = Catalog {
             snapshot,
+            last_change,
             ..Default::default()
         };
         let mut by_id: BTreeMap<u32, Table> = BTreeMap::new();

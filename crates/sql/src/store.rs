@@ -171,6 +171,8 @@ impl WriteSet {
 
 pub struct SqlStore {
     ledger: Arc<Ledger>,
+    /// The newest catalog read, reused while no catalog key changed (the ledger watches them).
+    cache: parking_lot::Mutex<Option<Catalog>>,
 }
 
 fn map_conflict(e: LedgerError) -> SqlError {
@@ -182,7 +184,11 @@ fn map_conflict(e: LedgerError) -> SqlError {
 
 impl SqlStore {
     pub fn new(ledger: Arc<Ledger>) -> SqlStore {
-        SqlStore { ledger }
+        ledger.watch_prefix(encoding::CATALOG_PREFIX);
+        SqlStore {
+            ledger,
+            cache: parking_lot::Mutex::new(None),
+        }
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {
@@ -190,7 +196,27 @@ impl SqlStore {
     }
 
     pub fn catalog(&self, snapshot: Option<TxId>) -> Result<Catalog> {
-        Catalog::load(&self.ledger, snapshot, None)
+        let s = snapshot.unwrap_or_else(|| self.ledger.state().tx_id);
+        // A cached catalog read at `c.snapshot` is the catalog at any `s` from its last change
+        // on, as long as no catalog key was written after `c.snapshot`.
+        if let Some(c) = self.cache.lock().as_ref() {
+            let last_write = self
+                .ledger
+                .last_write_under(encoding::CATALOG_PREFIX)
+                .unwrap_or(TxId::MAX);
+            if last_write <= c.snapshot && c.last_change <= s {
+                return Ok(Catalog {
+                    snapshot: s,
+                    ..c.clone()
+                });
+            }
+        }
+        let cat = Catalog::load(&self.ledger, Some(s), None)?;
+        let mut cache = self.cache.lock();
+        if cache.as_ref().is_none_or(|c| c.snapshot <= s) {
+            *cache = Some(cat.clone());
+        }
+        Ok(cat)
     }
 
     /// The catalog a transaction sees: its snapshot plus its own DDL.
@@ -201,6 +227,9 @@ impl SqlStore {
             .take_while(|(k, _)| k.starts_with(encoding::CATALOG_PREFIX))
             .map(|(k, e)| (k.clone(), e.value.clone(), e.metadata.deleted))
             .collect();
+        if pending.is_empty() {
+            return self.catalog(Some(ws.snapshot));
+        }
         Catalog::load(&self.ledger, Some(ws.snapshot), Some(&pending))
     }
 

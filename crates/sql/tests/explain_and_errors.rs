@@ -245,3 +245,32 @@ fn conflicting_transactions_abort_at_commit() {
     a.execute("UPDATE u SET w = 'from a' WHERE id = 1", &p)
         .unwrap();
 }
+
+/// The catalog cache never serves a stale catalog, even to another engine on the same ledger.
+#[test]
+fn catalog_cache_follows_ddl_from_any_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path(), Options::default()).unwrap());
+    let a = Engine::new(ledger.clone()).unwrap();
+    let b = Engine::new(ledger).unwrap();
+    let p = HashMap::new();
+    a.execute("CREATE TABLE x (id INTEGER, PRIMARY KEY id)", &p)
+        .unwrap();
+    b.execute("INSERT INTO x (id) VALUES (1)", &p).unwrap();
+    b.execute("ALTER TABLE x ADD COLUMN note VARCHAR[8]", &p)
+        .unwrap();
+    a.execute("UPSERT INTO x (id, note) VALUES (1, 'seen')", &p)
+        .unwrap();
+    a.execute("DROP TABLE x", &p).unwrap();
+    assert_eq!(
+        b.execute("SELECT * FROM x", &p).unwrap_err().to_string(),
+        "table does not exist (x)"
+    );
+    // Time travel reads past rows through today's catalog, as immudb does: a dropped table is gone.
+    let old = b.execute("SELECT note FROM x UNTIL TX 4", &p);
+    assert_eq!(
+        old.unwrap_err().to_string(),
+        "table does not exist (x)",
+        "the table is gone from today's catalog"
+    );
+}
