@@ -142,6 +142,123 @@ fn table_schema(t: &Table) -> SchemaRef {
     ))
 }
 
+/// immudb's catalog functions as DataFusion table functions: `TABLES()`, `COLUMNS('t')`,
+/// `INDEXES('t')`, answered from the catalog the statement reads.
+#[derive(Debug)]
+struct CatalogFunction {
+    kind: &'static str,
+    catalog: Arc<Catalog>,
+}
+
+impl datafusion::catalog::TableFunctionImpl for CatalogFunction {
+    fn call_with_args(
+        &self,
+        args: datafusion::catalog::TableFunctionArgs,
+    ) -> datafusion::common::Result<Arc<dyn TableProvider>> {
+        use datafusion::arrow::array::{BooleanArray, Int64Array, StringArray};
+        let ext = |e: SqlError| datafusion::error::DataFusionError::External(Box::new(e));
+        let table = match args.exprs() {
+            [] if self.kind == "tables" => None,
+            [Expr::Literal(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)), _)]
+                if self.kind != "tables" =>
+            {
+                Some(self.catalog.table(&t.to_lowercase()).map_err(ext)?)
+            }
+            _ => {
+                let want = if self.kind == "tables" {
+                    "no arguments"
+                } else {
+                    "a table name"
+                };
+                return Err(ext(SqlError::IllegalArguments(format!(
+                    "{}() takes {want}",
+                    self.kind.to_uppercase()
+                ))));
+            }
+        };
+        let s = |v: Vec<String>| Arc::new(StringArray::from(v)) as ArrayRef;
+        let b = |v: Vec<bool>| Arc::new(BooleanArray::from(v)) as ArrayRef;
+        let (fields, arrays): (Vec<(&str, DataType)>, Vec<ArrayRef>) = match (self.kind, table) {
+            ("tables", _) => (
+                vec![("name", DataType::Utf8)],
+                vec![s(self.catalog.tables.keys().cloned().collect())],
+            ),
+            ("columns", Some(t)) => {
+                let indexed = |id: u32| t.indexes.iter().any(|i| i.columns.contains(&id));
+                let primary = |id: u32| t.primary_key().columns.contains(&id);
+                let unique = |id: u32| t.indexes.iter().any(|i| i.unique && i.columns == [id]);
+                let c = &t.columns;
+                (
+                    vec![
+                        ("table", DataType::Utf8),
+                        ("name", DataType::Utf8),
+                        ("type", DataType::Utf8),
+                        ("max_length", DataType::Int64),
+                        ("nullable", DataType::Boolean),
+                        ("auto_increment", DataType::Boolean),
+                        ("indexed", DataType::Boolean),
+                        ("primary", DataType::Boolean),
+                        ("unique", DataType::Boolean),
+                    ],
+                    vec![
+                        s(c.iter().map(|_| t.name.clone()).collect()),
+                        s(c.iter().map(|x| x.name.clone()).collect()),
+                        s(c.iter().map(|x| x.ty.name().to_string()).collect()),
+                        Arc::new(Int64Array::from(
+                            c.iter().map(|x| x.max_len as i64).collect::<Vec<_>>(),
+                        )),
+                        b(c.iter().map(|x| !x.not_null).collect()),
+                        b(c.iter().map(|x| x.auto_increment).collect()),
+                        b(c.iter().map(|x| indexed(x.id)).collect()),
+                        b(c.iter().map(|x| primary(x.id)).collect()),
+                        b(c.iter().map(|x| unique(x.id)).collect()),
+                    ],
+                )
+            }
+            (_, Some(t)) => {
+                let name = |i: &crate::catalog::Index| {
+                    let cols: Vec<String> = i
+                        .columns
+                        .iter()
+                        .filter_map(|c| t.column_by_id(*c))
+                        .map(|c| c.name.clone())
+                        .collect();
+                    format!("{}({})", t.name, cols.join(","))
+                };
+                (
+                    vec![
+                        ("table", DataType::Utf8),
+                        ("name", DataType::Utf8),
+                        ("unique", DataType::Boolean),
+                        ("primary", DataType::Boolean),
+                    ],
+                    vec![
+                        s(t.indexes.iter().map(|_| t.name.clone()).collect()),
+                        s(t.indexes.iter().map(name).collect()),
+                        b(t.indexes.iter().map(|i| i.unique).collect()),
+                        b(t.indexes
+                            .iter()
+                            .map(|i| i.id == crate::encoding::PRIMARY_INDEX_ID)
+                            .collect()),
+                    ],
+                )
+            }
+            _ => unreachable!("checked above"),
+        };
+        let schema = Arc::new(Schema::new(
+            fields
+                .into_iter()
+                .map(|(n, t)| Field::new(n, t, false))
+                .collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        Ok(Arc::new(datafusion::datasource::MemTable::try_new(
+            schema,
+            vec![vec![batch]],
+        )?))
+    }
+}
+
 /// The access paths of a statement's scans, in planning order (for EXPLAIN).
 type ScanLog = Arc<parking_lot::Mutex<Vec<String>>>;
 
@@ -686,6 +803,21 @@ impl Engine {
                 let (columns, rows) = self.query(Statement::Query(q), periods, ws)?;
                 Ok(Output::Rows { columns, rows })
             }
+            Statement::ShowTables { .. } => {
+                let cat = self.store.catalog_in(ws)?;
+                let rows = cat
+                    .tables
+                    .keys()
+                    .map(|n| vec![Value::Varchar(n.clone())])
+                    .collect();
+                Ok(Output::Rows {
+                    columns: vec![ColumnDesc {
+                        name: "name".into(),
+                        ty: Some(SqlType::Varchar),
+                    }],
+                    rows,
+                })
+            }
             Statement::Explain { statement, .. } => {
                 let lines = self.explain(*statement, periods, ws)?;
                 Ok(Output::Rows {
@@ -720,6 +852,16 @@ impl Engine {
         crate::semantics::classic(&mut stmt, &column_types(&cat))?;
         let ctx = SessionContext::new();
         let log = ScanLog::default();
+        let shared = Arc::new(cat.clone());
+        for kind in ["tables", "columns", "indexes"] {
+            ctx.register_udtf(
+                kind,
+                Arc::new(CatalogFunction {
+                    kind,
+                    catalog: shared.clone(),
+                }),
+            );
+        }
         let current = Arc::new(ws.clone());
         for t in cat.tables.values() {
             self.register(&ctx, t, Source::Current(current.clone()), &t.name, &log)?;

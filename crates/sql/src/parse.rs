@@ -22,7 +22,6 @@ use std::collections::HashMap;
 
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
 
@@ -273,11 +272,9 @@ pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
     })
 }
 
-/// Identifiers fold to lower case (quoted ones too, as immudb does); keywords stay as they are.
+/// Identifiers fold to lower case (quoted ones too, as immudb does); so do keywords, which
+/// match case-insensitively anyway, so that names that are also keywords (`TABLES()`) fold alike.
 fn fold(w: &Word) -> Token {
-    if w.keyword != Keyword::NoKeyword && w.quote_style.is_none() {
-        return Token::Word(w.clone());
-    }
     Token::make_word(&w.value.to_lowercase(), w.quote_style)
 }
 
