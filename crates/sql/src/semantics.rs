@@ -8,7 +8,8 @@
 //!   `x NOT LIKE p` TRUE);
 //! - AVG of an INTEGER column divides as integers; SUM, MIN and MAX of no rows give 0;
 //! - `LIMIT 0` means no limit; NULL sorts first in ascending order and last in descending;
-//! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions).
+//! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions), and
+//!   `CAST(integer AS TIMESTAMP)` reads unix seconds.
 
 use std::collections::HashMap;
 use std::ops::ControlFlow;
@@ -33,6 +34,16 @@ struct Classic<'a> {
 }
 
 impl Classic<'_> {
+    /// The type of a plain column (`c` or `t.c`), when it is known.
+    fn column_type(&self, e: &Expr) -> Option<SqlType> {
+        let name = match e {
+            Expr::Identifier(i) => i.value.to_lowercase(),
+            Expr::CompoundIdentifier(parts) => parts.last()?.value.to_lowercase(),
+            _ => return None,
+        };
+        self.types.get(&name).copied()
+    }
+
     /// The type of a plain column argument (`c` or `t.c`), when it is known.
     fn arg_type(&self, args: &FunctionArguments) -> Option<SqlType> {
         let FunctionArguments::List(list) = args else {
@@ -41,12 +52,7 @@ impl Classic<'_> {
         let [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] = list.args.as_slice() else {
             return None;
         };
-        let name = match e {
-            Expr::Identifier(i) => i.value.to_lowercase(),
-            Expr::CompoundIdentifier(parts) => parts.last()?.value.to_lowercase(),
-            _ => return None,
-        };
-        self.types.get(&name).copied()
+        self.column_type(e)
     }
 }
 
@@ -102,6 +108,15 @@ impl VisitorMut for Classic<'_> {
                 && matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, SqlValue::SingleQuotedString(_))) =>
             {
                 format!("to_timestamp_micros({expr}, {TIMESTAMP_FORMATS})")
+            }
+            // CAST(integer AS TIMESTAMP) reads the integer as unix seconds.
+            Expr::Cast {
+                expr, data_type, ..
+            } if data_type.to_string().eq_ignore_ascii_case("TIMESTAMP")
+                && (matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, SqlValue::Number(..)))
+                    || self.column_type(expr) == Some(SqlType::Integer)) =>
+            {
+                format!("CAST(to_timestamp_seconds({expr}) AS TIMESTAMP)")
             }
             // AVG of an INTEGER column is integer division; SUM, MIN and MAX of no rows are 0.
             Expr::Function(f) if f.over.is_none() && f.filter.is_none() => {
