@@ -1010,19 +1010,10 @@ impl Engine {
                         .enumerate()
                         .map(|(i, c)| (c.name.clone(), i)),
                 ),
-                ast::SelectItem::UnnamedExpr(SqlExpr::Identifier(c)) => {
-                    let Some(i) = t
-                        .columns
-                        .iter()
-                        .position(|x| x.name == c.value.to_lowercase())
-                    else {
-                        return Ok(None);
-                    };
-                    out.push((t.columns[i].name.clone(), i));
-                }
-                ast::SelectItem::ExprWithAlias {
+                ast::SelectItem::UnnamedExpr(SqlExpr::Identifier(c))
+                | ast::SelectItem::ExprWithAlias {
                     expr: SqlExpr::Identifier(c),
-                    alias,
+                    ..
                 } => {
                     let Some(i) = t
                         .columns
@@ -1031,7 +1022,11 @@ impl Engine {
                     else {
                         return Ok(None);
                     };
-                    out.push((alias.value.to_lowercase(), i));
+                    let name = match item {
+                        ast::SelectItem::ExprWithAlias { alias, .. } => alias.value.to_lowercase(),
+                        _ => t.columns[i].name.clone(),
+                    };
+                    out.push((name, i));
                 }
                 _ => return Ok(None),
             }

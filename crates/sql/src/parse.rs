@@ -105,6 +105,13 @@ fn literal(v: &Value) -> Vec<Token> {
     }
 }
 
+/// The literal tokens of parameter `@name`.
+fn parameter(word: &str, params: &HashMap<String, Value>) -> Result<Vec<Token>> {
+    let name = word[1..].to_lowercase();
+    let v = params.get(&name).ok_or(SqlError::MissingParameter(name))?;
+    Ok(literal(v))
+}
+
 /// Words that end a period's instant expression.
 const STOP: [&str; 22] = [
     "SINCE", "AFTER", "UNTIL", "BEFORE", "AS", "WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "FULL",
@@ -129,11 +136,7 @@ pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
         let t = &toks[i].token;
         match t {
             Token::Word(w) if w.value.starts_with('@') && w.quote_style.is_none() => {
-                let name = w.value[1..].to_lowercase();
-                let v = params
-                    .get(&name)
-                    .ok_or_else(|| SqlError::MissingParameter(name.clone()))?;
-                out.extend(literal(v));
+                out.extend(parameter(&w.value, params)?);
                 i += 1;
                 continue;
             }
@@ -331,11 +334,7 @@ fn read_period(
             ) && !matches!(t, Token::Word(w) if is_operator_word(&w.value));
             match t {
                 Token::Word(w) if w.value.starts_with('@') => {
-                    let name = w.value[1..].to_lowercase();
-                    let v = params
-                        .get(&name)
-                        .ok_or_else(|| SqlError::MissingParameter(name.clone()))?;
-                    expr.extend(literal(v));
+                    expr.extend(parameter(&w.value, params)?)
                 }
                 other => expr.push(other.clone()),
             }

@@ -23,6 +23,14 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
     e
 }
 
+/// The rows of the last statement's output.
+fn last_rows(mut outputs: Vec<Output>) -> Vec<Vec<Value>> {
+    match outputs.pop() {
+        Some(Output::Rows { rows, .. }) => rows,
+        other => panic!("{other:?}"),
+    }
+}
+
 /// EXPLAIN's scan lines (DataFusion's own plan lines vary with its version; ours do not).
 fn scans(e: &Engine, sql: &str) -> String {
     let out = e
@@ -73,10 +81,7 @@ fn explain_shows_index_and_snapshot() {
 fn point_lookups_return_what_a_scan_would() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
-    let rows = |sql: &str| match e.execute(sql, &HashMap::new()).unwrap().pop() {
-        Some(Output::Rows { rows, .. }) => rows,
-        other => panic!("{other:?}"),
-    };
+    let rows = |sql: &str| last_rows(e.execute(sql, &HashMap::new()).unwrap());
     assert_eq!(
         rows("SELECT v FROM t WHERE id = 2 AND k = 'b'"),
         vec![vec![Value::Integer(20)]]
@@ -131,14 +136,8 @@ fn point_select_fast_path_matches_general_path() {
         &HashMap::new(),
     )
     .unwrap();
-    let run = |s: &mut stele_sql::SqlSession, sql: &str| match s
-        .execute(sql, &HashMap::new())
-        .unwrap()
-        .outputs
-        .pop()
-    {
-        Some(Output::Rows { rows, .. }) => rows,
-        other => panic!("{other:?}"),
+    let run = |s: &mut stele_sql::SqlSession, sql: &str| {
+        last_rows(s.execute(sql, &HashMap::new()).unwrap().outputs)
     };
     let mut s = e.session();
     for q in [
@@ -229,10 +228,7 @@ fn conflicting_transactions_abort_at_commit() {
         "the losing transaction wrote nothing"
     );
     assert!(!a.in_transaction());
-    let rows = match e.execute("SELECT w FROM u WHERE id = 1", &p).unwrap().pop() {
-        Some(Output::Rows { rows, .. }) => rows,
-        other => panic!("{other:?}"),
-    };
+    let rows = last_rows(e.execute("SELECT w FROM u WHERE id = 1", &p).unwrap());
     assert_eq!(rows, vec![vec![Value::Varchar("from b".into())]]);
 
     // Disjoint rows do not conflict; a retry after the conflict succeeds.
