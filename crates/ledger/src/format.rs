@@ -6,6 +6,10 @@
 //!           Every version of every key, newest first; this is both the value store and the
 //!           versioned index (non-indexable entries are kept but flagged by their metadata).
 //! - `aht`:  `u8 level ‖ u64be(index)` → 32-byte perfect-subtree hash of the AHT.
+//! - `idx`:  `esc(key) ‖ 0x00 0x00 ‖ u64be(!id)` → kv record with an empty value: derived
+//!           index entries (SQL secondary indexes). Versioned like `kv`, written in the same
+//!           batch as the tx that caused them (or back-filled with older ids), but not part of
+//!           any tx record and not hashed: they can be rebuilt from the hashed entries.
 //! - `default`: `"format"` → `u32be(FORMAT_VERSION)`.
 //!
 //! `esc` doubles every 0x00 byte as `0x00 0xFF`, so that the encoding is order-preserving and
@@ -18,6 +22,7 @@ use crate::{LedgerError, Result};
 pub const CF_TX: &str = "tx";
 pub const CF_KV: &str = "kv";
 pub const CF_AHT: &str = "aht";
+pub const CF_IDX: &str = "idx";
 pub const FORMAT_KEY: &[u8] = b"format";
 pub const FORMAT_VERSION: u32 = 1;
 /// Tx record layout version, the first byte of every tx record.

@@ -23,7 +23,7 @@ use stele_proof::{
     sha256, Digest, EntrySpec, KvMetadata, ProofError, TxHeader, TxId, GENESIS_ALH,
 };
 
-use crate::format::{self, TxEntryRecord, CF_AHT, CF_KV, CF_TX};
+use crate::format::{self, TxEntryRecord, CF_AHT, CF_IDX, CF_KV, CF_TX};
 use crate::{LedgerError, Result};
 
 /// Limits and tuning of one ledger.
@@ -80,6 +80,32 @@ pub enum Precondition {
     KeyMustNotExist(Vec<u8>),
     /// The key's newest version (live or not) was written at or before this tx.
     KeyNotModifiedAfter(Vec<u8>, TxId),
+    /// No committed tx after this one wrote a (hashed) entry whose key starts with the prefix.
+    NoWriteUnderSince(Vec<u8>, TxId),
+    /// No live index entry starts with the prefix, except the given key (a unique index).
+    IndexPrefixFree(Vec<u8>, Vec<u8>),
+}
+
+impl Precondition {
+    fn key(&self) -> &[u8] {
+        match self {
+            Precondition::KeyMustExist(k)
+            | Precondition::KeyMustNotExist(k)
+            | Precondition::KeyNotModifiedAfter(k, _)
+            | Precondition::NoWriteUnderSince(k, _)
+            | Precondition::IndexPrefixFree(k, _) => k,
+        }
+    }
+}
+
+/// A derived index entry (column family `idx`): versioned like a kv entry, written atomically
+/// with its tx, but neither hashed nor part of the tx record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub key: Vec<u8>,
+    pub deleted: bool,
+    /// The tx it is a version of: `None` for the committing tx, an earlier id to back-fill.
+    pub at: Option<TxId>,
 }
 
 /// A transaction to commit.
@@ -87,6 +113,8 @@ pub enum Precondition {
 pub struct Commit {
     pub entries: Vec<NewEntry>,
     pub preconditions: Vec<Precondition>,
+    /// Derived index entries written with the tx (not hashed).
+    pub index_entries: Vec<IndexEntry>,
     /// Acknowledge once written to RocksDB's WAL without waiting for the disk sync (bulk loads).
     pub no_sync: bool,
 }
@@ -111,6 +139,7 @@ struct Prepared {
     metadata: Vec<KvMetadata>,
     eh: Digest,
     preconditions: Vec<Precondition>,
+    index_entries: Vec<IndexEntry>,
     sync: bool,
 }
 
@@ -166,7 +195,7 @@ impl Ledger {
         db_opts.create_missing_column_families(true);
         db_opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         db_opts.increase_parallelism(2);
-        let cfs = [CF_TX, CF_KV, CF_AHT].map(|n| {
+        let cfs = [CF_TX, CF_KV, CF_AHT, CF_IDX].map(|n| {
             let mut o = rocksdb::Options::default();
             o.set_compression_type(rocksdb::DBCompressionType::Lz4);
             ColumnFamilyDescriptor::new(n, o)
@@ -331,11 +360,7 @@ impl Ledger {
             metadata.push(e.metadata);
         }
         for p in &c.preconditions {
-            let key = match p {
-                Precondition::KeyMustExist(k)
-                | Precondition::KeyMustNotExist(k)
-                | Precondition::KeyNotModifiedAfter(k, _) => k,
-            };
+            let key = p.key();
             if key.is_empty() || key.len() > o.max_key_len {
                 return Err(LedgerError::illegal(
                     "precondition on an empty or too long key",
@@ -359,6 +384,7 @@ impl Ledger {
             metadata,
             eh,
             preconditions: c.preconditions,
+            index_entries: c.index_entries,
             sync: !c.no_sync,
         })
     }
@@ -375,6 +401,15 @@ impl Ledger {
 
 /// The newest version of a key that a precondition sees: its tx and metadata.
 type Latest = Option<(TxId, KvMetadata)>;
+
+/// What earlier txs of a group wrote, for the preconditions of later ones.
+#[derive(Default)]
+struct GroupOverlay {
+    /// Newest version of each hashed key.
+    kv: HashMap<Vec<u8>, (TxId, KvMetadata)>,
+    /// Index entries: whether each is live.
+    idx: std::collections::BTreeMap<Vec<u8>, bool>,
+}
 
 impl Inner {
     pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
@@ -445,22 +480,40 @@ impl Inner {
     fn check_preconditions(
         &self,
         pre: &[Precondition],
-        overlay: &HashMap<Vec<u8>, (TxId, KvMetadata)>,
+        own_index: &[IndexEntry],
+        overlay: &GroupOverlay,
         snapshot: TxId,
         now: i64,
     ) -> Result<()> {
         for p in pre {
-            let key = match p {
-                Precondition::KeyMustExist(k)
-                | Precondition::KeyMustNotExist(k)
-                | Precondition::KeyNotModifiedAfter(k, _) => k,
-            };
-            let latest = match overlay.get(key) {
+            let key = p.key();
+            let name = String::from_utf8_lossy(key);
+            match p {
+                Precondition::NoWriteUnderSince(prefix, since) => {
+                    if overlay.kv.keys().any(|k| k.starts_with(prefix))
+                        || self.written_under_since(prefix, *since, snapshot)?
+                    {
+                        return Err(LedgerError::PreconditionFailed(format!(
+                            "keys under {name} were written after tx {since}"
+                        )));
+                    }
+                    continue;
+                }
+                Precondition::IndexPrefixFree(prefix, except) => {
+                    if self.index_prefix_taken(prefix, except, own_index, overlay)? {
+                        return Err(LedgerError::PreconditionFailed(format!(
+                            "index prefix {name} is taken"
+                        )));
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let latest = match overlay.kv.get(key) {
                 Some(v) => Some(*v),
                 None => self.latest_version(key, snapshot)?,
             };
             let live = latest.is_some_and(|(_, md)| !md.deleted && !md.expired_at(now as u64));
-            let name = String::from_utf8_lossy(key);
             match p {
                 Precondition::KeyMustExist(_) if !live => {
                     return Err(LedgerError::PreconditionFailed(format!(
@@ -483,6 +536,68 @@ impl Inner {
             }
         }
         Ok(())
+    }
+
+    /// Whether a committed tx in `(since, snapshot]` wrote a hashed entry under `prefix`.
+    /// A watched prefix answers from memory; any other reads the tx records since.
+    fn written_under_since(&self, prefix: &[u8], since: TxId, snapshot: TxId) -> Result<bool> {
+        if let Some((_, last)) = self.watched.lock().iter().find(|(p, _)| p == prefix) {
+            return Ok(*last > since);
+        }
+        for id in since + 1..=snapshot {
+            let raw = self
+                .db
+                .get_pinned_cf(self.cf(CF_TX), id.to_be_bytes())?
+                .ok_or_else(|| LedgerError::corrupted(id, "missing tx record"))?;
+            let (_, entries) = format::decode_tx_record(&raw, id, true)?;
+            if entries.iter().any(|e| e.key.starts_with(prefix)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether a live index entry other than `except` starts with `prefix`, counting what
+    /// earlier txs of the group wrote; entries the tx itself deletes (`own`) do not count.
+    fn index_prefix_taken(
+        &self,
+        prefix: &[u8],
+        except: &[u8],
+        own: &[IndexEntry],
+        overlay: &GroupOverlay,
+    ) -> Result<bool> {
+        let deleted_by_tx = |k: &[u8]| {
+            own.iter()
+                .any(|e| e.deleted && e.at.is_none() && e.key == k)
+        };
+        let taken_in_group = overlay
+            .idx
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix))
+            .any(|(k, live)| *live && k.as_slice() != except && !deleted_by_tx(k));
+        if taken_in_group {
+            return Ok(true);
+        }
+        let mut escaped = Vec::new();
+        format::escape_into(&mut escaped, prefix);
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_IDX));
+        it.seek(&escaped);
+        while let Some(raw) = it.key() {
+            if !raw.starts_with(&escaped) {
+                break;
+            }
+            // The first version of a key met is its newest; nothing newer is committed while
+            // the leader checks.
+            let (key, tx) = format::decode_kv_key(raw)?;
+            let (md, _) = format::decode_kv_record(it.value().unwrap(), tx)?;
+            let live = overlay.idx.get(&key).copied().unwrap_or(!md.deleted);
+            if live && key.as_slice() != except && !deleted_by_tx(&key) {
+                return Ok(true);
+            }
+            it.seek(format::kv_key(&key, 0));
+        }
+        it.status()?;
+        Ok(false)
     }
 
     /// Queues a prepared tx and returns its answer, leading the commit of a group if no one is.
@@ -536,7 +651,7 @@ impl Inner {
         let mut batch = WriteBatch::default();
         // Versions written earlier in this group, for the preconditions of later txs in it.
         let track = group.iter().any(|(_, tx)| !tx.preconditions.is_empty());
-        let mut overlay: HashMap<Vec<u8>, (TxId, KvMetadata)> = HashMap::new();
+        let mut overlay = GroupOverlay::default();
         let mut answers = Vec::with_capacity(group.len());
         let mut accepted = 0;
         let mut sync = false;
@@ -544,9 +659,13 @@ impl Inner {
         let watched: Vec<Vec<u8>> = self.watched.lock().iter().map(|(p, _)| p.clone()).collect();
         let mut touched: Vec<(usize, TxId)> = Vec::new();
         for (ticket, tx) in group {
-            if let Err(e) =
-                self.check_preconditions(&tx.preconditions, &overlay, before.0.tx_id, now)
-            {
+            if let Err(e) = self.check_preconditions(
+                &tx.preconditions,
+                &tx.index_entries,
+                &overlay,
+                before.0.tx_id,
+                now,
+            ) {
                 answers.push((ticket, Err(e)));
                 continue;
             }
@@ -598,9 +717,19 @@ impl Inner {
         batch: &mut WriteBatch,
         mut tx: Prepared,
         chain: &mut Chain,
-        overlay: Option<&mut HashMap<Vec<u8>, (TxId, KvMetadata)>>,
+        overlay: Option<&mut GroupOverlay>,
     ) -> Result<(TxHeader, bool)> {
         let id = chain.state.tx_id + 1;
+        if let Some(e) = tx
+            .index_entries
+            .iter()
+            .find(|e| e.at.is_some_and(|a| a == 0 || a > id))
+        {
+            return Err(LedgerError::illegal(format!(
+                "index entry back-filled at tx {} (committing tx {id})",
+                e.at.unwrap_or(0)
+            )));
+        }
         // Timestamps never go backwards, whatever the wall clock does.
         let ts = now_secs().max(chain.state.ts);
         let header = TxHeader::new_v1(
@@ -622,11 +751,26 @@ impl Inner {
             key[at..].copy_from_slice(&rev);
             batch.put_cf(kv_cf, &key[..], record);
         }
+        let idx_cf = self.cf(CF_IDX);
+        for e in &tx.index_entries {
+            let md = KvMetadata {
+                deleted: e.deleted,
+                ..Default::default()
+            };
+            batch.put_cf(
+                idx_cf,
+                format::kv_key(&e.key, e.at.unwrap_or(id)),
+                format::encode_kv_record(&md.to_bytes(), b""),
+            );
+        }
         if let Some(overlay) = overlay {
             for (e, md) in tx.entries.into_iter().zip(&tx.metadata) {
                 if !md.non_indexable {
-                    overlay.insert(e.key, (id, *md));
+                    overlay.kv.insert(e.key, (id, *md));
                 }
+            }
+            for e in tx.index_entries {
+                overlay.idx.insert(e.key, !e.deleted);
             }
         }
         for n in chain.frontier.append(&alh) {

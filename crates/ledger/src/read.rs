@@ -10,7 +10,7 @@
 use rocksdb::DBRawIteratorWithThreadMode;
 use stele_proof::{KvMetadata, TxHeader, TxId};
 
-use crate::format::{self, TxEntryRecord, CF_KV, CF_TX};
+use crate::format::{self, TxEntryRecord, CF_IDX, CF_KV, CF_TX};
 use crate::ledger::{now_secs, Inner};
 use crate::{Ledger, LedgerError, Result};
 
@@ -261,6 +261,59 @@ impl Ledger {
 
     /// The live keys in a range at the snapshot, each at its newest version.
     pub fn scan(&self, q: &ScanQuery) -> Result<Vec<Entry>> {
+        self.scan_cf(CF_KV, q)
+    }
+
+    /// [`Ledger::scan`] over the derived index entries (`Commit::index_entries`); their values
+    /// are empty.
+    pub fn index_scan(&self, q: &ScanQuery) -> Result<Vec<Entry>> {
+        self.scan_cf(CF_IDX, q)
+    }
+
+    /// Every version of every key under `prefix` written at or before `snapshot`, key by key
+    /// in key order, each key's versions oldest first: `f(key, tx, metadata, value)`. The
+    /// first error (the callback's own or a storage error) stops the walk.
+    pub fn for_each_version<E: From<LedgerError>>(
+        &self,
+        prefix: &[u8],
+        snapshot: TxId,
+        mut f: impl FnMut(&[u8], TxId, KvMetadata, &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut escaped = Vec::new();
+        format::escape_into(&mut escaped, prefix);
+        let mut it = self.kv_iter();
+        it.seek(&escaped);
+        // Versions come newest first within a key: gather one key's, then replay them reversed.
+        let mut versions: Vec<(TxId, KvMetadata, Vec<u8>)> = Vec::new();
+        let mut current: Option<Vec<u8>> = None;
+        loop {
+            let decoded = match it.key() {
+                Some(raw) if raw.starts_with(&escaped) => Some(format::decode_kv_key(raw)?),
+                _ => None,
+            };
+            if decoded.as_ref().map(|(k, _)| k) != current.as_ref() {
+                if let Some(k) = current.take() {
+                    for (tx, md, v) in versions.drain(..).rev() {
+                        f(&k, tx, md, &v)?;
+                    }
+                }
+                let Some((k, _)) = &decoded else { break };
+                current = Some(k.clone());
+            }
+            let Some((_, tx)) = decoded else { break };
+            if tx <= snapshot {
+                let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
+                if !md.non_indexable {
+                    versions.push((tx, md, value.to_vec()));
+                }
+            }
+            it.next();
+        }
+        it.status().map_err(LedgerError::from)?;
+        Ok(())
+    }
+
+    fn scan_cf(&self, cf: &str, q: &ScanQuery) -> Result<Vec<Entry>> {
         let snapshot = self.snapshot_or_latest(q.snapshot)?;
         let now = now_secs();
         let limit = if q.limit == 0 { usize::MAX } else { q.limit };
@@ -289,7 +342,7 @@ impl Ledger {
         };
         let mut escaped_prefix = Vec::new();
         format::escape_into(&mut escaped_prefix, &q.prefix);
-        let mut it = self.kv_iter();
+        let mut it = self.inner.db.raw_iterator_cf(self.inner.cf(cf));
 
         if !q.desc {
             match &q.seek_key {

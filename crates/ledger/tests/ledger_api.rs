@@ -255,6 +255,7 @@ fn preconditions_are_atomic() {
             entries: vec![e("y", "1")],
             preconditions: vec![pre],
             no_sync: false,
+            ..Default::default()
         });
         matches!(r, Err(LedgerError::PreconditionFailed(_)))
     };
@@ -271,6 +272,7 @@ fn preconditions_are_atomic() {
             Precondition::KeyNotModifiedAfter(b"x".to_vec(), 2),
         ],
         no_sync: true,
+        ..Default::default()
     };
     assert_eq!(l.commit_with(ok).unwrap().id, 3);
 }
@@ -400,4 +402,116 @@ fn proofs_verify_as_a_client() {
         l.entry_proof(5, b"nope"),
         Err(LedgerError::KeyNotFound)
     ));
+}
+
+#[test]
+fn index_entries_are_versioned_unhashed_and_back_filled() {
+    use stele_ledger::IndexEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let l = Ledger::open(dir.path(), Options::default()).unwrap();
+    let ie = |k: &str, deleted: bool, at: Option<u64>| IndexEntry {
+        key: k.as_bytes().to_vec(),
+        deleted,
+        at,
+    };
+    let commit = |entries: Vec<NewEntry>, index_entries: Vec<IndexEntry>| {
+        l.commit_with(Commit {
+            entries,
+            index_entries,
+            ..Default::default()
+        })
+    };
+    let h1 = commit(vec![e("r1", "a")], vec![ie("i.a.r1", false, None)]).unwrap();
+    let h2 = commit(
+        vec![e("r1", "b")],
+        vec![ie("i.a.r1", true, None), ie("i.b.r1", false, None)],
+    )
+    .unwrap();
+    // Index entries are not part of the hashed tx: the tx has one entry.
+    assert_eq!(h2.nentries, 1);
+    let live = |snapshot: u64, prefix: &str| -> Vec<String> {
+        l.index_scan(&ScanQuery {
+            prefix: prefix.as_bytes().to_vec(),
+            snapshot: Some(snapshot),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|e| String::from_utf8(e.key).unwrap())
+        .collect()
+    };
+    assert_eq!(live(h1.id, "i."), ["i.a.r1"]);
+    assert_eq!(live(h2.id, "i."), ["i.b.r1"]);
+    // Back-filling writes versions at older txs: time travel sees them.
+    commit(
+        vec![e("x", "1")],
+        vec![
+            ie("j.a.r1", false, Some(h1.id)),
+            ie("j.a.r1", true, Some(h2.id)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(live(h1.id, "j."), ["j.a.r1"]);
+    assert!(live(h2.id, "j.").is_empty());
+    // A back-fill cannot name a future tx.
+    assert!(commit(vec![e("x", "2")], vec![ie("k", false, Some(99))]).is_err());
+    // Verification is unaffected by index entries.
+    l.verify().unwrap();
+    // for_each_version replays a key's versions oldest first.
+    let mut seen = Vec::new();
+    l.for_each_version(b"r", l.state().tx_id, |k, tx, _, v| {
+        seen.push((String::from_utf8_lossy(k).into_owned(), tx, v.to_vec()));
+        Ok::<(), LedgerError>(())
+    })
+    .unwrap();
+    assert_eq!(
+        seen,
+        [
+            ("r1".to_string(), 1, b"a".to_vec()),
+            ("r1".to_string(), 2, b"b".to_vec())
+        ]
+    );
+}
+
+#[test]
+fn prefix_and_unique_index_preconditions() {
+    use stele_ledger::IndexEntry;
+    let dir = tempfile::tempdir().unwrap();
+    let l = Ledger::open(dir.path(), Options::default()).unwrap();
+    let h1 = l.commit(vec![e("t.1", "a")]).unwrap();
+    let since = |p: &str, tx: u64| Precondition::NoWriteUnderSince(p.as_bytes().to_vec(), tx);
+    let with = |pre: Precondition, idx: Vec<IndexEntry>| {
+        l.commit_with(Commit {
+            entries: vec![e("other", "x")],
+            preconditions: vec![pre],
+            index_entries: idx,
+            ..Default::default()
+        })
+    };
+    assert!(with(since("t.", h1.id), vec![]).is_ok());
+    l.commit(vec![e("t.2", "b")]).unwrap();
+    assert!(matches!(
+        with(since("t.", h1.id), vec![]),
+        Err(LedgerError::PreconditionFailed(_))
+    ));
+    // Watched prefixes answer from memory, the same way.
+    l.watch_prefix(b"c.");
+    let now = l.state().tx_id;
+    assert!(with(since("c.", now), vec![]).is_ok());
+    l.commit(vec![e("c.1", "x")]).unwrap();
+    assert!(with(since("c.", now), vec![]).is_err());
+
+    let entry = |k: &str| IndexEntry {
+        key: k.as_bytes().to_vec(),
+        deleted: false,
+        at: None,
+    };
+    let free = |p: &str, own: &str| {
+        Precondition::IndexPrefixFree(p.as_bytes().to_vec(), own.as_bytes().to_vec())
+    };
+    assert!(with(free("u.v1.", "u.v1.r1"), vec![entry("u.v1.r1")]).is_ok());
+    // The row's own entry does not count; another row's does.
+    assert!(with(free("u.v1.", "u.v1.r1"), vec![]).is_ok());
+    assert!(with(free("u.v1.", "u.v1.r2"), vec![entry("u.v1.r2")]).is_err());
+    assert!(with(free("u.v2.", "u.v2.r2"), vec![entry("u.v2.r2")]).is_ok());
 }

@@ -10,6 +10,12 @@
 //! | `CTL.INDEX.{1}{table}{index}` | `{unique:1}` then `{col:4}{order:1 = 0}` per column |
 //! | `R.{1}{table}{0}{encPK…}` | `{n:4}` then n × `{col:4}{len:4}{bytes}` for the non-NULL columns |
 //!
+//! Secondary indexes live in the ledger's derived `idx` column family (versioned, not hashed):
+//!
+//! | key | value |
+//! |---|---|
+//! | `M.{1}{table}{index}{encCol…}{encPK…}` | none (a version is live or a delete) |
+//!
 //! `encPK` is the order-preserving key encoding of each primary-key column: `0x20` for NULL, or
 //! `0x80` then INTEGER: `u64` with the sign bit flipped; TIMESTAMP: the same over nanoseconds;
 //! FLOAT: IEEE bits, sign bit flipped when positive, all bits inverted when negative; BOOLEAN: one
@@ -30,7 +36,8 @@ pub const CATALOG_PREFIX: &[u8] = b"\x02CTL.";
 const TABLE_TAG: &[u8] = b"\x02CTL.TABLE.";
 const COLUMN_TAG: &[u8] = b"\x02CTL.COLUMN.";
 const INDEX_TAG: &[u8] = b"\x02CTL.INDEX.";
-const ROW_TAG: &[u8] = b"\x02R.";
+pub const ROW_TAG: &[u8] = b"\x02R.";
+const INDEX_ENTRY_TAG: &[u8] = b"\x02M.";
 
 fn ids(tag: &[u8], ids: &[u32]) -> Vec<u8> {
     let mut k = Vec::with_capacity(tag.len() + 4 * ids.len() + 12);
@@ -74,6 +81,32 @@ pub fn index_value(unique: bool, columns: &[u32]) -> Vec<u8> {
 /// `R.{1}{table}{0}`: the prefix of every row key of a table.
 pub fn row_prefix(table: u32) -> Vec<u8> {
     ids(ROW_TAG, &[DATABASE_ID, table, PRIMARY_INDEX_ID])
+}
+
+/// `M.{1}{table}{index}`: the prefix of every entry of a secondary index.
+pub fn index_entry_prefix(table: u32, index: u32) -> Vec<u8> {
+    ids(INDEX_ENTRY_TAG, &[DATABASE_ID, table, index])
+}
+
+/// The width of the key-encoded value at the start of `b` (a column of type `ty`, size `max_len`).
+pub fn key_value_width(b: &[u8], ty: SqlType, max_len: u32) -> Result<usize> {
+    let width = match b.first() {
+        Some(&NULL_KEY_TAG) => 1,
+        Some(&VALUE_KEY_TAG) => {
+            1 + match ty {
+                SqlType::Integer | SqlType::Timestamp | SqlType::Float => 8,
+                SqlType::Boolean => 1,
+                SqlType::Uuid => 16,
+                SqlType::Varchar | SqlType::Blob => max_len as usize + 4,
+                SqlType::Json => return Err(SqlError::CannotIndexJson),
+            }
+        }
+        _ => return Err(SqlError::Corrupted("malformed index key".into())),
+    };
+    if b.len() < width {
+        return Err(SqlError::Corrupted("truncated index key".into()));
+    }
+    Ok(width)
 }
 
 /// A catalog entry, decoded.

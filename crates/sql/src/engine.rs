@@ -31,10 +31,11 @@ use datafusion::sql::sqlparser::ast::{
 use stele_ledger::proof::{TxHeader, TxId};
 use stele_ledger::Ledger;
 
+use crate::access::{self, Access};
 use crate::catalog::{Catalog, Table};
 use crate::parse::{self, Period, HISTORY_MARK, PERIOD_MARK};
 use crate::store::{
-    ColumnSpec, KeyRange, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet,
+    ColumnSpec, KeyRange, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet,
 };
 use crate::types::{parse_uuid, SqlType, Value};
 use crate::{Result, SqlError};
@@ -285,88 +286,6 @@ struct LedgerTable {
 }
 
 impl LedgerTable {
-    /// The primary-key values fixed by equality filters (`pk = literal`, every key column), if
-    /// these filters fix them all. Such filters are evaluated exactly by a point lookup.
-    fn pk_lookup(&self, filters: &[&Expr]) -> Option<Vec<Value>> {
-        if matches!(self.source, Source::History(_)) {
-            return None;
-        }
-        let mut fixed: HashMap<String, Value> = HashMap::new();
-        for f in filters {
-            if let Some((col, v)) = column_equals(f) {
-                fixed.insert(col, v);
-            }
-        }
-        self.table
-            .pk_columns()
-            .iter()
-            .map(|c| fixed.get(&c.name).cloned())
-            .collect()
-    }
-
-    /// Range filters on a single-column INTEGER primary key, as row-key bounds (the key
-    /// encoding preserves integer order, so the scan evaluates them exactly).
-    fn pk_range(&self, filters: &[&Expr]) -> Option<(KeyRange, String)> {
-        use datafusion::logical_expr::Operator;
-        if matches!(self.source, Source::History(_)) {
-            return None;
-        }
-        let [pk] = self.table.pk_columns()[..] else {
-            return None;
-        };
-        if pk.ty != SqlType::Integer {
-            return None;
-        }
-        let (mut lo, mut hi): (Option<(i64, bool)>, Option<(i64, bool)>) = (None, None);
-        for f in filters {
-            let Some((col, op, Value::Integer(v))) = comparison(f) else {
-                continue;
-            };
-            if col != pk.name {
-                continue;
-            }
-            match op {
-                Operator::Gt | Operator::GtEq => {
-                    let b = (v, op == Operator::GtEq);
-                    // The tighter lower bound wins.
-                    if lo.is_none_or(|(x, incl)| v > x || (v == x && !b.1 && incl)) {
-                        lo = Some(b);
-                    }
-                }
-                _ => {
-                    let b = (v, op == Operator::LtEq);
-                    if hi.is_none_or(|(x, incl)| v < x || (v == x && !b.1 && incl)) {
-                        hi = Some(b);
-                    }
-                }
-            }
-        }
-        if lo.is_none() && hi.is_none() {
-            return None;
-        }
-        let key = |v: i64| {
-            let mut k = crate::encoding::row_prefix(self.table.id);
-            k.extend(
-                crate::encoding::encode_key_value(&Value::Integer(v), SqlType::Integer, 8).unwrap(),
-            );
-            k
-        };
-        let text = format!(
-            "{}{}, {}{}",
-            if lo.is_some_and(|(_, i)| i) { "[" } else { "(" },
-            lo.map_or("-inf".to_string(), |(v, _)| v.to_string()),
-            hi.map_or("+inf".to_string(), |(v, _)| v.to_string()),
-            if hi.is_some_and(|(_, i)| i) { "]" } else { ")" },
-        );
-        Some((
-            KeyRange {
-                lo: lo.map(|(v, i)| (key(v), i)),
-                hi: hi.map(|(v, i)| (key(v), i)),
-            },
-            text,
-        ))
-    }
-
     fn snapshot_text(&self) -> String {
         match &self.source {
             Source::Current(ws) if ws.is_empty() => format!("snapshot tx {}", ws.snapshot),
@@ -377,59 +296,6 @@ impl LedgerTable {
             Source::History(s) => format!("every version up to tx {s}"),
         }
     }
-}
-
-/// `column = literal` (or `IS NOT DISTINCT FROM`, which two-valued `=` becomes): the column
-/// and the value.
-fn column_equals(e: &Expr) -> Option<(String, Value)> {
-    use datafusion::logical_expr::{BinaryExpr, Operator};
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
-        return None;
-    };
-    if !matches!(op, Operator::Eq | Operator::IsNotDistinctFrom) {
-        return None;
-    }
-    let (col, lit) = match (left.as_ref(), right.as_ref()) {
-        (Expr::Column(c), Expr::Literal(v, _)) | (Expr::Literal(v, _), Expr::Column(c)) => (c, v),
-        _ => return None,
-    };
-    let v = from_scalar(lit.clone()).ok()?;
-    (!v.is_null()).then(|| (col.name.clone(), v))
-}
-
-/// `column op literal`, seen through the `COALESCE(…, false)` that two-valued logic wraps
-/// comparisons in; the operator is turned around when the literal is on the left.
-fn comparison(e: &Expr) -> Option<(String, datafusion::logical_expr::Operator, Value)> {
-    use datafusion::logical_expr::{BinaryExpr, Operator};
-    let e = match e {
-        Expr::ScalarFunction(f)
-            if f.name() == "coalesce"
-                && f.args.len() == 2
-                && matches!(
-                    &f.args[1],
-                    Expr::Literal(ScalarValue::Boolean(Some(false)), _)
-                ) =>
-        {
-            &f.args[0]
-        }
-        other => other,
-    };
-    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
-        return None;
-    };
-    let (col, lit, op) = match (left.as_ref(), right.as_ref()) {
-        (Expr::Column(c), Expr::Literal(v, _)) => (c, v, *op),
-        (Expr::Literal(v, _), Expr::Column(c)) => (c, v, op.swap()?),
-        _ => return None,
-    };
-    if !matches!(
-        op,
-        Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
-    ) {
-        return None;
-    }
-    let v = from_scalar(lit.clone()).ok()?;
-    (!v.is_null()).then(|| (col.name.clone(), op, v))
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -450,21 +316,10 @@ impl TableProvider for LedgerTable {
         &self,
         filters: &[&Expr],
     ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
-        let exact = self.pk_lookup(filters).is_some();
-        let ranged = self.pk_range(filters).is_some();
-        let pk: Vec<String> = self
-            .table
-            .pk_columns()
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        Ok(filters
-            .iter()
-            .map(|f| {
-                let on_pk = column_equals(f).is_some_and(|(c, _)| pk.contains(&c));
-                let range_on_pk = comparison(f)
-                    .is_some_and(|(c, _, v)| pk.contains(&c) && matches!(v, Value::Integer(_)));
-                if (exact && on_pk) || (!exact && ranged && range_on_pk) {
+        let access = self.access(filters);
+        Ok((0..filters.len())
+            .map(|i| {
+                if access.used().contains(&i) {
                     TableProviderFilterPushDown::Exact
                 } else {
                     TableProviderFilterPushDown::Unsupported
@@ -481,71 +336,93 @@ impl TableProvider for LedgerTable {
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let limit = limit.unwrap_or(0);
         let filter_refs: Vec<&Expr> = filters.iter().collect();
-        let lookup = self.pk_lookup(&filter_refs);
-        let range = if lookup.is_none() {
-            self.pk_range(&filter_refs)
-        } else {
-            None
-        };
-        let name = &self.table.name;
-        self.log.lock().push(match &lookup {
-            Some(pk) => format!(
-                "LedgerScan {name}: primary key lookup ({}) at {}",
-                pk.iter()
-                    .map(crate::slt::render)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                self.snapshot_text()
-            ),
-            None => match &range {
-                Some((_, text)) => format!(
-                    "LedgerScan {name}: primary index, range {text} at {}",
-                    self.snapshot_text()
-                ),
-                None => format!(
-                    "LedgerScan {name}: primary index, full range at {}",
-                    self.snapshot_text()
-                ),
-            },
-        });
-        let rows = match (&self.source, lookup) {
-            (Source::Current(ws), Some(pk)) => self
-                .store
-                .get_in(&self.table, &pk, Some(ws))
-                .map(|r| r.into_iter().collect()),
-            (Source::Range(r), Some(pk)) => self
-                .store
-                .get(&self.table, &pk, r.until)
-                .map(|row| row.into_iter().filter(|x| x.tx >= r.from).collect()),
-            (Source::Current(ws), None) => {
-                let keys = range.map(|(k, _)| k).unwrap_or_default();
-                self.store.scan_keys_in(&self.table, &keys, limit, Some(ws))
-            }
-            (Source::Range(r), None) => {
-                let keys = range.map(|(k, _)| k).unwrap_or_default();
-                self.store.scan_keys(&self.table, *r, &keys, limit)
-            }
-            (Source::History(s), _) => self.store.history(&self.table, *s).map(|mut rows| {
-                for r in &mut rows {
-                    r.values.insert(0, Value::Integer(r.revision as i64));
-                }
-                rows
-            }),
-        }
-        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        // DataFusion passes exactly the filters reported `Exact`: the same access comes out.
+        let access = self.access(&filter_refs);
+        self.log.lock().push(format!(
+            "LedgerScan {}: {} at {}",
+            self.table.name,
+            access.describe(&self.table.name),
+            self.snapshot_text()
+        ));
+        let ext = |e: SqlError| datafusion::error::DataFusionError::External(Box::new(e));
+        let rows = self.read(access, limit).map_err(ext)?;
         let types: Vec<SqlType> = match self.source {
             Source::History(_) => std::iter::once(SqlType::Integer)
                 .chain(self.table.columns.iter().map(|c| c.ty))
                 .collect(),
             _ => self.table.columns.iter().map(|c| c.ty).collect(),
         };
-        let batch = rows_to_batch(&types, &self.schema, rows.iter().map(|r| &r.values))
-            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        let batch =
+            rows_to_batch(&types, &self.schema, rows.iter().map(|r| &r.values)).map_err(ext)?;
         Ok(MemorySourceConfig::try_new_exec(
             &[vec![batch]],
             self.schema.clone(),
             projection.cloned(),
         )?)
+    }
+}
+
+impl LedgerTable {
+    fn access(&self, filters: &[&Expr]) -> Access {
+        match self.source {
+            Source::History(_) => Access::Full,
+            _ => access::choose(&self.table, filters),
+        }
+    }
+
+    /// The rows an access path reaches in this table's source (at most `limit`, 0: all).
+    fn read(&self, access: Access, limit: usize) -> Result<Vec<Row>> {
+        let t = &self.table;
+        let store = &self.store;
+        let mut rows = match (&self.source, access) {
+            (Source::History(s), _) => {
+                let mut rows = store.history(t, *s)?;
+                for r in &mut rows {
+                    r.values.insert(0, Value::Integer(r.revision as i64));
+                }
+                return Ok(rows);
+            }
+            (_, Access::Full) => self.read_range(&KeyRange::default(), limit)?,
+            (source, Access::Primary(plan)) => match plan.points {
+                Some(keys) => match source {
+                    Source::Current(ws) => store.rows_by_keys_in(t, &keys, ws)?,
+                    Source::Range(r) => store.rows_by_keys(t, &keys, *r)?,
+                    Source::History(_) => unreachable!("history reads every version"),
+                },
+                None => {
+                    let mut rows = Vec::new();
+                    for r in &plan.ranges {
+                        rows.extend(self.read_range(r, limit)?);
+                    }
+                    rows
+                }
+            },
+            (source, Access::Secondary(index, _, plan)) => {
+                let (snapshot, ws) = match source {
+                    Source::Current(ws) => (ws.snapshot, Some(ws.as_ref())),
+                    Source::Range(r) => (r.until, None),
+                    Source::History(_) => unreachable!("history reads every version"),
+                };
+                let keys = store.index_row_keys(t, &index, &plan.ranges, snapshot, ws)?;
+                match source {
+                    Source::Current(ws) => store.rows_by_keys_in(t, &keys, ws)?,
+                    Source::Range(r) => store.rows_by_keys(t, &keys, *r)?,
+                    Source::History(_) => unreachable!("history reads every version"),
+                }
+            }
+        };
+        if limit > 0 {
+            rows.truncate(limit);
+        }
+        Ok(rows)
+    }
+
+    fn read_range(&self, keys: &KeyRange, limit: usize) -> Result<Vec<Row>> {
+        match &self.source {
+            Source::Current(ws) => self.store.scan_keys_in(&self.table, keys, limit, Some(ws)),
+            Source::Range(r) => self.store.scan_keys(&self.table, *r, keys, limit),
+            Source::History(_) => unreachable!("history reads every version"),
+        }
     }
 }
 
@@ -592,7 +469,7 @@ fn rows_to_batch<'a>(
 }
 
 /// A DataFusion scalar as a SQL value.
-fn from_scalar(s: ScalarValue) -> Result<Value> {
+pub(crate) fn from_scalar(s: ScalarValue) -> Result<Value> {
     Ok(match s {
         s if s.is_null() => Value::Null,
         ScalarValue::Int64(Some(v)) => Value::Integer(v),

@@ -10,12 +10,18 @@
 //!   row values (NULL by omission).
 //! - [`catalog`]: the catalog as of a snapshot tx; ids are never reused.
 //! - [`store`]: DDL and row writes as ledger transactions (optimistic, with per-row conflict
-//!   preconditions), row reads at a snapshot or over a tx range, and `HISTORY OF`.
+//!   preconditions), secondary-index entries, row reads at a snapshot or over a tx range, and
+//!   `HISTORY OF`.
+//! - [`parse`]: immudb's syntax rewritten onto sqlparser (DataFusion's re-export); `semantics`:
+//!   classic immudb's semantics as AST rewrites.
+//! - [`access`]: access paths (primary or secondary key ranges) chosen from pushed filters.
+//! - [`engine`]: statements, sessions and transactions; queries on DataFusion over
+//!   snapshot-pinned table providers.
+//! - [`slt`]: the sqllogictest runner behind `stele slt`.
 //!
-//! Not here yet: the parser (sqlparser via DataFusion's re-export, with immudb's syntax),
-//! DataFusion planning over a snapshot-pinned TableProvider, secondary-index entries,
-//! ALTER/DROP, sessions and interactive transactions, `stele slt`. See `docs/sql.md`.
+//! See `docs/sql.md` for the design and what remains.
 
+pub mod access;
 pub mod catalog;
 pub mod encoding;
 pub mod engine;

@@ -6,7 +6,14 @@
 //! - every row key read or written by a write carries a `KeyNotModifiedAfter(snapshot)`
 //!   precondition, so a concurrent change to those rows aborts the commit with `tx read conflict`
 //!   and nothing is written (range phantoms are not detected yet);
-//! - deletes write the same `R.` key with the old row value and the `deleted` metadata flag.
+//! - deletes write the same `R.` key with the old row value and the `deleted` metadata flag;
+//! - secondary indexes are derived entries (`M.` keys in the ledger's unhashed `idx` family)
+//!   written in the same batch as the rows they index: a row's entry is live from the tx that
+//!   gave it those column values until the tx that changed or deleted them. `CREATE INDEX`
+//!   back-fills every committed version with its own tx id, so time travel can use the index;
+//! - a transaction that writes rows aborts if DDL committed after its snapshot, and `CREATE
+//!   INDEX` aborts if rows of its table were written after its snapshot (the back-fill would
+//!   miss them); a UNIQUE index entry carries an `IndexPrefixFree` precondition.
 
 use std::sync::Arc;
 
@@ -14,10 +21,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use stele_ledger::proof::{KvMetadata, TxHeader, TxId};
 
 use stele_ledger::{
-    Commit, Entry, HistoryQuery, Ledger, LedgerError, NewEntry, Precondition, ScanQuery,
+    Commit, Entry, HistoryQuery, IndexEntry, Ledger, LedgerError, NewEntry, Precondition, ScanQuery,
 };
 
-use crate::catalog::{Catalog, Column, Table};
+use crate::catalog::{Catalog, Column, Index, Table};
 use crate::encoding::{self, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
 use crate::types::{SqlType, Value};
 use crate::{Result, SqlError};
@@ -93,6 +100,15 @@ pub struct KeyRange {
 }
 
 impl KeyRange {
+    /// Every key starting with `prefix`.
+    pub fn prefix(prefix: Vec<u8>) -> KeyRange {
+        let hi = successor(&prefix).map(|s| (s, false));
+        KeyRange {
+            lo: Some((prefix, true)),
+            hi,
+        }
+    }
+
     fn contains(&self, k: &[u8]) -> bool {
         let above = match &self.lo {
             Some((lo, incl)) => k > lo.as_slice() || (*incl && k == lo.as_slice()),
@@ -117,6 +133,18 @@ impl KeyRange {
     }
 }
 
+/// The smallest byte string greater than every string starting with `p`, if any.
+pub fn successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut s = p.to_vec();
+    while let Some(last) = s.pop() {
+        if last != 0xFF {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
 /// Which versions a read sees: the newest version per row whose tx lies in `[from, until]`
 /// (`from = 1`: "as of `until`"), dropped if it is a delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +165,11 @@ pub struct WriteSet {
     entries: BTreeMap<Vec<u8>, NewEntry>,
     guarded: BTreeSet<Vec<u8>>,
     fresh: BTreeSet<Vec<u8>>,
+    /// Secondary-index entries of this tx: `true` when the entry is deleted.
+    index: BTreeMap<Vec<u8>, bool>,
+    /// Index entries back-filled at older txs (`CREATE INDEX` on a table with history).
+    backfill: Vec<IndexEntry>,
+    preconditions: Vec<Precondition>,
 }
 
 impl WriteSet {
@@ -252,9 +285,25 @@ impl SqlStore {
             .map(|k| Precondition::KeyNotModifiedAfter(k, ws.snapshot))
             .collect();
         preconditions.extend(ws.fresh.into_iter().map(Precondition::KeyMustNotExist));
+        let rows = encoding::ROW_TAG;
+        if ws.entries.keys().any(|k| k.starts_with(rows)) {
+            // Rows written under a schema that changed meanwhile (a new index, say) abort.
+            preconditions.push(Precondition::NoWriteUnderSince(
+                encoding::CATALOG_PREFIX.to_vec(),
+                ws.snapshot,
+            ));
+        }
+        preconditions.extend(ws.preconditions);
+        let mut index_entries = ws.backfill;
+        index_entries.extend(ws.index.into_iter().map(|(key, deleted)| IndexEntry {
+            key,
+            deleted,
+            at: None,
+        }));
         let commit = Commit {
             entries: ws.entries.into_values().collect(),
             preconditions,
+            index_entries,
             no_sync: false,
         };
         Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
@@ -430,10 +479,243 @@ impl SqlStore {
         if unique && !self.scan_in(t, 1, Some(ws))?.is_empty() {
             return Err(SqlError::LimitedIndexCreation);
         }
-        let key = encoding::index_key(t.id, t.max_index_id + 1);
+        let index = Index {
+            id: t.max_index_id + 1,
+            unique,
+            columns: ids,
+        };
+        let key = encoding::index_key(t.id, index.id);
         ws.fresh.insert(key.clone());
-        ws.put(NewEntry::new(key, encoding::index_value(unique, &ids)));
+        ws.put(NewEntry::new(
+            key,
+            encoding::index_value(unique, &index.columns),
+        ));
+        self.backfill_index(ws, t, &index)?;
         Ok(true)
+    }
+
+    /// Writes the entries of a new index for every committed version of the table's rows (at
+    /// the versions' own txs) and for the transaction's pending rows.
+    fn backfill_index(&self, ws: &mut WriteSet, t: &Table, index: &Index) -> Result<()> {
+        let prefix = encoding::row_prefix(t.id);
+        let mut backfill = Vec::new();
+        let mut row: Vec<u8> = Vec::new();
+        let mut live: Option<Vec<u8>> = None;
+        let mut committed_live: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+        let pending: BTreeSet<Vec<u8>> = ws.pending_under(&prefix).map(|e| e.key.clone()).collect();
+        self.ledger
+            .for_each_version(&prefix, ws.snapshot, |key, tx, md, value| {
+                if key != row.as_slice() {
+                    if let Some(k) = live.take().filter(|_| pending.contains(&row)) {
+                        committed_live.insert(row.clone(), k);
+                    }
+                    row = key.to_vec();
+                }
+                let entry = if md.deleted {
+                    None
+                } else {
+                    let values = self.decode(t, value)?;
+                    Some(index_entry_key(t, index, &values, &key[prefix.len()..])?)
+                };
+                if entry != live {
+                    if let Some(old) = live.take() {
+                        backfill.push(IndexEntry {
+                            key: old,
+                            deleted: true,
+                            at: Some(tx),
+                        });
+                    }
+                    if let Some(new) = &entry {
+                        backfill.push(IndexEntry {
+                            key: new.clone(),
+                            deleted: false,
+                            at: Some(tx),
+                        });
+                    }
+                    live = entry;
+                }
+                Ok::<(), SqlError>(())
+            })?;
+        if let Some(k) = live.take().filter(|_| pending.contains(&row)) {
+            committed_live.insert(row, k);
+        }
+        ws.backfill.extend(backfill);
+        for key in pending {
+            let e = ws.entries[&key].clone();
+            let new = if e.metadata.deleted {
+                None
+            } else {
+                let values = self.decode(t, &e.value)?;
+                Some(index_entry_key(t, index, &values, &key[prefix.len()..])?)
+            };
+            let old = committed_live.remove(&key);
+            if old != new {
+                if let Some(old) = old {
+                    ws.index.insert(old, true);
+                }
+                if let Some(new) = new {
+                    ws.index.insert(new, false);
+                }
+            }
+        }
+        // A row committed after the snapshot would be missing from the back-fill.
+        ws.preconditions
+            .push(Precondition::NoWriteUnderSince(prefix, ws.snapshot));
+        Ok(())
+    }
+
+    /// Keeps the secondary indexes of one row in step with a write: `old` and `new` are the
+    /// full rows before and after (`None`: absent). UNIQUE indexes are checked here against
+    /// the snapshot and the transaction, and again at commit by a precondition.
+    fn maintain_indexes(
+        &self,
+        ws: &mut WriteSet,
+        t: &Table,
+        pk_enc: &[u8],
+        old: Option<&[Value]>,
+        new: Option<&[Value]>,
+    ) -> Result<()> {
+        for index in t.indexes.iter().filter(|i| i.id != PRIMARY_INDEX_ID) {
+            let old_key = old
+                .map(|v| index_entry_key(t, index, v, pk_enc))
+                .transpose()?;
+            let new_key = new
+                .map(|v| index_entry_key(t, index, v, pk_enc))
+                .transpose()?;
+            if old_key == new_key {
+                continue;
+            }
+            if let Some(k) = old_key {
+                ws.index.insert(k, true);
+            }
+            let Some(k) = new_key else { continue };
+            if index.unique {
+                let prefix = k[..k.len() - pk_enc.len()].to_vec();
+                if self.index_prefix_taken(ws, &prefix, &k)? {
+                    return Err(SqlError::KeyAlreadyExists);
+                }
+                ws.preconditions
+                    .push(Precondition::IndexPrefixFree(prefix, k.clone()));
+            }
+            ws.index.insert(k, false);
+        }
+        Ok(())
+    }
+
+    /// Whether a live entry other than `except` starts with `prefix`, as the transaction sees it.
+    fn index_prefix_taken(&self, ws: &WriteSet, prefix: &[u8], except: &[u8]) -> Result<bool> {
+        let pending = ws
+            .index
+            .range(prefix.to_vec()..)
+            .take_while(|(k, _)| k.starts_with(prefix));
+        for (k, deleted) in pending {
+            if !deleted && k.as_slice() != except {
+                return Ok(true);
+            }
+        }
+        let committed = self.ledger.index_scan(&ScanQuery {
+            prefix: prefix.to_vec(),
+            snapshot: Some(ws.snapshot),
+            ..Default::default()
+        })?;
+        Ok(committed
+            .iter()
+            .any(|e| e.key.as_slice() != except && ws.index.get(&e.key) != Some(&true)))
+    }
+
+    /// Row keys reached through a secondary index: its live entries in `ranges` (index-key
+    /// bounds) at the snapshot, with the transaction's own index writes applied, in index order.
+    pub fn index_row_keys(
+        &self,
+        t: &Table,
+        index: &Index,
+        ranges: &[KeyRange],
+        snapshot: TxId,
+        ws: Option<&WriteSet>,
+    ) -> Result<Vec<Vec<u8>>> {
+        let prefix = encoding::index_entry_prefix(t.id, index.id);
+        let mut found: BTreeSet<Vec<u8>> = BTreeSet::new();
+        for r in ranges {
+            let mut q = ScanQuery {
+                prefix: prefix.clone(),
+                snapshot: Some(snapshot),
+                ..Default::default()
+            };
+            r.apply(&mut q);
+            found.extend(self.ledger.index_scan(&q)?.into_iter().map(|e| e.key));
+            if let Some(ws) = ws {
+                for (k, deleted) in ws.index.range(prefix.clone()..) {
+                    if !k.starts_with(&prefix) {
+                        break;
+                    }
+                    if r.contains(k) {
+                        if *deleted {
+                            found.remove(k);
+                        } else {
+                            found.insert(k.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let cols: Vec<&Column> = index
+            .columns
+            .iter()
+            .map(|id| {
+                t.column_by_id(*id)
+                    .ok_or_else(|| SqlError::Corrupted("index on a dropped column".into()))
+            })
+            .collect::<Result<_>>()?;
+        let rows = encoding::row_prefix(t.id);
+        found
+            .into_iter()
+            .map(|k| {
+                let mut at = prefix.len();
+                for c in &cols {
+                    at += encoding::key_value_width(&k[at..], c.ty, c.max_len)?;
+                }
+                let mut key = rows.clone();
+                key.extend_from_slice(&k[at..]);
+                Ok(key)
+            })
+            .collect()
+    }
+
+    /// Rows by row key as a transaction sees them (absent keys are skipped).
+    pub fn rows_by_keys_in(&self, t: &Table, keys: &[Vec<u8>], ws: &WriteSet) -> Result<Vec<Row>> {
+        let mut rows = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(e) = self.entry_in(key, ws)? {
+                rows.push(Row {
+                    values: self.decode(t, &e.value)?,
+                    tx: e.tx,
+                    revision: 0,
+                    deleted: false,
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Committed rows by row key over a tx range (absent keys are skipped).
+    pub fn rows_by_keys(&self, t: &Table, keys: &[Vec<u8>], range: TxRange) -> Result<Vec<Row>> {
+        let mut rows = Vec::with_capacity(keys.len());
+        if range.from == 0 || range.from > range.until {
+            return Ok(rows);
+        }
+        for key in keys {
+            match self.ledger.get(key, Some(range.until)) {
+                Ok(e) if e.tx >= range.from => rows.push(Row {
+                    values: self.decode(t, &e.value)?,
+                    tx: e.tx,
+                    revision: 0,
+                    deleted: false,
+                }),
+                Ok(_) | Err(LedgerError::KeyNotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(rows)
     }
 
     /// `ALTER TABLE t ADD COLUMN c ...`: the new column must be nullable; existing rows read NULL.
@@ -698,9 +980,18 @@ impl SqlStore {
             }
             let existing = self.entry_in(&key, ws)?;
             ws.guarded.insert(key.clone());
+            let secondary = t.indexes.len() > 1;
+            let old_values = match (&existing, secondary) {
+                (Some(e), true) => Some(self.decode(t, &e.value)?),
+                _ => None,
+            };
+            let pk_enc = key[encoding::row_prefix(t.id).len()..].to_vec();
             match kind {
                 WriteKind::Delete => {
                     let Some(old) = existing else { continue };
+                    if secondary {
+                        self.maintain_indexes(ws, t, &pk_enc, old_values.as_deref(), None)?;
+                    }
                     entries.push(NewEntry {
                         key,
                         metadata: KvMetadata {
@@ -726,6 +1017,15 @@ impl SqlStore {
                         if c.not_null && v.is_null() {
                             return Err(SqlError::NotNullableColumnCannotBeNull(c.name.clone()));
                         }
+                    }
+                    if secondary {
+                        self.maintain_indexes(
+                            ws,
+                            t,
+                            &pk_enc,
+                            old_values.as_deref(),
+                            Some(&values),
+                        )?;
                     }
                     let row: Vec<(u32, &Value)> =
                         t.columns.iter().map(|c| c.id).zip(values.iter()).collect();
@@ -939,6 +1239,28 @@ impl SqlStore {
         }
         Ok(rows)
     }
+}
+
+/// The entry key of a row in a secondary index: `M.{table}{index}`, the key encoding of the
+/// indexed columns, then the row's encoded primary key (`values` is the full row).
+pub fn index_entry_key(
+    t: &Table,
+    index: &Index,
+    values: &[Value],
+    pk_enc: &[u8],
+) -> Result<Vec<u8>> {
+    let mut k = encoding::index_entry_prefix(t.id, index.id);
+    for id in &index.columns {
+        let pos = t
+            .columns
+            .iter()
+            .position(|c| c.id == *id)
+            .ok_or_else(|| SqlError::Corrupted("index on a dropped column".into()))?;
+        let c = &t.columns[pos];
+        k.extend_from_slice(&encoding::encode_key_value(&values[pos], c.ty, c.max_len)?);
+    }
+    k.extend_from_slice(pk_enc);
+    Ok(k)
 }
 
 /// Primary keys and indexes: at most 8 columns, no JSON, sized VARCHAR/BLOB within the key limit.

@@ -57,7 +57,7 @@ fn explain_shows_index_and_snapshot() {
         scans(&e, "SELECT v FROM t WHERE id = 1 AND k = 'a'")
     );
     insta::assert_snapshot!(
-        "partial_key_is_a_scan",
+        "partial_key_is_a_prefix_range",
         scans(&e, "SELECT v FROM t WHERE id = 1")
     );
     insta::assert_snapshot!(
@@ -74,6 +74,47 @@ fn explain_shows_index_and_snapshot() {
             &e,
             "SELECT t.v, u.w FROM t INNER JOIN u ON t.id = u.id WHERE u.id = 1"
         )
+    );
+}
+
+#[test]
+fn explain_names_secondary_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    e.execute(
+        "CREATE INDEX ON t (v); CREATE TABLE p (id INTEGER, a INTEGER, b VARCHAR[4], c FLOAT, PRIMARY KEY id);
+         CREATE INDEX ON p (a, b); CREATE INDEX ON p (c)",
+        &HashMap::new(),
+    )
+    .unwrap();
+    insta::assert_snapshot!("index_equality", scans(&e, "SELECT id FROM t WHERE v = 10"));
+    insta::assert_snapshot!(
+        "index_range",
+        scans(&e, "SELECT id FROM t WHERE v >= 10 AND v < 20")
+    );
+    insta::assert_snapshot!(
+        "index_in",
+        scans(&e, "SELECT id FROM t WHERE v IN (10, 20, 30, 40)")
+    );
+    insta::assert_snapshot!(
+        "two_column_index",
+        scans(&e, "SELECT id FROM p WHERE a = 1 AND b > 'x'")
+    );
+    insta::assert_snapshot!(
+        "second_column_alone_is_no_range",
+        scans(&e, "SELECT id FROM p WHERE b = 'x'")
+    );
+    insta::assert_snapshot!(
+        "float_is_not_pushed",
+        scans(&e, "SELECT id FROM p WHERE c = 1.5")
+    );
+    insta::assert_snapshot!(
+        "index_time_travel",
+        scans(&e, "SELECT id FROM t SINCE TX 1 UNTIL TX 2 WHERE v = 10")
+    );
+    insta::assert_snapshot!(
+        "pk_in_list",
+        scans(&e, "SELECT w FROM u WHERE id IN (1, 2, 3, 4)")
     );
 }
 
@@ -268,5 +309,70 @@ fn catalog_cache_follows_ddl_from_any_engine() {
         old.unwrap_err().to_string(),
         "table does not exist (x)",
         "the table is gone from today's catalog"
+    );
+}
+
+/// Schema changes and row writes that overlap abort the later commit: rows written under an
+/// old schema would miss a new index, and an index back-fill would miss rows committed after
+/// its snapshot. Concurrent inserts of one UNIQUE value: the second commit aborts.
+#[test]
+fn ddl_and_unique_conflicts_abort_at_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let p = HashMap::new();
+    let count = |sql: &str| last_rows(e.execute(sql, &p).unwrap());
+
+    // A row insert racing CREATE INDEX: whichever commits second aborts.
+    let mut a = e.session();
+    a.execute("BEGIN; INSERT INTO u (id, w) VALUES (30, 'race')", &p)
+        .unwrap();
+    e.execute("CREATE INDEX ON u (w)", &p).unwrap();
+    assert_eq!(
+        a.execute("COMMIT", &p).unwrap_err().to_string(),
+        "tx read conflict"
+    );
+
+    let mut b = e.session();
+    b.execute("BEGIN; CREATE INDEX ON t (v)", &p).unwrap();
+    e.execute("INSERT INTO t (id, k, v) VALUES (9, 'z', 99)", &p)
+        .unwrap();
+    assert_eq!(
+        b.execute("COMMIT", &p).unwrap_err().to_string(),
+        "tx read conflict"
+    );
+    // Retried, the index covers the row.
+    e.execute("CREATE INDEX ON t (v)", &p).unwrap();
+    assert_eq!(
+        count("SELECT id FROM t WHERE v = 99"),
+        vec![vec![Value::Integer(9)]]
+    );
+
+    // Two transactions take the same UNIQUE value: the second to commit aborts.
+    e.execute(
+        "CREATE TABLE m (id INTEGER, email VARCHAR[16], PRIMARY KEY id); CREATE UNIQUE INDEX ON m (email)",
+        &p,
+    )
+    .unwrap();
+    let mut c = e.session();
+    let mut d = e.session();
+    c.execute("BEGIN; INSERT INTO m (id, email) VALUES (1, 'same')", &p)
+        .unwrap();
+    d.execute("BEGIN; INSERT INTO m (id, email) VALUES (2, 'same')", &p)
+        .unwrap();
+    c.execute("COMMIT", &p).unwrap();
+    assert_eq!(
+        d.execute("COMMIT", &p).unwrap_err().to_string(),
+        "tx read conflict"
+    );
+    // The retry sees the committed value and gets the classic error.
+    assert_eq!(
+        e.execute("INSERT INTO m (id, email) VALUES (2, 'same')", &p)
+            .unwrap_err()
+            .to_string(),
+        "key already exists"
+    );
+    assert_eq!(
+        count("SELECT id FROM m WHERE email = 'same'"),
+        vec![vec![Value::Integer(1)]]
     );
 }

@@ -272,6 +272,7 @@ impl Kv<'_> {
             entries,
             preconditions,
             no_sync,
+            ..Default::default()
         })
     }
 
@@ -333,6 +334,7 @@ impl Kv<'_> {
                 entries,
                 preconditions,
                 no_sync: false,
+                ..Default::default()
             })
             .map_err(|e| match e {
                 LedgerError::PreconditionFailed(_) => LedgerError::KeyNotFound,
