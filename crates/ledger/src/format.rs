@@ -40,6 +40,17 @@ pub fn escape_into(out: &mut Vec<u8>, key: &[u8]) {
     }
 }
 
+/// Replaces `out` with the key whose escaped form (terminator excluded) is `escaped`.
+pub fn unescape_into(out: &mut Vec<u8>, escaped: &[u8]) {
+    out.clear();
+    let mut i = 0;
+    while i < escaped.len() {
+        out.push(escaped[i]);
+        // `0x00` is always followed by its `0xFF` escape.
+        i += if escaped[i] == 0 { 2 } else { 1 };
+    }
+}
+
 /// `esc(key) ‖ 0x00 0x00`: the part of a kv key shared by all versions of `key`.
 pub fn kv_key_prefix(key: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(key.len() + 10);

@@ -119,6 +119,100 @@ impl Ledger {
         })
     }
 
+    /// The newest live version of `key` at `snapshot`, without counting its revision (one
+    /// seek): `None` when absent, deleted or expired.
+    pub fn get_latest(&self, key: &[u8], snapshot: TxId) -> Result<Option<Entry>> {
+        match self.versions_desc(key, snapshot, 1).next().transpose()? {
+            Some(e) if e.is_live(now_secs()) => Ok(Some(e)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Visits the live keys of a forward scan at the snapshot without copying them:
+    /// `f(key, tx, value)` in key order, until it returns `false`. `seek_key`/`end_key` bound
+    /// the scan as in [`ScanQuery`]; `desc`, `offset`, `limit` and `include_deleted` are ignored.
+    ///
+    /// Cheaper than [`Ledger::scan`]: it steps with `next` over older versions instead of
+    /// seeking past them, and compares escaped keys instead of decoding them.
+    pub fn visit(
+        &self,
+        q: &ScanQuery,
+        mut f: impl FnMut(&[u8], TxId, &[u8]) -> bool,
+    ) -> Result<()> {
+        let snapshot = self.snapshot_or_latest(q.snapshot)?;
+        let now = now_secs();
+        let esc = |k: &[u8]| {
+            let mut out = Vec::with_capacity(k.len() + 2);
+            format::escape_into(&mut out, k);
+            out
+        };
+        let prefix = esc(&q.prefix);
+        // Escaping preserves order, so bounds compare escaped key bytes (terminator excluded).
+        let lower = q.seek_key.as_ref().map(|k| (esc(k), q.inclusive_seek));
+        let upper = q.end_key.as_ref().map(|k| (esc(k), q.inclusive_end));
+        let mut opts = rocksdb::ReadOptions::default();
+        if let Some(end) = successor(&prefix) {
+            opts.set_iterate_upper_bound(end);
+        }
+        let mut it = self
+            .inner
+            .db
+            .raw_iterator_cf_opt(self.inner.cf(CF_KV), opts);
+        match &lower {
+            Some((k, _)) if k.as_slice() > prefix.as_slice() => it.seek(k),
+            _ => it.seek(&prefix),
+        }
+        // The escaped key of the last version handled: older versions of it are skipped.
+        let mut done_key: Vec<u8> = Vec::new();
+        let mut decoded = Vec::new();
+        while let Some(raw) = it.key() {
+            if raw.len() < 10 || !raw.starts_with(&prefix) {
+                break;
+            }
+            let (ek, id) = raw.split_at(raw.len() - 10);
+            if !done_key.is_empty() && ek == done_key.as_slice() {
+                it.next();
+                continue;
+            }
+            if let Some((hi, incl)) = &upper {
+                if ek > hi.as_slice() || (!incl && ek == hi.as_slice()) {
+                    break;
+                }
+            }
+            if let Some((lo, incl)) = &lower {
+                if ek < lo.as_slice() || (!incl && ek == lo.as_slice()) {
+                    it.next();
+                    continue;
+                }
+            }
+            let tx = !u64::from_be_bytes(id[2..].try_into().unwrap());
+            if tx > snapshot {
+                // A version newer than the snapshot: jump to the key's version at the snapshot.
+                let mut target = ek.to_vec();
+                target.extend_from_slice(&[0, 0]);
+                target.extend_from_slice(&(!snapshot).to_be_bytes());
+                it.seek(&target);
+                continue;
+            }
+            let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
+            if md.non_indexable {
+                it.next();
+                continue;
+            }
+            done_key.clear();
+            done_key.extend_from_slice(ek);
+            if !md.deleted && !md.expired_at(now as u64) {
+                format::unescape_into(&mut decoded, ek);
+                if !f(&decoded, tx, value) {
+                    return Ok(());
+                }
+            }
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+
     /// The version of `key` written by tx `tx` exactly (deleted or not).
     pub fn get_at_tx(&self, key: &[u8], tx: TxId) -> Result<Entry> {
         if tx == 0 || tx > self.state().tx_id {

@@ -345,6 +345,58 @@ impl TableProvider for LedgerTable {
             self.snapshot_text()
         ));
         let ext = |e: SqlError| datafusion::error::DataFusionError::External(Box::new(e));
+        // Committed rows over key ranges decode straight into Arrow, in partitions.
+        let committed = match &self.source {
+            Source::Current(ws) if ws.is_empty() => Some(TxRange {
+                from: 1,
+                until: ws.snapshot,
+            }),
+            Source::Range(r) => Some(*r),
+            _ => None,
+        };
+        let ranges = match &access {
+            Access::Full => Some(vec![KeyRange::default()]),
+            Access::Primary(p) if p.points.is_none() => Some(p.ranges.clone()),
+            _ => None,
+        };
+        if let (Some(range), Some(ranges)) = (committed, ranges) {
+            let all: Vec<usize> = (0..self.table.columns.len()).collect();
+            let projection = projection.unwrap_or(&all);
+            let mut partitions: Vec<Vec<RecordBatch>> = Vec::new();
+            let mut remaining = limit;
+            for keys in &ranges {
+                let parts = self
+                    .store
+                    .scan_batches(
+                        &self.table,
+                        range,
+                        keys,
+                        remaining,
+                        projection,
+                        &self.schema,
+                    )
+                    .map_err(ext)?;
+                if limit > 0 {
+                    let n: usize = parts.iter().flatten().map(|b| b.num_rows()).sum();
+                    remaining = remaining.saturating_sub(n);
+                }
+                // Every range's first partition goes to partition 0, its second to 1.
+                for (i, p) in parts.into_iter().enumerate() {
+                    if partitions.len() <= i {
+                        partitions.push(Vec::new());
+                    }
+                    partitions[i].extend(p);
+                }
+                if limit > 0 && remaining == 0 {
+                    break;
+                }
+            }
+            if partitions.is_empty() {
+                partitions.push(Vec::new());
+            }
+            let schema = Arc::new(self.schema.project(projection)?);
+            return Ok(MemorySourceConfig::try_new_exec(&partitions, schema, None)?);
+        }
         let rows = self.read(access, limit).map_err(ext)?;
         let types: Vec<SqlType> = match self.source {
             Source::History(_) => std::iter::once(SqlType::Integer)
@@ -550,7 +602,8 @@ fn eval_const(e: &SqlExpr) -> Option<Value> {
 
 impl Engine {
     pub fn new(ledger: Arc<Ledger>) -> Result<Engine> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .build()
             .map_err(df_err)?;
         Ok(Engine {

@@ -24,7 +24,11 @@ use stele_ledger::{
     Commit, Entry, HistoryQuery, IndexEntry, Ledger, LedgerError, NewEntry, Precondition, ScanQuery,
 };
 
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+
 use crate::catalog::{Catalog, Column, Index, Table};
+use crate::columnar::BatchBuilder;
 use crate::encoding::{self, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
 use crate::types::{SqlType, Value};
 use crate::{Result, SqlError};
@@ -1211,6 +1215,108 @@ impl SqlStore {
         Ok(rows)
     }
 
+    /// Committed rows over a tx range decoded straight into Arrow batches of the projected
+    /// columns (`projection`: positions among the live columns), as partitions for DataFusion.
+    /// A long scan is split in two halves of the remaining key range, read on two threads.
+    pub fn scan_batches(
+        &self,
+        t: &Table,
+        range: TxRange,
+        keys: &KeyRange,
+        limit: usize,
+        projection: &[usize],
+        schema: &SchemaRef,
+    ) -> Result<Vec<Vec<RecordBatch>>> {
+        /// Rows read on the calling thread before the rest is split.
+        const SPLIT_AFTER: usize = 16_384;
+        if range.from == 0 || range.from > range.until {
+            return Ok(vec![Vec::new()]);
+        }
+        let mut q = ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(range.until),
+            ..Default::default()
+        };
+        keys.apply(&mut q);
+        let read = |q: &ScanQuery, stop_after: usize| -> Result<(BatchBuilder, Option<Vec<u8>>)> {
+            let mut b = BatchBuilder::new(t, projection, schema);
+            let mut err = None;
+            let mut resume = None;
+            self.ledger.visit(q, |key, tx, value| {
+                if tx < range.from {
+                    return true;
+                }
+                if let Err(e) = b.push(value) {
+                    err = Some(e);
+                    return false;
+                }
+                if b.len() == stop_after {
+                    resume = Some(key.to_vec());
+                    return false;
+                }
+                true
+            })?;
+            match err {
+                Some(e) => Err(e),
+                None => Ok((b, resume)),
+            }
+        };
+        let first = if limit > 0 { limit } else { SPLIT_AFTER };
+        let (head, resume) = read(&q, first)?;
+        let Some(resume) = resume.filter(|_| limit == 0) else {
+            return Ok(vec![head.finish()?]);
+        };
+        // The rest, from just after `resume` to the range's last key, in two halves.
+        let mut rest = q.clone();
+        rest.seek_key = Some(resume.clone());
+        rest.inclusive_seek = false;
+        let last = self.ledger.scan(&ScanQuery {
+            desc: true,
+            limit: 1,
+            seek_key: q.end_key.clone(),
+            inclusive_seek: q.inclusive_end,
+            end_key: Some(resume.clone()),
+            inclusive_end: false,
+            ..q.clone()
+        })?;
+        let halves = match last.first().and_then(|l| midpoint(&resume, &l.key)) {
+            Some(mid) => {
+                let mut a = rest.clone();
+                a.end_key = Some(mid.clone());
+                a.inclusive_end = false;
+                let mut b = rest;
+                b.seek_key = Some(mid);
+                b.inclusive_seek = true;
+                vec![a, b]
+            }
+            None => vec![rest],
+        };
+        let mut parts = vec![head.finish()?];
+        std::thread::scope(|scope| -> Result<()> {
+            let handles: Vec<_> = halves
+                .iter()
+                .skip(1)
+                .map(|h| scope.spawn(|| read(h, usize::MAX)))
+                .collect();
+            let (own, _) = read(&halves[0], usize::MAX)?;
+            parts.push(own.finish()?);
+            for h in handles {
+                let (b, _) = h
+                    .join()
+                    .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
+                parts.push(b.finish()?);
+            }
+            Ok(())
+        })?;
+        // Two partitions for DataFusion: the head joins the first half.
+        let mut parts = parts.into_iter();
+        let mut first_part = parts.next().unwrap_or_default();
+        first_part.extend(parts.next().unwrap_or_default());
+        let mut out = vec![first_part];
+        out.extend(parts);
+        Ok(out)
+    }
+
     /// `HISTORY OF t`: every version of every row, by primary key then revision; a delete is a
     /// revision carrying the last values.
     pub fn history(&self, t: &Table, snapshot: TxId) -> Result<Vec<Row>> {
@@ -1239,6 +1345,26 @@ impl SqlStore {
         }
         Ok(rows)
     }
+}
+
+/// A key between `a` and `b` (`a < b`), splitting the keys between them roughly in half when
+/// they are spread evenly; `None` when they are too close to split.
+fn midpoint(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let word = |k: &[u8]| {
+        let mut w = [0u8; 8];
+        let tail = k.get(common..).unwrap_or(&[]);
+        let n = tail.len().min(8);
+        w[..n].copy_from_slice(&tail[..n]);
+        u64::from_be_bytes(w)
+    };
+    let (x, y) = (word(a), word(b));
+    if y <= x || y - x < 2 {
+        return None;
+    }
+    let mut mid = a[..common].to_vec();
+    mid.extend_from_slice(&(x + (y - x) / 2).to_be_bytes());
+    Some(mid)
 }
 
 /// The entry key of a row in a secondary index: `M.{table}{index}`, the key encoding of the

@@ -142,3 +142,81 @@ fn index_scans_match_full_scans_at_every_tx() {
         }
     }
 }
+
+/// Scans long enough to be split across threads return every row once, at the current state
+/// and at older txs, over whole tables and key ranges.
+#[test]
+fn split_scans_return_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Arc::new(Ledger::open(dir.path(), Options::default()).unwrap());
+    let e = Engine::new(ledger.clone()).unwrap();
+    let p = HashMap::new();
+    e.execute(
+        "CREATE TABLE big (id INTEGER, v INTEGER, s VARCHAR[8], PRIMARY KEY id)",
+        &p,
+    )
+    .unwrap();
+    let n: i64 = 50_000;
+    for chunk in (0..n).step_by(1000) {
+        let values: Vec<String> = (chunk..chunk + 1000)
+            .map(|i| format!("({i}, {}, 's{}')", i % 7, i % 3))
+            .collect();
+        e.execute(
+            &format!("INSERT INTO big (id, v, s) VALUES {}", values.join(",")),
+            &p,
+        )
+        .unwrap();
+    }
+    let loaded = ledger.state().tx_id;
+    e.execute("DELETE FROM big WHERE id >= 10000 AND id < 10500", &p)
+        .unwrap();
+    e.execute("UPDATE big SET v = 100 WHERE id >= 40000 AND id < 40010", &p)
+        .unwrap();
+    let one = |sql: &str| rows(&e, sql);
+    let sum_v = |ids: std::ops::Range<i64>, skip: &dyn Fn(i64) -> bool, upd: bool| -> i64 {
+        ids.filter(|i| !skip(*i))
+            .map(|i| if upd && (40000..40010).contains(&i) { 100 } else { i % 7 })
+            .sum()
+    };
+    let deleted = |i: i64| (10000..10500).contains(&i);
+    let none = |_: i64| false;
+    assert_eq!(
+        one("SELECT COUNT(*), SUM(v), COUNT(DISTINCT id) FROM big"),
+        vec![vec![
+            Value::Integer(n - 500),
+            Value::Integer(sum_v(0..n, &deleted, true)),
+            Value::Integer(n - 500)
+        ]]
+    );
+    assert_eq!(
+        one(&format!("SELECT COUNT(*), SUM(v) FROM big UNTIL TX {loaded}")),
+        vec![vec![Value::Integer(n), Value::Integer(sum_v(0..n, &none, false))]]
+    );
+    assert_eq!(
+        one("SELECT COUNT(*), SUM(v), MIN(id), MAX(id) FROM big WHERE id >= 5000 AND id < 45000"),
+        vec![vec![
+            Value::Integer(40000 - 500),
+            Value::Integer(sum_v(5000..45000, &deleted, true)),
+            Value::Integer(5000),
+            Value::Integer(44999)
+        ]]
+    );
+    // A range that only newer txs wrote: SINCE the delete, only the updated rows.
+    assert_eq!(
+        one(&format!("SELECT COUNT(*) FROM big SINCE TX {}", loaded + 2)),
+        vec![vec![Value::Integer(10)]]
+    );
+    assert_eq!(
+        one("SELECT s, COUNT(*) FROM big GROUP BY s ORDER BY s"),
+        (0..3)
+            .map(|k| vec![
+                Value::Varchar(format!("s{k}")),
+                Value::Integer((0..n).filter(|i| i % 3 == k && !deleted(*i)).count() as i64)
+            ])
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        one("SELECT id FROM big WHERE id > 3 LIMIT 3"),
+        vec![vec![Value::Integer(4)], vec![Value::Integer(5)], vec![Value::Integer(6)]]
+    );
+}
