@@ -88,7 +88,14 @@ pub enum Output {
 pub struct Engine {
     store: Arc<SqlStore>,
     runtime: tokio::runtime::Runtime,
+    /// Parsed statements by SQL text, parameters as placeholders (see [`parse::parse_template`]).
+    templates: parking_lot::Mutex<HashMap<String, Arc<parse::Parsed>>>,
 }
+
+/// Most statements kept parsed; the cache starts over when full.
+const TEMPLATE_CACHE: usize = 256;
+/// Longer SQL texts (bulk inserts of literals, say) are not kept.
+const TEMPLATE_MAX_LEN: usize = 4096;
 
 fn df_err(e: impl std::fmt::Display) -> SqlError {
     SqlError::Query(e.to_string())
@@ -608,9 +615,34 @@ impl Engine {
             .map_err(df_err)?;
         Ok(Engine {
             store: Arc::new(SqlStore::new(ledger)),
-
             runtime,
+            templates: parking_lot::Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Parses `sql` with its parameters, reusing the parse of an earlier request with the same
+    /// text: a parameterised statement is tokenized and parsed once, then only bound.
+    fn parse(&self, sql: &str, params: &HashMap<String, Value>) -> Result<parse::Parsed> {
+        if sql.len() > TEMPLATE_MAX_LEN {
+            return parse::parse(sql, params);
+        }
+        let cached = self.templates.lock().get(sql).cloned();
+        let template = match cached {
+            Some(t) => t,
+            None => match parse::parse_template(sql)? {
+                Some(t) => {
+                    let t = Arc::new(t);
+                    let mut cache = self.templates.lock();
+                    if cache.len() >= TEMPLATE_CACHE {
+                        cache.clear();
+                    }
+                    cache.insert(sql.to_string(), t.clone());
+                    t
+                }
+                None => return parse::parse(sql, params),
+            },
+        };
+        parse::bind(&template, params)
     }
 
     pub fn store(&self) -> &SqlStore {
@@ -1343,7 +1375,7 @@ impl SqlSession<'_> {
 
     pub fn execute(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<ExecResult> {
         let store = &self.engine.store;
-        let parsed = match parse::parse(sql, params) {
+        let parsed = match self.engine.parse(sql, params) {
             Ok(p) => p,
             Err(e) => {
                 self.tx = None;

@@ -8,7 +8,9 @@
 //! - `TYPE[n]` becomes `TYPE(n)` (the store then allows a size on VARCHAR and BLOB only);
 //! - `PRIMARY KEY col` becomes `PRIMARY KEY (col)`;
 //! - `UPSERT INTO` becomes `REPLACE INTO` (the statement's `replace_into` flag);
-//! - `@name` parameters are replaced by the literal of their value;
+//! - `@name` parameters are replaced by the literal of their value ([`parse`]), or kept as
+//!   placeholders ([`parse_template`]) that [`bind`] replaces in the parsed statements, so that a
+//!   statement run many times with new parameters is parsed once;
 //! - a time-travel period after a table name (`t SINCE TX 3 UNTIL TX 5`, with SINCE | AFTER and
 //!   UNTIL | BEFORE, TX n or a timestamp) is cut out and recorded, and the table name becomes
 //!   `t$period$K`, resolved by the planner to the table pinned to that range.
@@ -93,14 +95,16 @@ fn literal(v: &Value) -> Vec<Token> {
                 None => vec![Token::Number(s, false)],
             }
         }
-        Value::Timestamp(us) => vec![
-            word("CAST"),
-            Token::LParen,
-            Token::Number(us.to_string(), false),
-            word("AS"),
-            word("TIMESTAMP"),
-            Token::RParen,
-        ],
+        // Microseconds (`CAST(integer AS TIMESTAMP)` would read seconds).
+        Value::Timestamp(us) => {
+            let mut t = vec![word("to_timestamp_micros"), Token::LParen];
+            if *us < 0 {
+                t.push(Token::Minus);
+            }
+            t.push(Token::Number(us.unsigned_abs().to_string(), false));
+            t.push(Token::RParen);
+            t
+        }
         Value::Uuid(u) => vec![Token::SingleQuotedString(crate::types::uuid_string(u))],
     }
 }
@@ -120,6 +124,93 @@ const STOP: [&str; 22] = [
 
 /// Parses immudb SQL with named parameters.
 pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
+    parse_inner(sql, Some(params))
+}
+
+/// Parses immudb SQL keeping `@name` parameters as placeholders for [`bind`]. `None` when a
+/// parameter sits where a placeholder cannot (a period's instant): use [`parse`] then.
+pub fn parse_template(sql: &str) -> Result<Option<Parsed>> {
+    match parse_inner(sql, None) {
+        Err(SqlError::MissingParameter(_)) => Ok(None),
+        other => other.map(Some),
+    }
+}
+
+/// The statements of a template with every placeholder replaced by its parameter's value.
+pub fn bind(template: &Parsed, params: &HashMap<String, Value>) -> Result<Parsed> {
+    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Value as SqlValue};
+    use std::ops::ControlFlow;
+    let mut statements = template.statements.clone();
+    for stmt in &mut statements {
+        let flow = visit_expressions_mut(stmt, |e| {
+            if let Expr::Value(v) = e {
+                if let SqlValue::Placeholder(p) = &v.value {
+                    if let Some(name) = p.strip_prefix('@') {
+                        match params.get(name).map(literal_expr) {
+                            Some(Ok(value)) => *e = value,
+                            Some(Err(err)) => return ControlFlow::Break(err),
+                            None => {
+                                return ControlFlow::Break(SqlError::MissingParameter(
+                                    name.to_string(),
+                                ))
+                            }
+                        }
+                    }
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if let ControlFlow::Break(err) = flow {
+            return Err(err);
+        }
+    }
+    Ok(Parsed {
+        statements,
+        periods: template.periods.clone(),
+    })
+}
+
+/// The expression of a parameter value (what [`literal`]'s tokens parse to).
+fn literal_expr(v: &Value) -> Result<datafusion::sql::sqlparser::ast::Expr> {
+    use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value as SqlValue};
+    let number = |text: String, negative: bool| {
+        let n = Expr::value(SqlValue::Number(text, false));
+        if negative {
+            Expr::UnaryOp {
+                op: UnaryOperator::Minus,
+                expr: Box::new(n),
+            }
+        } else {
+            n
+        }
+    };
+    Ok(match v {
+        Value::Null => Expr::value(SqlValue::Null),
+        Value::Integer(i) => number(i.unsigned_abs().to_string(), *i < 0),
+        Value::Boolean(b) => Expr::value(SqlValue::Boolean(*b)),
+        Value::Varchar(s) | Value::Json(s) => Expr::value(SqlValue::SingleQuotedString(s.clone())),
+        Value::Blob(b) => Expr::value(SqlValue::HexStringLiteral(
+            b.iter().map(|x| format!("{x:02x}")).collect(),
+        )),
+        Value::Float(f) => {
+            let s = format!("{f:?}");
+            match s.strip_prefix('-') {
+                Some(abs) => number(abs.to_string(), true),
+                None => number(s, false),
+            }
+        }
+        Value::Timestamp(us) => {
+            return Parser::new(&GenericDialect {})
+                .try_with_sql(&format!("to_timestamp_micros({us})"))
+                .and_then(|mut p| p.parse_expr())
+                .map_err(parse_err)
+        }
+        Value::Uuid(u) => Expr::value(SqlValue::SingleQuotedString(crate::types::uuid_string(u))),
+    })
+}
+
+fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Parsed> {
+    let no_params = HashMap::new();
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
@@ -136,7 +227,10 @@ pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
         let t = &toks[i].token;
         match t {
             Token::Word(w) if w.value.starts_with('@') && w.quote_style.is_none() => {
-                out.extend(parameter(&w.value, params)?);
+                match params {
+                    Some(p) => out.extend(parameter(&w.value, p)?),
+                    None => out.push(Token::Placeholder(w.value.to_lowercase())),
+                }
                 i += 1;
                 continue;
             }
@@ -246,7 +340,8 @@ pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
                     && matches!(up.as_str(), "SINCE" | "AFTER" | "UNTIL" | "BEFORE")
                 {
                     if let Some(Token::Word(_)) = out.last() {
-                        let (period, next) = read_period(&toks, i, params)?;
+                        // Without parameters a period's `@name` fails: no template then.
+                        let (period, next) = read_period(&toks, i, params.unwrap_or(&no_params))?;
                         let k = periods.len();
                         periods.push(period);
                         if let Some(Token::Word(table)) = out.pop() {

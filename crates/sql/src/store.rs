@@ -328,11 +328,7 @@ impl SqlStore {
             }
             None => {}
         }
-        match self.ledger.get(key, Some(ws.snapshot)) {
-            Ok(e) => Ok(Some(e)),
-            Err(LedgerError::KeyNotFound) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
+        Ok(self.ledger.get_latest(key, ws.snapshot)?)
     }
 
     /// `CREATE TABLE` in its own tx. `Ok(None)` when `IF NOT EXISTS` finds the table.
@@ -708,15 +704,15 @@ impl SqlStore {
             return Ok(rows);
         }
         for key in keys {
-            match self.ledger.get(key, Some(range.until)) {
-                Ok(e) if e.tx >= range.from => rows.push(Row {
-                    values: self.decode(t, &e.value)?,
-                    tx: e.tx,
-                    revision: 0,
-                    deleted: false,
-                }),
-                Ok(_) | Err(LedgerError::KeyNotFound) => {}
-                Err(e) => return Err(e.into()),
+            if let Some(e) = self.ledger.get_latest(key, range.until)? {
+                if e.tx >= range.from {
+                    rows.push(Row {
+                        values: self.decode(t, &e.value)?,
+                        tx: e.tx,
+                        revision: 0,
+                        deleted: false,
+                    });
+                }
             }
         }
         Ok(rows)
@@ -1107,15 +1103,14 @@ impl SqlStore {
     /// The row with primary key `pk` as of `snapshot`, if it exists.
     pub fn get(&self, t: &Table, pk: &[Value], snapshot: TxId) -> Result<Option<Row>> {
         let key = self.row_key(t, pk)?;
-        match self.ledger.get(&key, Some(snapshot)) {
-            Ok(e) => Ok(Some(Row {
+        match self.ledger.get_latest(&key, snapshot)? {
+            Some(e) => Ok(Some(Row {
                 values: self.decode(t, &e.value)?,
                 tx: e.tx,
                 revision: 0,
                 deleted: false,
             })),
-            Err(LedgerError::KeyNotFound) => Ok(None),
-            Err(e) => Err(e.into()),
+            None => Ok(None),
         }
     }
 

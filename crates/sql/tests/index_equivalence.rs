@@ -170,12 +170,21 @@ fn split_scans_return_every_row_once() {
     let loaded = ledger.state().tx_id;
     e.execute("DELETE FROM big WHERE id >= 10000 AND id < 10500", &p)
         .unwrap();
-    e.execute("UPDATE big SET v = 100 WHERE id >= 40000 AND id < 40010", &p)
-        .unwrap();
+    e.execute(
+        "UPDATE big SET v = 100 WHERE id >= 40000 AND id < 40010",
+        &p,
+    )
+    .unwrap();
     let one = |sql: &str| rows(&e, sql);
     let sum_v = |ids: std::ops::Range<i64>, skip: &dyn Fn(i64) -> bool, upd: bool| -> i64 {
         ids.filter(|i| !skip(*i))
-            .map(|i| if upd && (40000..40010).contains(&i) { 100 } else { i % 7 })
+            .map(|i| {
+                if upd && (40000..40010).contains(&i) {
+                    100
+                } else {
+                    i % 7
+                }
+            })
             .sum()
     };
     let deleted = |i: i64| (10000..10500).contains(&i);
@@ -189,8 +198,13 @@ fn split_scans_return_every_row_once() {
         ]]
     );
     assert_eq!(
-        one(&format!("SELECT COUNT(*), SUM(v) FROM big UNTIL TX {loaded}")),
-        vec![vec![Value::Integer(n), Value::Integer(sum_v(0..n, &none, false))]]
+        one(&format!(
+            "SELECT COUNT(*), SUM(v) FROM big UNTIL TX {loaded}"
+        )),
+        vec![vec![
+            Value::Integer(n),
+            Value::Integer(sum_v(0..n, &none, false))
+        ]]
     );
     assert_eq!(
         one("SELECT COUNT(*), SUM(v), MIN(id), MAX(id) FROM big WHERE id >= 5000 AND id < 45000"),
@@ -217,6 +231,10 @@ fn split_scans_return_every_row_once() {
     );
     assert_eq!(
         one("SELECT id FROM big WHERE id > 3 LIMIT 3"),
-        vec![vec![Value::Integer(4)], vec![Value::Integer(5)], vec![Value::Integer(6)]]
+        vec![
+            vec![Value::Integer(4)],
+            vec![Value::Integer(5)],
+            vec![Value::Integer(6)]
+        ]
     );
 }
