@@ -456,9 +456,13 @@ impl Inner {
     }
 
     /// The newest indexable version of `key` at or before `snapshot`.
-    pub(crate) fn latest_version(&self, key: &[u8], snapshot: TxId) -> Result<Latest> {
+    fn latest_version(
+        &self,
+        it: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>,
+        key: &[u8],
+        snapshot: TxId,
+    ) -> Result<Latest> {
         let prefix = format::kv_key_prefix(key);
-        let mut it = self.db.raw_iterator_cf(self.cf(CF_KV));
         let mut seek = prefix.clone();
         seek.extend_from_slice(&(!snapshot).to_be_bytes());
         it.seek(&seek);
@@ -485,6 +489,8 @@ impl Inner {
         snapshot: TxId,
         now: i64,
     ) -> Result<()> {
+        // One iterator for every key: creating one costs about as much as a seek.
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_KV));
         for p in pre {
             let key = p.key();
             let name = String::from_utf8_lossy(key);
@@ -511,7 +517,7 @@ impl Inner {
             }
             let latest = match overlay.kv.get(key) {
                 Some(v) => Some(*v),
-                None => self.latest_version(key, snapshot)?,
+                None => self.latest_version(&mut it, key, snapshot)?,
             };
             let live = latest.is_some_and(|(_, md)| !md.deleted && !md.expired_at(now as u64));
             match p {

@@ -369,6 +369,13 @@ impl TableProvider for LedgerTable {
         if let (Some(range), Some(ranges)) = (committed, ranges) {
             let all: Vec<usize> = (0..self.table.columns.len()).collect();
             let projection = projection.unwrap_or(&all);
+            if matches!(self.source, Source::Current(_)) && limit == 0 {
+                if let Some(batches) = self.cached(&access, &ranges, range.until, projection) {
+                    let batches = batches.map_err(ext)?;
+                    let schema = Arc::new(self.schema.project(projection)?);
+                    return Ok(MemorySourceConfig::try_new_exec(&batches, schema, None)?);
+                }
+            }
             let mut partitions: Vec<Vec<RecordBatch>> = Vec::new();
             let mut remaining = limit;
             for keys in &ranges {
@@ -422,6 +429,57 @@ impl TableProvider for LedgerTable {
 }
 
 impl LedgerTable {
+    /// Batches of the projected columns from the column cache, as two partitions: the cached
+    /// rows if they are current, or after reading and caching the whole table for a full scan.
+    /// `None` when the cache cannot answer (a key range it cannot slice).
+    fn cached(
+        &self,
+        access: &Access,
+        ranges: &[KeyRange],
+        snapshot: TxId,
+        projection: &[usize],
+    ) -> Option<Result<Vec<Vec<RecordBatch>>>> {
+        let (t, store) = (&self.table, &self.store);
+        let cache = store.cache();
+        let batches: Vec<RecordBatch> = match cache.get(store.ledger(), t, snapshot) {
+            Some(c) => match access {
+                Access::Full => c.batches.clone(),
+                _ => ranges
+                    .iter()
+                    .map(|r| c.slice(t, r))
+                    .collect::<Option<Vec<_>>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            },
+            None if matches!(access, Access::Full) => {
+                cache.watch(store.ledger(), t);
+                let all: Vec<usize> = (0..t.columns.len()).collect();
+                let range = TxRange {
+                    from: 1,
+                    until: snapshot,
+                };
+                let read =
+                    store.scan_batches(t, range, &KeyRange::default(), 0, &all, &self.schema);
+                let batches: Vec<RecordBatch> = match read {
+                    Ok(parts) => parts.into_iter().flatten().collect(),
+                    Err(e) => return Some(Err(e)),
+                };
+                cache.put(t, snapshot, batches.clone());
+                batches
+            }
+            None => return None,
+        };
+        let mut parts = vec![Vec::new(), Vec::new()];
+        for (i, b) in batches.iter().enumerate() {
+            match b.project(projection) {
+                Ok(p) => parts[i % 2].push(p),
+                Err(e) => return Some(Err(df_err(e))),
+            }
+        }
+        Some(Ok(parts))
+    }
+
     fn access(&self, filters: &[&Expr]) -> Access {
         match self.source {
             Source::History(_) => Access::Full,

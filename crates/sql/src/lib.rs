@@ -12,6 +12,7 @@
 //! - [`store`]: DDL and row writes as ledger transactions (optimistic, with per-row conflict
 //!   preconditions), secondary-index entries, row reads at a snapshot or over a tx range, and
 //!   `HISTORY OF`.
+//! - [`cache`]: tables' current rows kept as Arrow batches between queries.
 //! - `columnar`: stored rows decoded straight into Arrow batches (projected columns only).
 //! - [`parse`]: immudb's syntax rewritten onto sqlparser (DataFusion's re-export); `semantics`:
 //!   classic immudb's semantics as AST rewrites.
@@ -23,6 +24,7 @@
 //! See `docs/sql.md` for the design and what remains.
 
 pub mod access;
+pub mod cache;
 pub mod catalog;
 mod columnar;
 pub mod encoding;

@@ -27,6 +27,7 @@ use stele_ledger::{
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
+use crate::cache::ColumnCache;
 use crate::catalog::{Catalog, Column, Index, Table};
 use crate::columnar::BatchBuilder;
 use crate::encoding::{self, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
@@ -208,6 +209,8 @@ impl WriteSet {
 
 pub struct SqlStore {
     ledger: Arc<Ledger>,
+    /// Tables' current rows as Arrow batches, kept between queries.
+    columns: ColumnCache,
     /// The newest catalog read, reused while no catalog key changed (the ledger watches them).
     cache: parking_lot::Mutex<Option<Catalog>>,
 }
@@ -224,12 +227,18 @@ impl SqlStore {
         ledger.watch_prefix(encoding::CATALOG_PREFIX);
         SqlStore {
             ledger,
+            columns: ColumnCache::new(crate::cache::DEFAULT_BUDGET),
             cache: parking_lot::Mutex::new(None),
         }
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
+    }
+
+    /// The column cache of this store's tables.
+    pub fn cache(&self) -> &ColumnCache {
+        &self.columns
     }
 
     pub fn catalog(&self, snapshot: Option<TxId>) -> Result<Catalog> {

@@ -388,7 +388,8 @@ fn parameters_bind_into_cached_statements() {
         &HashMap::new(),
     )
     .unwrap();
-    let insert = "INSERT INTO typed (id, f, b, s, bl, ts, u) VALUES (@id, @f, @b, @s, @bl, @ts, @u)";
+    let insert =
+        "INSERT INTO typed (id, f, b, s, bl, ts, u) VALUES (@id, @f, @b, @s, @bl, @ts, @u)";
     let row = |id: i64| {
         vec![
             Value::Integer(id),
@@ -402,17 +403,17 @@ fn parameters_bind_into_cached_statements() {
     };
     let names = ["id", "f", "b", "s", "bl", "ts", "u"];
     for id in [-3i64, 1, 2] {
-        let params: HashMap<String, Value> = names
-            .iter()
-            .map(|n| n.to_string())
-            .zip(row(id))
-            .collect();
+        let params: HashMap<String, Value> =
+            names.iter().map(|n| n.to_string()).zip(row(id)).collect();
         e.execute(insert, &params).unwrap();
     }
     let select = "SELECT id, f, b, s, bl, ts, u FROM typed WHERE id = @id";
     for id in [2i64, -3, 1] {
         let params = HashMap::from([("id".to_string(), Value::Integer(id))]);
-        assert_eq!(last_rows(e.execute(select, &params).unwrap()), vec![row(id)]);
+        assert_eq!(
+            last_rows(e.execute(select, &params).unwrap()),
+            vec![row(id)]
+        );
     }
     for _ in 0..2 {
         assert_eq!(
