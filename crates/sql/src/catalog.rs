@@ -32,6 +32,15 @@ pub struct Index {
     pub columns: Vec<u32>,
 }
 
+/// A CHECK constraint: a boolean expression every written row must satisfy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub id: u32,
+    pub name: String,
+    /// The expression as SQL text, as stored.
+    pub expr: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
     pub id: u32,
@@ -40,10 +49,14 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// Live indexes in id order; the first is the primary key.
     pub indexes: Vec<Index>,
+    /// Live CHECK constraints in id order.
+    pub checks: Vec<Check>,
     /// Highest column id ever used, dropped ones included.
     pub max_column_id: u32,
     /// Highest index id ever used, dropped ones included.
     pub max_index_id: u32,
+    /// Highest check id ever used, dropped ones included.
+    pub max_check_id: u32,
 }
 
 impl Table {
@@ -123,6 +136,8 @@ impl Catalog {
         let mut indexes: Vec<(u32, Index, bool)> = Vec::new();
         let mut max_cols: BTreeMap<u32, u32> = BTreeMap::new();
         let mut max_idx: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut checks: Vec<(u32, Check, bool)> = Vec::new();
+        let mut max_check: BTreeMap<u32, u32> = BTreeMap::new();
         for (key, (value, deleted)) in merged {
             let live = !deleted;
             match encoding::decode_catalog(&key, &value)? {
@@ -136,8 +151,10 @@ impl Catalog {
                                 name,
                                 columns: vec![],
                                 indexes: vec![],
+                                checks: vec![],
                                 max_column_id: 0,
                                 max_index_id: 0,
+                                max_check_id: 0,
                             },
                         );
                     }
@@ -180,7 +197,30 @@ impl Catalog {
                         live,
                     ));
                 }
+                Some(CatalogEntry::Check {
+                    table,
+                    check,
+                    name,
+                    expr,
+                }) => {
+                    let m = max_check.entry(table).or_default();
+                    *m = (*m).max(check);
+                    checks.push((
+                        table,
+                        Check {
+                            id: check,
+                            name,
+                            expr,
+                        },
+                        live,
+                    ));
+                }
                 None => {}
+            }
+        }
+        for (table, check, live) in checks {
+            if let (true, Some(t)) = (live, by_id.get_mut(&table)) {
+                t.checks.push(check);
             }
         }
         for (table, col, live) in columns {
@@ -204,6 +244,8 @@ impl Catalog {
             }
             t.max_column_id = max_cols.get(&id).copied().unwrap_or(0);
             t.max_index_id = max_idx.get(&id).copied().unwrap_or(0);
+            t.max_check_id = max_check.get(&id).copied().unwrap_or(0);
+            t.checks.sort_by_key(|c| c.id);
             cat.tables.insert(t.name.clone(), t);
         }
         Ok(cat)

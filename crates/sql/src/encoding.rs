@@ -8,6 +8,7 @@
 //! | `CTL.TABLE.{1}{table}` | table name |
 //! | `CTL.COLUMN.{1}{table}{col}{TYPE}` | `{flags:1}{maxLen:4}{name}`; flags bit0 NOT NULL, bit1 AUTO_INCREMENT |
 //! | `CTL.INDEX.{1}{table}{index}` | `{unique:1}` then `{col:4}{order:1 = 0}` per column |
+//! | `CTL.CHECK.{1}{table}{check}` | `{nameLen-1:1}{name}{expression SQL text}` |
 //! | `R.{1}{table}{0}{encPK…}` | `{n:4}` then n × `{col:4}{len:4}{bytes}` for the non-NULL columns |
 //!
 //! Secondary indexes live in the ledger's derived `idx` column family (versioned, not hashed):
@@ -36,6 +37,9 @@ pub const CATALOG_PREFIX: &[u8] = b"\x02CTL.";
 const TABLE_TAG: &[u8] = b"\x02CTL.TABLE.";
 const COLUMN_TAG: &[u8] = b"\x02CTL.COLUMN.";
 const INDEX_TAG: &[u8] = b"\x02CTL.INDEX.";
+const CHECK_TAG: &[u8] = b"\x02CTL.CHECK.";
+/// Longest CHECK constraint name: its length minus one is stored in one byte.
+pub const MAX_CONSTRAINT_NAME_LEN: usize = 256;
 pub const ROW_TAG: &[u8] = b"\x02R.";
 const INDEX_ENTRY_TAG: &[u8] = b"\x02M.";
 
@@ -75,6 +79,18 @@ pub fn index_value(unique: bool, columns: &[u32]) -> Vec<u8> {
         v.extend_from_slice(&c.to_be_bytes());
         v.push(0);
     }
+    v
+}
+
+pub fn check_key(table: u32, check: u32) -> Vec<u8> {
+    ids(CHECK_TAG, &[DATABASE_ID, table, check])
+}
+
+/// `{nameLen-1:1}{name}{expr}`; the name is 1..=256 bytes (checked by the caller).
+pub fn check_value(name: &str, expr: &str) -> Vec<u8> {
+    let mut v = vec![(name.len() - 1) as u8];
+    v.extend_from_slice(name.as_bytes());
+    v.extend_from_slice(expr.as_bytes());
     v
 }
 
@@ -129,6 +145,12 @@ pub enum CatalogEntry {
         index: u32,
         unique: bool,
         columns: Vec<u32>,
+    },
+    Check {
+        table: u32,
+        check: u32,
+        name: String,
+        expr: String,
     },
 }
 
@@ -192,6 +214,24 @@ pub fn decode_catalog(key: &[u8], value: &[u8]) -> Result<Option<CatalogEntry>> 
             index: u32_at(rest, 8)?,
             unique: *unique != 0,
             columns,
+        }));
+    }
+    if let Some(rest) = key.strip_prefix(CHECK_TAG) {
+        check_db(rest)?;
+        let (len, rest_value) = value
+            .split_first()
+            .ok_or_else(|| SqlError::Corrupted("empty check constraint entry".into()))?;
+        let name_len = *len as usize + 1;
+        if rest_value.len() < name_len {
+            return Err(SqlError::Corrupted(
+                "truncated check constraint entry".into(),
+            ));
+        }
+        return Ok(Some(CatalogEntry::Check {
+            table: u32_at(rest, 4)?,
+            check: u32_at(rest, 8)?,
+            name: utf8(&rest_value[..name_len])?,
+            expr: utf8(&rest_value[name_len..])?,
         }));
     }
     Ok(None)

@@ -97,8 +97,13 @@ const TEMPLATE_CACHE: usize = 256;
 /// Longer SQL texts (bulk inserts of literals, say) are not kept.
 const TEMPLATE_MAX_LEN: usize = 4096;
 
+/// DataFusion's execution errors; the ones immudb has words for get them.
 fn df_err(e: impl std::fmt::Display) -> SqlError {
-    SqlError::Query(e.to_string())
+    let msg = e.to_string();
+    if msg.contains("Divide by zero") {
+        return SqlError::DivisionByZero;
+    }
+    SqlError::Query(msg)
 }
 
 /// DataFusion's planning errors, in immudb's words where immudb has some.
@@ -125,7 +130,7 @@ fn planning_err(e: datafusion::error::DataFusionError) -> SqlError {
         let field = field.rsplit('.').next().unwrap_or(field).trim_matches('"');
         return SqlError::ColumnDoesNotExist(field.to_string());
     }
-    SqlError::Query(msg)
+    df_err(msg)
 }
 
 /// The Arrow type of a column type.
@@ -141,7 +146,7 @@ pub fn arrow_type(t: SqlType) -> DataType {
     }
 }
 
-fn table_schema(t: &Table) -> SchemaRef {
+pub(crate) fn table_schema(t: &Table) -> SchemaRef {
     Arc::new(Schema::new(
         t.columns
             .iter()
@@ -543,7 +548,7 @@ impl LedgerTable {
     }
 }
 
-fn rows_to_batch<'a>(
+pub(crate) fn rows_to_batch<'a>(
     types: &[SqlType],
     schema: &SchemaRef,
     rows: impl Iterator<Item = &'a Vec<Value>> + Clone,
@@ -775,6 +780,9 @@ impl Engine {
                                 self.store
                                     .drop_column_in(ws, &table, &c.value.to_lowercase())?;
                             }
+                        }
+                        Op::DropConstraint { name, .. } => {
+                            self.store.drop_constraint_in(ws, &table, &name.value)?
                         }
                         Op::RenameTable { table_name } => {
                             let (ast::RenameTableNameKind::As(n) | ast::RenameTableNameKind::To(n)) =
@@ -1546,7 +1554,7 @@ fn find_period_table(stmt: &Statement, marker: &str) -> Option<String> {
     Some(text[start..at].to_string())
 }
 
-/// immudb's classic dialect has INNER and LEFT joins only.
+/// immudb's classic dialect has INNER and LEFT joins only, and HAVING only with GROUP BY.
 fn check_joins(stmt: &Statement) -> Result<()> {
     let Statement::Query(q) = stmt else {
         return Ok(());
@@ -1554,6 +1562,13 @@ fn check_joins(stmt: &Statement) -> Result<()> {
     fn walk(body: &SetExpr) -> Result<()> {
         match body {
             SetExpr::Select(s) => {
+                let grouped = match &s.group_by {
+                    ast::GroupByExpr::Expressions(e, _) => !e.is_empty(),
+                    ast::GroupByExpr::All(_) => true,
+                };
+                if s.having.is_some() && !grouped {
+                    return Err(SqlError::HavingRequiresGroupBy);
+                }
                 for t in &s.from {
                     for j in &t.joins {
                         use ast::JoinOperator as J;
@@ -1610,6 +1625,7 @@ fn column_spec(c: &ast::ColumnDef) -> Result<(ColumnSpec, bool)> {
 fn table_spec(ct: &ast::CreateTable) -> Result<TableSpec> {
     let mut columns = Vec::with_capacity(ct.columns.len());
     let mut pk: Vec<String> = Vec::new();
+    let mut checks = Vec::new();
     for c in &ct.columns {
         let (spec, is_pk) = column_spec(c)?;
         if is_pk {
@@ -1621,6 +1637,13 @@ fn table_spec(ct: &ast::CreateTable) -> Result<TableSpec> {
         columns.push(spec);
     }
     for con in &ct.constraints {
+        if let ast::TableConstraint::Check(c) = con {
+            checks.push((
+                c.name.as_ref().map(|n| n.value.clone()),
+                crate::check::expression_text(&c.expr),
+            ));
+            continue;
+        }
         let text = con.to_string();
         let Some(rest) = text.strip_prefix("PRIMARY KEY") else {
             return Err(SqlError::NotSupported(format!("table constraint {text}")));
@@ -1640,6 +1663,7 @@ fn table_spec(ct: &ast::CreateTable) -> Result<TableSpec> {
         name: object_name(&ct.name),
         columns,
         primary_key: pk,
+        checks,
         if_not_exists: ct.if_not_exists,
     })
 }

@@ -20,6 +20,10 @@ pub enum SqlError {
     ColumnAlreadyExists(String),
     #[error("key already exists")]
     KeyAlreadyExists,
+    #[error("constraint not found ({0})")]
+    ConstraintNotFound(String),
+    #[error("constraint already exists ({0})")]
+    ConstraintAlreadyExists(String),
 
     // --- the statement breaks a rule of the dialect: fix it ---
     #[error("parsing error: {0}")]
@@ -42,6 +46,16 @@ pub enum SqlError {
     NewColumnMustBeNullable(String),
     #[error("cannot drop column {0} because one or more indexes require it")]
     CannotDropIndexedColumn(String),
+    #[error("cannot drop column {column} because {constraint} constraint requires it")]
+    CannotDropCheckedColumn { column: String, constraint: String },
+    #[error("having clause requires group clause")]
+    HavingRequiresGroupBy,
+    #[error("invalid check constraint{0}")]
+    InvalidCheckConstraint(String),
+    #[error("check constraint violation: {0}")]
+    CheckConstraintViolation(String),
+    #[error("constraint name len: max length exceeded")]
+    ConstraintNameTooLong,
     #[error("no primary key specified")]
     NoPrimaryKey,
     #[error("\"{0}\": multiple primary keys are not allowed")]
@@ -70,6 +84,8 @@ pub enum SqlError {
     MaxLengthExceeded { table: String, column: String },
     #[error("invalid value provided: {0}")]
     InvalidValue(String),
+    #[error("division by zero")]
+    DivisionByZero,
     #[error("invalid number of values provided")]
     InvalidNumberOfValues,
     #[error("illegal arguments: {0}")]

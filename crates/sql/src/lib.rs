@@ -12,6 +12,7 @@
 //! - [`store`]: DDL and row writes as ledger transactions (optimistic, with per-row conflict
 //!   preconditions), secondary-index entries, row reads at a snapshot or over a tx range, and
 //!   `HISTORY OF`.
+//! - [`check`]: CHECK constraints, evaluated over the rows a statement writes.
 //! - [`cache`]: tables' current rows kept as Arrow batches between queries.
 //! - `columnar`: stored rows decoded straight into Arrow batches (projected columns only).
 //! - [`parse`]: immudb's syntax rewritten onto sqlparser (DataFusion's re-export); `semantics`:
@@ -26,6 +27,7 @@
 pub mod access;
 pub mod cache;
 pub mod catalog;
+pub mod check;
 mod columnar;
 pub mod encoding;
 pub mod engine;

@@ -29,6 +29,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::cache::ColumnCache;
 use crate::catalog::{Catalog, Column, Index, Table};
+use crate::check;
 use crate::columnar::BatchBuilder;
 use crate::encoding::{self, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
 use crate::types::{SqlType, Value};
@@ -57,6 +58,8 @@ pub struct TableSpec {
     pub name: String,
     pub columns: Vec<ColumnSpec>,
     pub primary_key: Vec<String>,
+    /// CHECK constraints: optional name and the expression's text (see `check::expression_text`).
+    pub checks: Vec<(Option<String>, String)>,
     pub if_not_exists: bool,
 }
 
@@ -438,11 +441,54 @@ impl SqlStore {
             table_key.clone(),
             spec.name.as_bytes().to_vec(),
         ));
+        let mut names = std::collections::HashSet::new();
+        for (i, (name, expr)) in spec.checks.iter().enumerate() {
+            let id = i as u32 + 1;
+            let name = name
+                .clone()
+                .unwrap_or_else(|| format!("{}_check{id}", spec.name));
+            if name.is_empty() || name.len() > encoding::MAX_CONSTRAINT_NAME_LEN {
+                return Err(SqlError::ConstraintNameTooLong);
+            }
+            if !names.insert(name.clone()) {
+                return Err(SqlError::ConstraintAlreadyExists(name));
+            }
+            entries.push(NewEntry::new(
+                encoding::check_key(table, id),
+                encoding::check_value(&name, expr),
+            ));
+        }
         ws.fresh.insert(table_key);
         for e in entries {
             ws.put(e);
         }
+        if !spec.checks.is_empty() {
+            // On error the request's transaction is discarded, these entries with it.
+            check::validate(self.catalog_in(ws)?.table(&spec.name)?)?;
+        }
         Ok(true)
+    }
+
+    /// `ALTER TABLE t DROP CONSTRAINT name`.
+    pub fn drop_constraint_in(&self, ws: &mut WriteSet, table: &str, name: &str) -> Result<()> {
+        let cat = self.catalog_in(ws)?;
+        let t = cat.table(table)?;
+        let c = t
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .ok_or_else(|| SqlError::ConstraintNotFound(name.to_string()))?;
+        let key = encoding::check_key(t.id, c.id);
+        ws.guarded.insert(key.clone());
+        ws.put(NewEntry {
+            key,
+            metadata: KvMetadata {
+                deleted: true,
+                ..Default::default()
+            },
+            value: encoding::check_value(&c.name, &c.expr),
+        });
+        Ok(())
     }
 
     /// `CREATE [UNIQUE] INDEX ON table (columns)` in its own tx; `Ok(None)` when
@@ -795,16 +841,39 @@ impl SqlStore {
         let e = Self::column_entry(t, c, new, false);
         ws.guarded.insert(e.key.clone());
         ws.put(e);
+        // Checks follow the column: their stored text names it by its new name.
+        for ck in &t.checks {
+            if check::referenced_columns(&ck.expr)?
+                .iter()
+                .any(|n| n == old)
+            {
+                let key = encoding::check_key(t.id, ck.id);
+                let expr = check::rename_column(&ck.expr, old, new)?;
+                ws.guarded.insert(key.clone());
+                ws.put(NewEntry::new(key, encoding::check_value(&ck.name, &expr)));
+            }
+        }
         Ok(())
     }
 
-    /// `ALTER TABLE t DROP COLUMN c`: refused while an index uses the column.
+    /// `ALTER TABLE t DROP COLUMN c`: refused while an index or a CHECK uses the column.
     pub fn drop_column_in(&self, ws: &mut WriteSet, table: &str, column: &str) -> Result<()> {
         let cat = self.catalog_in(ws)?;
         let t = cat.table(table)?;
         let c = t.column(column)?;
         if t.indexes.iter().any(|i| i.columns.contains(&c.id)) {
             return Err(SqlError::CannotDropIndexedColumn(column.to_string()));
+        }
+        for ck in &t.checks {
+            if check::referenced_columns(&ck.expr)?
+                .iter()
+                .any(|n| n == column)
+            {
+                return Err(SqlError::CannotDropCheckedColumn {
+                    column: column.to_string(),
+                    constraint: ck.name.clone(),
+                });
+            }
         }
         let e = Self::column_entry(t, c, &c.name, true);
         ws.guarded.insert(e.key.clone());
@@ -855,6 +924,12 @@ impl SqlStore {
             key: encoding::index_key(t.id, i.id),
             metadata: deleted,
             value: encoding::index_value(i.unique, &i.columns),
+        }));
+        // Unlike classic immudb (spec §2.4 item 2), a table with checks can be dropped.
+        entries.extend(t.checks.iter().map(|c| NewEntry {
+            key: encoding::check_key(t.id, c.id),
+            metadata: deleted,
+            value: encoding::check_value(&c.name, &c.expr),
         }));
         for e in entries {
             ws.guarded.insert(e.key.clone());
@@ -943,6 +1018,11 @@ impl SqlStore {
             Some(_) => self.max_auto_increment(t, ws)?,
             None => 0,
         };
+        let checks = match t.checks.is_empty() {
+            true => None,
+            false => Some(check::Checks::compile(t)?),
+        };
+        let mut checked_rows: Vec<Vec<Value>> = Vec::new();
         let mut entries: Vec<NewEntry> = Vec::new();
         let mut written = std::collections::HashSet::new();
         let mut outcome = WriteOutcome {
@@ -1039,6 +1119,9 @@ impl SqlStore {
                     let row: Vec<(u32, &Value)> =
                         t.columns.iter().map(|c| c.id).zip(values.iter()).collect();
                     entries.push(NewEntry::new(key, encoding::encode_row(&row)));
+                    if checks.is_some() {
+                        checked_rows.push(values.clone());
+                    }
                     if existing.is_none() {
                         outcome.first_inserted_pk.get_or_insert_with(|| pk.clone());
                         outcome.last_inserted_pk = Some(pk);
@@ -1046,6 +1129,9 @@ impl SqlStore {
                 }
             }
             outcome.updated_rows += 1;
+        }
+        if let Some(checks) = &checks {
+            checks.verify(&checked_rows)?;
         }
         for e in entries {
             ws.put(e);

@@ -29,6 +29,7 @@ fn spec_table() -> TableSpec {
             col("age", SqlType::Integer, None),
         ],
         primary_key: vec!["id".into()],
+        checks: vec![],
         if_not_exists: false,
     }
 }
@@ -184,6 +185,7 @@ fn create_table_rules_and_error_texts() {
         name: "x".into(),
         columns: cols,
         primary_key: pk.iter().map(|s| s.to_string()).collect(),
+        checks: vec![],
         if_not_exists: false,
     };
     assert_eq!(
@@ -282,6 +284,7 @@ fn writes_reads_time_travel_and_history() {
             },
         ],
         primary_key: vec!["id".into()],
+        checks: vec![],
         if_not_exists: false,
     };
     sql.create_table(&spec).unwrap(); // tx 1
@@ -435,4 +438,55 @@ fn auto_increment_and_unique_index_rules() {
         .is_none());
     let cat = sql.catalog(None).unwrap();
     assert_eq!(cat.table("t").unwrap().indexes.len(), 2);
+}
+
+#[test]
+fn check_constraint_bytes_match_immudb() {
+    // CREATE TABLE t (..., CONSTRAINT positive_age CHECK (age >= 0), CHECK (age < 200), ...)
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = std::sync::Arc::new(Ledger::open(dir.path(), Options::default()).unwrap());
+    let sql = SqlStore::new(ledger.clone());
+    let spec = TableSpec {
+        checks: vec![
+            (Some("positive_age".into()), "(age >= 0)".into()),
+            (None, "(age < 200)".into()),
+        ],
+        ..spec_table()
+    };
+    let h = sql.create_table(&spec).unwrap().unwrap();
+    let checks: Vec<(String, String)> = ledger
+        .tx(h.id)
+        .unwrap()
+        .entries
+        .iter()
+        .filter(|e| e.key.starts_with(b"\x02CTL.CHECK."))
+        .map(|e| {
+            (
+                hex::encode(&e.key),
+                hex::encode(ledger.tx_entry_value(&e.key, h.id).unwrap()),
+            )
+        })
+        .collect();
+    let hexs = |s: &str| hex::encode(s);
+    // Key: CTL.CHECK.{db 1}{table 1}{check id}; value: {nameLen-1}{name}{expression text}.
+    assert_eq!(
+        checks,
+        vec![
+            (
+                format!("02{}000000010000000100000001", hexs("CTL.CHECK.")),
+                format!("0b{}{}", hexs("positive_age"), hexs("(age >= 0)")),
+            ),
+            (
+                format!("02{}000000010000000100000002", hexs("CTL.CHECK.")),
+                format!("07{}{}", hexs("t_check2"), hexs("(age < 200)")),
+            ),
+        ]
+    );
+    let cat = sql.catalog(None).unwrap();
+    let names: Vec<&str> = cat.tables["t"]
+        .checks
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(names, ["positive_age", "t_check2"]);
 }
