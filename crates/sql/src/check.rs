@@ -181,7 +181,7 @@ fn compile_one(
         .try_with_sql(&format!("SELECT {text}"))
         .and_then(|mut p| p.parse_statement())
         .map_err(|e| e.to_string())?;
-    crate::semantics::classic(&mut stmt, types).map_err(|e| e.to_string())?;
+    crate::semantics::classic(&mut stmt, types, None).map_err(|e| e.to_string())?;
     let expr = select_item(&mut stmt).ok_or_else(|| format!("malformed check {text:?}"))?;
     let logical = ctx
         .parse_sql_expr(&expr.to_string(), schema)

@@ -103,6 +103,23 @@ fn df_err(e: impl std::fmt::Display) -> SqlError {
     if msg.contains("Divide by zero") {
         return SqlError::DivisionByZero;
     }
+    if msg.contains("LIMIT must be >= 0") {
+        return SqlError::Query("invalid limit".into());
+    }
+    if msg.contains("OFFSET must be >=0") {
+        return SqlError::Query("invalid offset".into());
+    }
+    // LIKE is regexp_like underneath (semantics.rs); the regex crate's words follow.
+    if msg.contains("regex parse error") || msg.contains("Regular expression did not compile") {
+        let detail = msg
+            .rsplit("error: ")
+            .next()
+            .unwrap_or(&msg)
+            .trim_matches(|c| c == '"' || c == ')' || c == '(');
+        return SqlError::Query(format!(
+            "error in 'LIKE' clause: error parsing regexp: {detail}"
+        ));
+    }
     SqlError::Query(msg)
 }
 
@@ -877,7 +894,7 @@ impl Engine {
     )> {
         check_joins(&stmt)?;
         let cat = self.store.catalog_in(ws)?;
-        crate::semantics::classic(&mut stmt, &column_types(&cat))?;
+        crate::semantics::classic(&mut stmt, &column_types(&cat), Some(ws.now_micros))?;
         let ctx = SessionContext::new();
         let log = ScanLog::default();
         let shared = Arc::new(cat.clone());

@@ -7,6 +7,7 @@
 //! - `x LIKE p` is an unanchored regular-expression match, FALSE when `x` is NULL (and
 //!   `x NOT LIKE p` TRUE);
 //! - AVG of an INTEGER column divides as integers; SUM, MIN and MAX of no rows give 0;
+//! - `NOW()` is the transaction's timestamp, constant across its statements;
 //! - `LIMIT 0` means no limit; NULL sorts first in ascending order and last in descending;
 //! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions), and
 //!   `CAST(integer AS TIMESTAMP)` reads unix seconds.
@@ -29,6 +30,8 @@ const TIMESTAMP_FORMATS: &str =
 
 struct Classic<'a> {
     error: Option<SqlError>,
+    /// The transaction's timestamp (unix microseconds) that `NOW()` stands for, when known.
+    now: Option<i64>,
     /// Column name → type, for the columns whose name means one type in every table.
     types: &'a HashMap<String, SqlType>,
 }
@@ -119,8 +122,21 @@ impl VisitorMut for Classic<'_> {
                 format!("CAST(to_timestamp_seconds({expr}) AS TIMESTAMP)")
             }
             // AVG of an INTEGER column is integer division; SUM, MIN and MAX of no rows are 0.
+            // NOW() is the transaction's timestamp, the same for all its statements.
             Expr::Function(f) if f.over.is_none() && f.filter.is_none() => {
                 let name = f.name.to_string().to_lowercase();
+                if let ("now", Some(now)) = (name.as_str(), self.now) {
+                    return match parse_expr(&format!("to_timestamp_micros({now})")) {
+                        Ok(new) => {
+                            *e = new;
+                            ControlFlow::Continue(())
+                        }
+                        Err(err) => {
+                            self.error = Some(err);
+                            ControlFlow::Break(())
+                        }
+                    };
+                }
                 match (name.as_str(), self.arg_type(&f.args)) {
                     ("avg", Some(SqlType::Integer)) => format!("CAST({f} AS BIGINT)"),
                     ("sum" | "min" | "max", Some(SqlType::Integer | SqlType::Float)) => {
@@ -157,8 +173,17 @@ impl VisitorMut for Classic<'_> {
 }
 
 /// Rewrites a query statement to immudb's semantics.
-pub fn classic(stmt: &mut Statement, types: &HashMap<String, SqlType>) -> Result<()> {
-    let mut v = Classic { error: None, types };
+/// `now`: the transaction's timestamp in unix microseconds, for `NOW()`.
+pub fn classic(
+    stmt: &mut Statement,
+    types: &HashMap<String, SqlType>,
+    now: Option<i64>,
+) -> Result<()> {
+    let mut v = Classic {
+        error: None,
+        now,
+        types,
+    };
     let _ = stmt.visit(&mut v);
     v.error.map_or(Ok(()), Err)
 }

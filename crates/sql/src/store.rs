@@ -170,6 +170,8 @@ pub struct TxRange {
 pub struct WriteSet {
     /// The committed tx this transaction reads from.
     pub snapshot: TxId,
+    /// When the transaction began (unix microseconds): what `NOW()` returns in it.
+    pub now_micros: i64,
     entries: BTreeMap<Vec<u8>, NewEntry>,
     guarded: BTreeSet<Vec<u8>>,
     fresh: BTreeSet<Vec<u8>>,
@@ -286,6 +288,9 @@ impl SqlStore {
     pub fn begin(&self) -> WriteSet {
         WriteSet {
             snapshot: self.ledger.state().tx_id,
+            now_micros: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_micros() as i64),
             ..Default::default()
         }
     }
