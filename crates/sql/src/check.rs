@@ -121,6 +121,7 @@ impl Checks {
         let df_schema = DFSchema::try_from(schema.as_ref().clone())
             .map_err(|e| SqlError::Query(e.to_string()))?;
         let ctx = SessionContext::new();
+        crate::functions::register(&ctx);
         let types: HashMap<String, crate::SqlType> =
             t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
         let mut compiled = Vec::new();

@@ -896,6 +896,7 @@ impl Engine {
         let cat = self.store.catalog_in(ws)?;
         crate::semantics::classic(&mut stmt, &column_types(&cat), Some(ws.now_micros))?;
         let ctx = SessionContext::new();
+        crate::functions::register(&ctx);
         let log = ScanLog::default();
         let shared = Arc::new(cat.clone());
         for kind in ["tables", "columns", "indexes"] {

@@ -15,6 +15,7 @@
 //! - [`check`]: CHECK constraints, evaluated over the rows a statement writes.
 //! - [`cache`]: tables' current rows kept as Arrow batches between queries.
 //! - `columnar`: stored rows decoded straight into Arrow batches (projected columns only).
+//! - `functions`: immudb's JSON functions (`->`, JSON_TYPEOF) as DataFusion functions.
 //! - [`parse`]: immudb's syntax rewritten onto sqlparser (DataFusion's re-export); `semantics`:
 //!   classic immudb's semantics as AST rewrites.
 //! - [`access`]: access paths (primary or secondary key ranges) chosen from pushed filters.
@@ -32,6 +33,7 @@ mod columnar;
 pub mod encoding;
 pub mod engine;
 mod error;
+mod functions;
 pub mod parse;
 mod semantics;
 pub mod slt;

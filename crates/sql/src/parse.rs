@@ -361,13 +361,78 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
         i += 1;
     }
     let statements = Parser::new(&dialect)
-        .with_tokens(out)
+        .with_tokens(json_arrows(out))
         .parse_statements()
         .map_err(parse_err)?;
     Ok(Parsed {
         statements,
         periods,
     })
+}
+
+/// `doc -> 'key'` binds tighter than any other operator in immudb (`d->'a' = 'x'` compares the
+/// field); sqlparser's generic dialect binds it looser than `=`. Each access becomes the call
+/// `json_get(doc, 'key')` (`functions.rs`), chains nesting left to right.
+fn json_arrows(tokens: Vec<Token>) -> Vec<Token> {
+    if !tokens.contains(&Token::Arrow) {
+        return tokens;
+    }
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len() + 8);
+    let mut i = 0;
+    while i < tokens.len() {
+        let key = match (&tokens[i], tokens.get(i + 1)) {
+            (Token::Arrow, Some(k @ Token::SingleQuotedString(_))) => k.clone(),
+            _ => {
+                out.push(tokens[i].clone());
+                i += 1;
+                continue;
+            }
+        };
+        // The operand before the arrow: a (qualified) column, or a call ending the chain.
+        let mut start = out.len();
+        match out.last() {
+            Some(Token::Word(_)) => {
+                start -= 1;
+                while start >= 2
+                    && out[start - 1] == Token::Period
+                    && matches!(out[start - 2], Token::Word(_))
+                {
+                    start -= 2;
+                }
+            }
+            Some(Token::RParen) => {
+                let mut depth = 0;
+                while start > 0 {
+                    start -= 1;
+                    match out[start] {
+                        Token::RParen => depth += 1,
+                        Token::LParen => depth -= 1,
+                        _ => {}
+                    }
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                if start > 0 && matches!(out[start - 1], Token::Word(_)) {
+                    start -= 1;
+                }
+            }
+            _ => {
+                out.push(tokens[i].clone());
+                i += 1;
+                continue;
+            }
+        }
+        let operand = out.split_off(start);
+        out.push(Token::make_word("json_get", None));
+        out.push(Token::LParen);
+        out.extend(operand);
+        out.push(Token::Comma);
+        out.push(key);
+        out.push(Token::RParen);
+        i += 2;
+    }
+    out
 }
 
 /// Identifiers fold to lower case (quoted ones too, as immudb does); so do keywords, which

@@ -7,6 +7,8 @@
 //! - `x LIKE p` is an unanchored regular-expression match, FALSE when `x` is NULL (and
 //!   `x NOT LIKE p` TRUE);
 //! - AVG of an INTEGER column divides as integers; SUM, MIN and MAX of no rows give 0;
+//! - `doc->'key'` reads a JSON field (`functions.rs`); compared with a literal, a JSON value
+//!   compares as the literal's type;
 //! - `NOW()` is the transaction's timestamp, constant across its statements;
 //! - `LIMIT 0` means no limit; NULL sorts first in ascending order and last in descending;
 //! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions), and
@@ -59,6 +61,22 @@ impl Classic<'_> {
     }
 }
 
+/// `e` as an operand of a comparison with `other`: a JSON field access (`json_get`) against a
+/// literal becomes the literal's type; anything else is `e` itself.
+fn json_operand(e: &Expr, other: &Expr) -> String {
+    let is_json =
+        matches!(e, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("json_get"));
+    let Expr::Value(v) = other else {
+        return e.to_string();
+    };
+    match (&v.value, is_json) {
+        (SqlValue::SingleQuotedString(_), true) => format!("json_value({e})"),
+        (SqlValue::Number(..), true) => format!("CAST(json_value({e}) AS DOUBLE)"),
+        (SqlValue::Boolean(_), true) => format!("CAST(json_value({e}) AS BOOLEAN)"),
+        _ => e.to_string(),
+    }
+}
+
 fn parse_expr(text: &str) -> std::result::Result<Expr, SqlError> {
     Parser::new(&GenericDialect {})
         .try_with_sql(text)
@@ -92,17 +110,23 @@ impl VisitorMut for Classic<'_> {
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         let text = match e {
-            Expr::BinaryOp { left, op, right } => match op {
-                BinaryOperator::Eq => format!("({left}) IS NOT DISTINCT FROM ({right})"),
-                BinaryOperator::NotEq => format!("({left}) IS DISTINCT FROM ({right})"),
-                BinaryOperator::Lt
-                | BinaryOperator::LtEq
-                | BinaryOperator::Gt
-                | BinaryOperator::GtEq => {
-                    format!("COALESCE(({left}) {op} ({right}), false)")
+            Expr::BinaryOp { left, op, right } => {
+                // A JSON value compared with a literal is compared as the literal's type.
+                let (left, right) = (json_operand(left, right), json_operand(right, left));
+                match op {
+                    BinaryOperator::Eq => format!("({left}) IS NOT DISTINCT FROM ({right})"),
+                    BinaryOperator::NotEq => format!("({left}) IS DISTINCT FROM ({right})"),
+                    BinaryOperator::Lt
+                    | BinaryOperator::LtEq
+                    | BinaryOperator::Gt
+                    | BinaryOperator::GtEq => {
+                        format!("COALESCE(({left}) {op} ({right}), false)")
+                    }
+                    // `doc->'key'`: the field (or array element) of a JSON value.
+                    BinaryOperator::Arrow => format!("json_get({left}, {right})"),
+                    _ => return ControlFlow::Continue(()),
                 }
-                _ => return ControlFlow::Continue(()),
-            },
+            }
             // CAST('…' AS TIMESTAMP) accepts immudb's formats, to microseconds (so years past
             // 2262 work too).
             Expr::Cast {

@@ -1,0 +1,131 @@
+//! immudb's JSON functions as DataFusion scalar functions over the JSON text a JSON column holds:
+//!
+//! - `json_get(doc, key)`: `doc->'key'`, an object's field or, for an array, the element at the
+//!   index `key` spells; NULL when absent. The result is JSON text.
+//! - `json_typeof(doc)`: `OBJECT`, `ARRAY`, `STRING`, `NUMBER`, `BOOLEAN` or `NULL`.
+//! - `json_value(doc)`: a JSON string without its quotes, other values as their text; what a JSON
+//!   value is compared as against a SQL literal (`doc->'name' = 'ann'`, see `semantics.rs`).
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{exec_err, Result as DfResult};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use serde_json::Value as Json;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Get,
+    TypeOf,
+    Value,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonFunction {
+    kind: Kind,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for JsonFunction {
+    fn name(&self) -> &str {
+        match self.kind {
+            Kind::Get => "json_get",
+            Kind::TypeOf => "json_typeof",
+            Kind::Value => "json_value",
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        let text = |a: &ArrayRef| -> DfResult<StringArray> {
+            let cast = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
+            Ok(cast
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("cast to Utf8")
+                .clone())
+        };
+        let docs = text(&arrays[0])?;
+        let keys = match self.kind {
+            Kind::Get => Some(text(&arrays[1])?),
+            _ => None,
+        };
+        let mut out: Vec<Option<String>> = Vec::with_capacity(docs.len());
+        for i in 0..docs.len() {
+            if docs.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let Ok(doc) = serde_json::from_str::<Json>(docs.value(i)) else {
+                return exec_err!("invalid json value");
+            };
+            out.push(match self.kind {
+                Kind::Get => {
+                    let keys = keys.as_ref().expect("json_get has a key");
+                    if keys.is_null(i) {
+                        None
+                    } else {
+                        let key = keys.value(i);
+                        let found = match &doc {
+                            Json::Object(m) => m.get(key),
+                            Json::Array(a) => key.parse::<usize>().ok().and_then(|n| a.get(n)),
+                            _ => None,
+                        };
+                        found.map(|v| v.to_string())
+                    }
+                }
+                Kind::TypeOf => Some(
+                    match doc {
+                        Json::Object(_) => "OBJECT",
+                        Json::Array(_) => "ARRAY",
+                        Json::String(_) => "STRING",
+                        Json::Number(_) => "NUMBER",
+                        Json::Bool(_) => "BOOLEAN",
+                        Json::Null => "NULL",
+                    }
+                    .to_string(),
+                ),
+                Kind::Value => match doc {
+                    Json::String(s) => Some(s),
+                    Json::Null => None,
+                    other => Some(other.to_string()),
+                },
+            });
+        }
+        Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
+    }
+}
+
+fn function(kind: Kind, args: usize) -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(JsonFunction {
+        kind,
+        signature: Signature::any(args, Volatility::Immutable),
+    }))
+}
+
+/// The functions to register in every query's context.
+pub static JSON_FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 3]> = LazyLock::new(|| {
+    [
+        function(Kind::Get, 2),
+        function(Kind::TypeOf, 1),
+        function(Kind::Value, 1),
+    ]
+});
+
+/// Registers the JSON functions in `ctx`.
+pub fn register(ctx: &datafusion::prelude::SessionContext) {
+    for f in JSON_FUNCTIONS.iter() {
+        ctx.register_udf(f.as_ref().clone());
+    }
+}
