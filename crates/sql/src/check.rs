@@ -29,7 +29,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::catalog::Table;
-use crate::engine::{rows_to_batch, table_schema};
+use crate::engine::{df_err, planning_err, rows_to_batch, table_schema};
 use crate::{Result, SqlError, Value};
 
 /// The stored text of a check's expression, in immudb's form: every binary operation
@@ -158,7 +158,7 @@ impl Checks {
             let out = expr
                 .evaluate(&batch)
                 .and_then(|v| v.into_array(batch.num_rows()))
-                .map_err(|e| SqlError::CheckConstraintViolation(clean(&e.to_string())))?;
+                .map_err(|e| SqlError::CheckConstraintViolation(df_err(e).to_string()))?;
             let Some(b) = out.as_any().downcast_ref::<BooleanArray>() else {
                 return Err(SqlError::InvalidCheckConstraint(String::new()));
             };
@@ -186,7 +186,7 @@ fn compile_one(
     let expr = select_item(&mut stmt).ok_or_else(|| format!("malformed check {text:?}"))?;
     let logical = ctx
         .parse_sql_expr(&expr.to_string(), schema)
-        .map_err(|e| clean(&e.to_string()))?;
+        .map_err(|e| planning_err(e).to_string())?;
     // The classic rewrites leave COALESCE, which only the simplifier turns into something a
     // physical expression can run.
     let simplifier = ExprSimplifier::new(
@@ -198,10 +198,10 @@ fn compile_one(
         .coerce(logical, schema)
         .and_then(|e| simplifier.simplify(e))
         .and_then(|e| ctx.create_physical_expr(e, schema))
-        .map_err(|e| clean(&e.to_string()))?;
+        .map_err(|e| planning_err(e).to_string())?;
     let ty = physical
         .data_type(schema.as_arrow())
-        .map_err(|e| clean(&e.to_string()))?;
+        .map_err(|e| planning_err(e).to_string())?;
     Ok((ty == DataType::Boolean).then_some(physical))
 }
 
@@ -218,30 +218,6 @@ fn select_item(stmt: &mut Statement) -> Option<SqlExpr> {
         }
         _ => None,
     }
-}
-
-/// DataFusion's error text without its layer prefixes; unknown columns in immudb's words.
-fn clean(msg: &str) -> String {
-    if let Some(rest) = msg.split("No field named ").nth(1) {
-        let field = rest
-            .split_whitespace()
-            .next()
-            .unwrap_or(rest)
-            .trim_end_matches('.')
-            .trim_matches('"');
-        return format!("column does not exist ({field})");
-    }
-    let mut m = msg;
-    for prefix in [
-        "Error during planning: ",
-        "Execution error: ",
-        "Arrow error: ",
-        "Compute error: ",
-        "Optimizer rule 'simplify_expressions' failed\ncaused by\n",
-    ] {
-        m = m.strip_prefix(prefix).unwrap_or(m);
-    }
-    m.to_string()
 }
 
 /// The checks of a `CREATE TABLE`, validated against its columns: each must be boolean.

@@ -98,7 +98,7 @@ const TEMPLATE_CACHE: usize = 256;
 const TEMPLATE_MAX_LEN: usize = 4096;
 
 /// DataFusion's execution errors; the ones immudb has words for get them.
-fn df_err(e: impl std::fmt::Display) -> SqlError {
+pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
     let msg = e.to_string();
     if msg.contains("Divide by zero") {
         return SqlError::DivisionByZero;
@@ -124,7 +124,7 @@ fn df_err(e: impl std::fmt::Display) -> SqlError {
 }
 
 /// DataFusion's planning errors, in immudb's words where immudb has some.
-fn planning_err(e: datafusion::error::DataFusionError) -> SqlError {
+pub(crate) fn planning_err(e: datafusion::error::DataFusionError) -> SqlError {
     let msg = e.to_string();
     if let Some(rest) = msg.split("table '").nth(1) {
         if let Some(name) = rest
