@@ -9,7 +9,8 @@
 //! - AVG of an INTEGER column divides as integers; SUM, MIN and MAX of no rows give 0;
 //! - `doc->'key'` reads a JSON field (`functions.rs`); compared with a literal, a JSON value
 //!   compares as the literal's type;
-//! - `NOW()` is the transaction's timestamp, constant across its statements;
+//! - `NOW()` is the transaction's timestamp, constant across its statements; `RANDOM_UUID()` is
+//!   DataFusion's `uuid()`;
 //! - `LIMIT 0` means no limit; NULL sorts first in ascending order and last in descending;
 //! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions), and
 //!   `CAST(integer AS TIMESTAMP)` reads unix seconds.
@@ -149,17 +150,14 @@ impl VisitorMut for Classic<'_> {
             // NOW() is the transaction's timestamp, the same for all its statements.
             Expr::Function(f) if f.over.is_none() && f.filter.is_none() => {
                 let name = f.name.to_string().to_lowercase();
-                if let ("now", Some(now)) = (name.as_str(), self.now) {
-                    return match parse_expr(&format!("to_timestamp_micros({now})")) {
-                        Ok(new) => {
-                            *e = new;
-                            ControlFlow::Continue(())
-                        }
-                        Err(err) => {
-                            self.error = Some(err);
-                            ControlFlow::Break(())
-                        }
-                    };
+                // RANDOM_UUID() is a fresh version-4 UUID (text a UUID column converts).
+                let special = match name.as_str() {
+                    "random_uuid" => Some("uuid()".to_string()),
+                    "now" => self.now.map(|now| format!("to_timestamp_micros({now})")),
+                    _ => None,
+                };
+                if let Some(text) = special {
+                    return self.replace(e, &text);
                 }
                 match (name.as_str(), self.arg_type(&f.args)) {
                     ("avg", Some(SqlType::Integer)) => format!("CAST({f} AS BIGINT)"),
@@ -185,14 +183,23 @@ impl VisitorMut for Classic<'_> {
             }
             _ => return ControlFlow::Continue(()),
         };
-        match parse_expr(&text) {
-            Ok(new) => *e = new,
+        self.replace(e, &text)
+    }
+}
+
+impl Classic<'_> {
+    /// Replaces `e` with the expression `text` spells.
+    fn replace(&mut self, e: &mut Expr, text: &str) -> ControlFlow<()> {
+        match parse_expr(text) {
+            Ok(new) => {
+                *e = new;
+                ControlFlow::Continue(())
+            }
             Err(err) => {
                 self.error = Some(err);
-                return ControlFlow::Break(());
+                ControlFlow::Break(())
             }
         }
-        ControlFlow::Continue(())
     }
 }
 
