@@ -82,6 +82,11 @@ pub fn referenced_columns(text: &str) -> Result<Vec<String>> {
     Ok(v.0)
 }
 
+/// Whether a check's expression names column `column`.
+pub fn names_column(text: &str, column: &str) -> Result<bool> {
+    Ok(referenced_columns(text)?.iter().any(|n| n == column))
+}
+
 /// The check's text with column `old` renamed to `new` (ALTER TABLE ... RENAME COLUMN keeps the
 /// table's checks meaning what they meant).
 pub fn rename_column(text: &str, old: &str, new: &str) -> Result<String> {

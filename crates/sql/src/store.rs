@@ -196,6 +196,20 @@ impl WriteSet {
         self.entries.insert(e.key.clone(), e);
     }
 
+    /// Writes a delete version of a catalog key (its last value kept), guarded against a
+    /// concurrent change of the same entry.
+    fn drop_catalog_entry(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.guarded.insert(key.clone());
+        self.put(NewEntry {
+            key,
+            metadata: KvMetadata {
+                deleted: true,
+                ..Default::default()
+            },
+            value,
+        });
+    }
+
     /// The pending entry of a key: `Some(None)` when the transaction deleted it.
     fn pending(&self, key: &[u8]) -> Option<Option<&NewEntry>> {
         self.entries
@@ -483,16 +497,10 @@ impl SqlStore {
             .iter()
             .find(|c| c.name == name)
             .ok_or_else(|| SqlError::ConstraintNotFound(name.to_string()))?;
-        let key = encoding::check_key(t.id, c.id);
-        ws.guarded.insert(key.clone());
-        ws.put(NewEntry {
-            key,
-            metadata: KvMetadata {
-                deleted: true,
-                ..Default::default()
-            },
-            value: encoding::check_value(&c.name, &c.expr),
-        });
+        ws.drop_catalog_entry(
+            encoding::check_key(t.id, c.id),
+            encoding::check_value(&c.name, &c.expr),
+        );
         Ok(())
     }
 
@@ -848,10 +856,7 @@ impl SqlStore {
         ws.put(e);
         // Checks follow the column: their stored text names it by its new name.
         for ck in &t.checks {
-            if check::referenced_columns(&ck.expr)?
-                .iter()
-                .any(|n| n == old)
-            {
+            if check::names_column(&ck.expr, old)? {
                 let key = encoding::check_key(t.id, ck.id);
                 let expr = check::rename_column(&ck.expr, old, new)?;
                 ws.guarded.insert(key.clone());
@@ -870,10 +875,7 @@ impl SqlStore {
             return Err(SqlError::CannotDropIndexedColumn(column.to_string()));
         }
         for ck in &t.checks {
-            if check::referenced_columns(&ck.expr)?
-                .iter()
-                .any(|n| n == column)
-            {
+            if check::names_column(&ck.expr, column)? {
                 return Err(SqlError::CannotDropCheckedColumn {
                     column: column.to_string(),
                     constraint: ck.name.clone(),
@@ -962,16 +964,10 @@ impl SqlStore {
                 "primary key index can NOT be deleted".into(),
             ));
         }
-        let key = encoding::index_key(t.id, idx.id);
-        ws.guarded.insert(key.clone());
-        ws.put(NewEntry {
-            key,
-            metadata: KvMetadata {
-                deleted: true,
-                ..Default::default()
-            },
-            value: encoding::index_value(idx.unique, &idx.columns),
-        });
+        ws.drop_catalog_entry(
+            encoding::index_key(t.id, idx.id),
+            encoding::index_value(idx.unique, &idx.columns),
+        );
         Ok(())
     }
 
