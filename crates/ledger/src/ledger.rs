@@ -169,9 +169,27 @@ pub(crate) struct Inner {
     /// Signalled when answers are posted or the leader steps down.
     answered: Condvar,
     chain: Mutex<Chain>,
-    /// Watched key prefixes and the last tx that wrote under each (see `watch_prefix`).
-    watched: Mutex<Vec<(Vec<u8>, TxId)>>,
+    /// Watched key prefixes (see `watch_prefix`).
+    watched: Mutex<Vec<Watched>>,
     path: PathBuf,
+}
+
+/// A watched key prefix: what the ledger knows about the writes under it without reading.
+#[derive(Clone)]
+struct Watched {
+    prefix: Vec<u8>,
+    /// The last committed tx that wrote a hashed entry under the prefix.
+    last_tx: TxId,
+    /// The greatest key ever written under the prefix (deleted or not); `None`: none yet.
+    /// Invariant: no key above it has any version, so such a key is absent at every tx.
+    max_key: Option<Vec<u8>>,
+}
+
+impl Watched {
+    /// Whether `key`, under this prefix, has no version at any tx.
+    fn never_written(&self, key: &[u8]) -> bool {
+        self.max_key.as_deref().is_none_or(|m| key > m)
+    }
 }
 
 /// One ledger: its own RocksDB, tx ids, AHT and state. Several can be open in one process.
@@ -256,14 +274,23 @@ impl Ledger {
     /// Starts tracking the last tx that writes a key under `prefix` (a catalog, say), so that
     /// callers can cache what they derive from those keys. Until a write is seen, the last
     /// write is taken to be the tx committed when watching began.
-    pub fn watch_prefix(&self, prefix: &[u8]) {
+    ///
+    /// The ledger also keeps the greatest key written under the prefix, found here with one
+    /// seek: keys above it are known to be absent without a read (see `never_written`).
+    pub fn watch_prefix(&self, prefix: &[u8]) -> Result<()> {
         // Holding the chain lock, no group is in flight: every later group sees the prefix.
         let _no_group = self.inner.chain.lock();
-        let mut w = self.inner.watched.lock();
-        if !w.iter().any(|(p, _)| p == prefix) {
-            let now = self.inner.committed.lock().tx_id;
-            w.push((prefix.to_vec(), now));
+        if self.inner.watched.lock().iter().any(|w| w.prefix == prefix) {
+            return Ok(());
         }
+        let max_key = self.inner.max_key_under(prefix)?;
+        let now = self.inner.committed.lock().tx_id;
+        self.inner.watched.lock().push(Watched {
+            prefix: prefix.to_vec(),
+            last_tx: now,
+            max_key,
+        });
+        Ok(())
     }
 
     /// The last committed tx known to have written under a watched prefix (`None` if unwatched).
@@ -272,8 +299,18 @@ impl Ledger {
             .watched
             .lock()
             .iter()
-            .find(|(p, _)| p == prefix)
-            .map(|(_, t)| *t)
+            .find(|w| w.prefix == prefix)
+            .map(|w| w.last_tx)
+    }
+
+    /// True when `key` is known, without a read, to have no version at any tx: it lies under
+    /// a watched prefix and above every key ever written there. `false` means "unknown".
+    pub fn never_written(&self, key: &[u8]) -> bool {
+        self.inner
+            .watched
+            .lock()
+            .iter()
+            .any(|w| key.starts_with(&w.prefix) && w.never_written(key))
     }
 
     /// Waits until tx `tx_id` is committed, at most `since_tx_wait`.
@@ -481,26 +518,56 @@ impl Inner {
         Ok(None)
     }
 
+    /// The greatest key with a version under `prefix` (one backward seek).
+    fn max_key_under(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut esc = Vec::with_capacity(prefix.len() + 2);
+        format::escape_into(&mut esc, prefix);
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_KV));
+        match crate::read::successor(&esc) {
+            Some(end) => it.seek_for_prev(&end),
+            None => it.seek_to_last(),
+        }
+        // `seek_for_prev` may land on `end` itself, which is not under the prefix.
+        while let Some(k) = it.key() {
+            if k.starts_with(&esc) && k.len() >= 10 {
+                let mut key = Vec::new();
+                format::unescape_into(&mut key, &k[..k.len() - 10]);
+                return Ok(Some(key));
+            }
+            if k < esc.as_slice() {
+                break;
+            }
+            it.prev();
+        }
+        it.status()?;
+        Ok(None)
+    }
+
+    /// Checks a tx's preconditions against the committed state (`snapshot`, the tip before the
+    /// group), the earlier txs of its group (`overlay`), and what watched prefixes tell
+    /// without a read (`watched`, as of before the group).
     fn check_preconditions(
         &self,
         pre: &[Precondition],
         own_index: &[IndexEntry],
         overlay: &GroupOverlay,
+        watched: &[Watched],
         snapshot: TxId,
         now: i64,
     ) -> Result<()> {
-        // One iterator for every key: creating one costs about as much as a seek.
-        let mut it = self.db.raw_iterator_cf(self.cf(CF_KV));
+        // One iterator for every key that needs a read: creating one costs about a seek.
+        let mut it = None;
         for p in pre {
             let key = p.key();
-            let name = String::from_utf8_lossy(key);
+            let name = || String::from_utf8_lossy(key);
             match p {
                 Precondition::NoWriteUnderSince(prefix, since) => {
                     if overlay.kv.keys().any(|k| k.starts_with(prefix))
                         || self.written_under_since(prefix, *since, snapshot)?
                     {
                         return Err(LedgerError::PreconditionFailed(format!(
-                            "keys under {name} were written after tx {since}"
+                            "keys under {} were written after tx {since}",
+                            name()
                         )));
                     }
                     continue;
@@ -508,7 +575,8 @@ impl Inner {
                 Precondition::IndexPrefixFree(prefix, except) => {
                     if self.index_prefix_taken(prefix, except, own_index, overlay)? {
                         return Err(LedgerError::PreconditionFailed(format!(
-                            "index prefix {name} is taken"
+                            "index prefix {} is taken",
+                            name()
                         )));
                     }
                     continue;
@@ -517,25 +585,44 @@ impl Inner {
             }
             let latest = match overlay.kv.get(key) {
                 Some(v) => Some(*v),
-                None => self.latest_version(&mut it, key, snapshot)?,
+                None => {
+                    // A watched prefix can answer without a read: a key above everything ever
+                    // written there is absent, and no write there since `tx` means no write
+                    // to the key since `tx`.
+                    let w = watched.iter().find(|w| key.starts_with(&w.prefix));
+                    match (p, w) {
+                        (_, Some(w)) if w.never_written(key) => None,
+                        (Precondition::KeyNotModifiedAfter(_, tx), Some(w)) if w.last_tx <= *tx => {
+                            continue
+                        }
+                        _ => {
+                            let it =
+                                it.get_or_insert_with(|| self.db.raw_iterator_cf(self.cf(CF_KV)));
+                            self.latest_version(it, key, snapshot)?
+                        }
+                    }
+                }
             };
             let live = latest.is_some_and(|(_, md)| !md.deleted && !md.expired_at(now as u64));
             match p {
                 Precondition::KeyMustExist(_) if !live => {
                     return Err(LedgerError::PreconditionFailed(format!(
-                        "key {name} must exist"
+                        "key {} must exist",
+                        name()
                     )))
                 }
                 Precondition::KeyMustNotExist(_) if live => {
                     return Err(LedgerError::PreconditionFailed(format!(
-                        "key {name} must not exist"
+                        "key {} must not exist",
+                        name()
                     )))
                 }
                 Precondition::KeyNotModifiedAfter(_, tx)
                     if latest.is_some_and(|(t, _)| t > *tx) =>
                 {
                     return Err(LedgerError::PreconditionFailed(format!(
-                        "key {name} was modified after tx {tx}"
+                        "key {} was modified after tx {tx}",
+                        name()
                     )))
                 }
                 _ => {}
@@ -547,8 +634,8 @@ impl Inner {
     /// Whether a committed tx in `(since, snapshot]` wrote a hashed entry under `prefix`.
     /// A watched prefix answers from memory; any other reads the tx records since.
     fn written_under_since(&self, prefix: &[u8], since: TxId, snapshot: TxId) -> Result<bool> {
-        if let Some((_, last)) = self.watched.lock().iter().find(|(p, _)| p == prefix) {
-            return Ok(*last > since);
+        if let Some(w) = self.watched.lock().iter().find(|w| w.prefix == prefix) {
+            return Ok(w.last_tx > since);
         }
         for id in since + 1..=snapshot {
             let raw = self
@@ -662,25 +749,46 @@ impl Inner {
         let mut accepted = 0;
         let mut sync = false;
         let now = now_secs();
-        let watched: Vec<Vec<u8>> = self.watched.lock().iter().map(|(p, _)| p.clone()).collect();
-        let mut touched: Vec<(usize, TxId)> = Vec::new();
+        // Stable during the group: only groups change it, and they hold the chain lock.
+        let watched: Vec<Watched> = self.watched.lock().clone();
+        // Per watched prefix written by this group: its last tx and greatest key.
+        let mut touched: Vec<Option<(TxId, Vec<u8>)>> = vec![None; watched.len()];
         for (ticket, tx) in group {
             if let Err(e) = self.check_preconditions(
                 &tx.preconditions,
                 &tx.index_entries,
                 &overlay,
+                &watched,
                 before.0.tx_id,
                 now,
             ) {
                 answers.push((ticket, Err(e)));
                 continue;
             }
-            let hits: Vec<usize> = (0..watched.len())
-                .filter(|&w| tx.entries.iter().any(|e| e.key.starts_with(&watched[w])))
-                .collect();
+            // (watched prefix, greatest key of this tx under it)
+            let mut hits: Vec<(usize, &[u8])> = Vec::new();
+            for e in &tx.entries {
+                for (i, w) in watched.iter().enumerate() {
+                    if e.key.starts_with(&w.prefix) {
+                        match hits.iter_mut().find(|(h, _)| *h == i) {
+                            Some((_, max)) if *max < e.key.as_slice() => *max = &e.key,
+                            Some(_) => {}
+                            None => hits.push((i, &e.key)),
+                        }
+                    }
+                }
+            }
+            let hits: Vec<(usize, Vec<u8>)> =
+                hits.into_iter().map(|(i, k)| (i, k.to_vec())).collect();
             match self.append(&mut batch, tx, &mut chain, track.then_some(&mut overlay)) {
                 Ok((header, wants_sync)) => {
-                    touched.extend(hits.into_iter().map(|w| (w, header.id)));
+                    for (i, key) in hits {
+                        let t = touched[i].get_or_insert_with(|| (header.id, Vec::new()));
+                        t.0 = header.id;
+                        if t.1 < key {
+                            t.1 = key;
+                        }
+                    }
                     sync |= wants_sync;
                     accepted += 1;
                     answers.push((ticket, Ok(header)));
@@ -704,11 +812,15 @@ impl Inner {
             return answers;
         }
         // Watchers learn of a write before anyone can read the tx that made it.
-        if !touched.is_empty() {
+        if touched.iter().any(Option::is_some) {
             let mut w = self.watched.lock();
-            for (i, id) in touched {
-                if let Some(entry) = w.iter_mut().find(|(p, _)| *p == watched[i]) {
-                    entry.1 = entry.1.max(id);
+            for (i, t) in touched.into_iter().enumerate() {
+                let Some((id, key)) = t else { continue };
+                if let Some(entry) = w.iter_mut().find(|e| e.prefix == watched[i].prefix) {
+                    entry.last_tx = entry.last_tx.max(id);
+                    if entry.max_key.as_ref().is_none_or(|m| *m < key) {
+                        entry.max_key = Some(key);
+                    }
                 }
             }
         }

@@ -74,7 +74,7 @@ pub struct ScanQuery {
 type RawIter<'a> = DBRawIteratorWithThreadMode<'a, rocksdb::DB>;
 
 /// The smallest byte string greater than every string starting with `p`, if any.
-fn successor(p: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn successor(p: &[u8]) -> Option<Vec<u8>> {
     let mut s = p.to_vec();
     while let Some(last) = s.pop() {
         if last != 0xFF {

@@ -495,7 +495,7 @@ fn prefix_and_unique_index_preconditions() {
         Err(LedgerError::PreconditionFailed(_))
     ));
     // Watched prefixes answer from memory, the same way.
-    l.watch_prefix(b"c.");
+    l.watch_prefix(b"c.").unwrap();
     let now = l.state().tx_id;
     assert!(with(since("c.", now), vec![]).is_ok());
     l.commit(vec![e("c.1", "x")]).unwrap();
@@ -514,4 +514,79 @@ fn prefix_and_unique_index_preconditions() {
     assert!(with(free("u.v1.", "u.v1.r1"), vec![]).is_ok());
     assert!(with(free("u.v1.", "u.v1.r2"), vec![entry("u.v1.r2")]).is_err());
     assert!(with(free("u.v2.", "u.v2.r2"), vec![entry("u.v2.r2")]).is_ok());
+}
+
+#[test]
+fn watched_prefixes_answer_absence_and_conflicts_without_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let l = open(&dir);
+        l.commit(vec![e("w.b", "1"), e("w.d\0x", "2"), e("x.z", "3")])
+            .unwrap();
+    }
+    // Reopened, watching finds the greatest key written under the prefix on disk.
+    let l = open(&dir);
+    assert!(!l.never_written(b"w.a"), "unwatched: unknown");
+    l.watch_prefix(b"w.").unwrap();
+    for (k, never) in [
+        ("w.a", false), // below the greatest key: unknown, though absent
+        ("w.d\0x", false),
+        ("w.d\0y", true),
+        ("w.e", true),
+        ("x.zz", false), // not under the prefix
+    ] {
+        assert_eq!(l.never_written(k.as_bytes()), never, "{k:?}");
+    }
+    // A delete counts as a write.
+    l.commit_with(Commit {
+        entries: vec![NewEntry {
+            metadata: KvMetadata {
+                deleted: true,
+                ..Default::default()
+            },
+            ..e("w.f", "")
+        }],
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(!l.never_written(b"w.f") && l.never_written(b"w.g"));
+
+    let pre = |p: Vec<Precondition>, entries: Vec<NewEntry>| {
+        l.commit_with(Commit {
+            entries,
+            preconditions: p,
+            ..Default::default()
+        })
+    };
+    let not_modified = |k: &str, tx| Precondition::KeyNotModifiedAfter(k.as_bytes().into(), tx);
+    let must_not = |k: &str| Precondition::KeyMustNotExist(k.as_bytes().into());
+    // Keys above the greatest: absent, whatever was written meanwhile elsewhere.
+    assert!(pre(vec![must_not("w.h")], vec![e("w.h", "1")]).is_ok());
+    assert!(pre(vec![must_not("w.h")], vec![e("w.h", "2")]).is_err());
+    // ... and a key that must exist there fails without a read.
+    let must = |k: &str| Precondition::KeyMustExist(k.as_bytes().into());
+    assert!(pre(vec![must("w.zz")], vec![e("x.1", "1")]).is_err());
+    assert!(pre(vec![must("w.h")], vec![e("x.1", "1")]).is_ok());
+    // Not modified after tx s: a write under the prefix since s forces a read, which tells a
+    // write of another key (no conflict) from a write of this one (conflict).
+    let s = l.state().tx_id;
+    assert!(pre(vec![not_modified("w.b", s)], vec![e("w.i", "1")]).is_ok());
+    l.commit(vec![e("w.j", "1")]).unwrap();
+    assert!(pre(vec![not_modified("w.b", s)], vec![e("w.k", "1")]).is_ok());
+    l.commit(vec![e("w.b", "again")]).unwrap();
+    assert!(pre(vec![not_modified("w.b", s)], vec![e("w.k", "2")]).is_err());
+    // Within one group, an earlier tx's write is seen by a later tx's precondition.
+    let s = l.state().tx_id;
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let a = scope.spawn(|| pre(vec![not_modified("w.m", s)], vec![e("w.m", "a")]));
+        let b = scope.spawn(|| pre(vec![not_modified("w.m", s)], vec![e("w.m", "b")]));
+        [a.join().unwrap(), b.join().unwrap()]
+    })
+    .into_iter()
+    .collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "exactly one of two writers of a fresh key wins: {results:?}"
+    );
 }

@@ -26,6 +26,7 @@ use stele_ledger::Ledger;
 
 use crate::catalog::Table;
 use crate::encoding;
+use crate::error::Result;
 use crate::store::KeyRange;
 use crate::types::SqlType;
 
@@ -70,8 +71,8 @@ impl ColumnCache {
     }
 
     /// Starts tracking writes to `t`'s rows; call before reading rows meant for [`Self::put`].
-    pub fn watch(&self, ledger: &Ledger, t: &Table) {
-        ledger.watch_prefix(&encoding::row_prefix(t.id));
+    pub fn watch(&self, ledger: &Ledger, t: &Table) -> Result<()> {
+        Ok(ledger.watch_prefix(&encoding::row_prefix(t.id))?)
     }
 
     /// Keeps `batches` (every column of `t`, in key order, read at `snapshot`) if they fit.

@@ -4,6 +4,7 @@
 //! deleted), so the next id is one past the highest ever written, deleted ones included.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use stele_ledger::proof::TxId;
 use stele_ledger::{Ledger, ScanQuery};
@@ -87,8 +88,8 @@ impl Table {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
-    /// Live tables by name.
-    pub tables: BTreeMap<String, Table>,
+    /// Live tables by name; shared, so that handing out the cached catalog copies no table.
+    pub tables: Arc<BTreeMap<String, Table>>,
     /// Highest table id ever used, dropped ones included.
     pub max_table_id: u32,
     /// The snapshot this catalog was read at.
@@ -246,7 +247,7 @@ impl Catalog {
             t.max_index_id = max_idx.get(&id).copied().unwrap_or(0);
             t.max_check_id = max_check.get(&id).copied().unwrap_or(0);
             t.checks.sort_by_key(|c| c.id);
-            cat.tables.insert(t.name.clone(), t);
+            Arc::make_mut(&mut cat.tables).insert(t.name.clone(), t);
         }
         Ok(cat)
     }

@@ -37,7 +37,7 @@ use crate::parse::{self, Period, HISTORY_MARK, PERIOD_MARK};
 use crate::store::{
     ColumnSpec, KeyRange, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet,
 };
-use crate::types::{parse_uuid, SqlType, Value};
+use crate::types::{SqlType, Value};
 use crate::{Result, SqlError};
 
 /// A result column: its name and type (`None` where a column has no SQL type, as `SELECT NULL`).
@@ -89,7 +89,152 @@ pub struct Engine {
     store: Arc<SqlStore>,
     runtime: tokio::runtime::Runtime,
     /// Parsed statements by SQL text, parameters as placeholders (see [`parse::parse_template`]).
-    templates: parking_lot::Mutex<HashMap<String, Arc<parse::Parsed>>>,
+    templates: parking_lot::Mutex<HashMap<String, Arc<Template>>>,
+}
+
+/// A cached parse of one SQL text.
+struct Template {
+    parsed: parse::Parsed,
+    /// Set when the text is one `INSERT ... VALUES` of parameters and literals: such a
+    /// statement is bound by filling its rows, without cloning or walking its AST.
+    insert: Option<(Arc<InsertTarget>, Vec<Vec<Slot>>)>,
+}
+
+/// One value of a prepared INSERT's row.
+enum Slot {
+    Literal(Value),
+    Parameter(String),
+}
+
+/// Where an INSERT writes and how, taken from its AST.
+struct InsertTarget {
+    table: String,
+    /// The columns named, lower-cased; empty: all of the table's, in order.
+    columns: Vec<String>,
+    kind: WriteKind,
+}
+
+/// A request's statements, ready to run.
+struct Request {
+    steps: Vec<Step>,
+    periods: Vec<Period>,
+}
+
+enum Step {
+    Statement(Statement),
+    /// A prepared INSERT's target and its bound rows.
+    Insert(Arc<InsertTarget>, Vec<Vec<Value>>),
+}
+
+impl Template {
+    fn new(parsed: parse::Parsed) -> Template {
+        let insert = match (parsed.statements.as_slice(), parsed.periods.is_empty()) {
+            ([Statement::Insert(ins)], true) => prepared_insert(ins),
+            _ => None,
+        };
+        Template { parsed, insert }
+    }
+
+    /// The request this template makes with `params`.
+    fn bind(&self, params: &HashMap<String, Value>) -> Result<Request> {
+        if let Some((target, rows)) = &self.insert {
+            let rows = rows
+                .iter()
+                .map(|r| {
+                    r.iter()
+                        .map(|slot| match slot {
+                            Slot::Literal(v) => Ok(v.clone()),
+                            Slot::Parameter(name) => params
+                                .get(name)
+                                .map(parameter_value)
+                                .ok_or_else(|| SqlError::MissingParameter(name.clone())),
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Request {
+                steps: vec![Step::Insert(target.clone(), rows)],
+                periods: Vec::new(),
+            });
+        }
+        Ok(Request::from(parse::bind(&self.parsed, params)?))
+    }
+}
+
+impl From<parse::Parsed> for Request {
+    fn from(p: parse::Parsed) -> Request {
+        Request {
+            steps: p.statements.into_iter().map(Step::Statement).collect(),
+            periods: p.periods,
+        }
+    }
+}
+
+/// A parameter's value as an INSERT row receives it: what its literal evaluates to when bound
+/// into the statement's text (JSON and UUID values arrive as strings, which the columns convert).
+fn parameter_value(v: &Value) -> Value {
+    match v {
+        Value::Json(s) => Value::Varchar(s.clone()),
+        Value::Uuid(u) => Value::Varchar(crate::types::uuid_string(u)),
+        other => other.clone(),
+    }
+}
+
+/// The target and rows of an `INSERT ... VALUES` whose values are all parameters or literals.
+fn prepared_insert(ins: &ast::Insert) -> Option<(Arc<InsertTarget>, Vec<Vec<Slot>>)> {
+    let target = insert_target(ins).ok()?;
+    let source = ins.source.as_ref()?;
+    let SetExpr::Values(values) = source.body.as_ref() else {
+        return None;
+    };
+    if source.with.is_some() || source.order_by.is_some() || source.limit_clause.is_some() {
+        return None;
+    }
+    let mut rows = Vec::with_capacity(values.rows.len());
+    for r in &values.rows {
+        let mut row = Vec::with_capacity(r.content.len());
+        for e in &r.content {
+            row.push(match e {
+                SqlExpr::Value(v) => match &v.value {
+                    ast::Value::Placeholder(p) => Slot::Parameter(p.strip_prefix('@')?.to_string()),
+                    _ => Slot::Literal(eval_const(e)?),
+                },
+                _ => Slot::Literal(eval_const(e)?),
+            });
+        }
+        rows.push(row);
+    }
+    Some((Arc::new(target), rows))
+}
+
+/// An INSERT's table, columns and kind.
+fn insert_target(ins: &ast::Insert) -> Result<InsertTarget> {
+    let TableObject::TableName(name) = &ins.table else {
+        return Err(SqlError::NotSupported(
+            "INSERT into a table function".into(),
+        ));
+    };
+    let kind = if ins.replace_into {
+        WriteKind::Upsert
+    } else if matches!(&ins.on, Some(ast::OnInsert::OnConflict(c)) if matches!(c.action, ast::OnConflictAction::DoNothing))
+    {
+        WriteKind::InsertOrIgnore
+    } else if ins.on.is_some() {
+        return Err(SqlError::NotSupported(
+            "ON CONFLICT other than DO NOTHING".into(),
+        ));
+    } else {
+        WriteKind::Insert
+    };
+    Ok(InsertTarget {
+        table: object_name(name),
+        columns: ins
+            .columns
+            .iter()
+            .map(|c| c.to_string().trim_matches('"').to_lowercase())
+            .collect(),
+        kind,
+    })
 }
 
 /// Most statements kept parsed; the cache starts over when full.
@@ -475,7 +620,9 @@ impl LedgerTable {
                     .collect(),
             },
             None if matches!(access, Access::Full) => {
-                cache.watch(store.ledger(), t);
+                if let Err(e) = cache.watch(store.ledger(), t) {
+                    return Some(Err(e));
+                }
                 let all: Vec<usize> = (0..t.columns.len()).collect();
                 let range = TxRange {
                     from: 1,
@@ -694,7 +841,7 @@ impl Engine {
             .build()
             .map_err(df_err)?;
         Ok(Engine {
-            store: Arc::new(SqlStore::new(ledger)),
+            store: Arc::new(SqlStore::new(ledger)?),
             runtime,
             templates: parking_lot::Mutex::new(HashMap::new()),
         })
@@ -702,16 +849,16 @@ impl Engine {
 
     /// Parses `sql` with its parameters, reusing the parse of an earlier request with the same
     /// text: a parameterised statement is tokenized and parsed once, then only bound.
-    fn parse(&self, sql: &str, params: &HashMap<String, Value>) -> Result<parse::Parsed> {
+    fn parse(&self, sql: &str, params: &HashMap<String, Value>) -> Result<Request> {
         if sql.len() > TEMPLATE_MAX_LEN {
-            return parse::parse(sql, params);
+            return Ok(parse::parse(sql, params)?.into());
         }
         let cached = self.templates.lock().get(sql).cloned();
         let template = match cached {
             Some(t) => t,
             None => match parse::parse_template(sql)? {
                 Some(t) => {
-                    let t = Arc::new(t);
+                    let t = Arc::new(Template::new(t));
                     let mut cache = self.templates.lock();
                     if cache.len() >= TEMPLATE_CACHE {
                         cache.clear();
@@ -719,10 +866,10 @@ impl Engine {
                     cache.insert(sql.to_string(), t.clone());
                     t
                 }
-                None => return parse::parse(sql, params),
+                None => return Ok(parse::parse(sql, params)?.into()),
             },
         };
-        parse::bind(&template, params)
+        template.bind(params)
     }
 
     pub fn store(&self) -> &SqlStore {
@@ -1275,34 +1422,9 @@ impl Engine {
     }
 
     fn insert(&self, ins: ast::Insert, periods: &[Period], ws: &mut WriteSet) -> Result<Output> {
-        let TableObject::TableName(name) = &ins.table else {
-            return Err(SqlError::NotSupported(
-                "INSERT into a table function".into(),
-            ));
-        };
-        let table = object_name(name);
-        let cat = self.store.catalog_in(ws)?;
-        let t = cat.table(&table)?;
-        let columns: Vec<String> = if ins.columns.is_empty() {
-            t.columns.iter().map(|c| c.name.clone()).collect()
-        } else {
-            ins.columns
-                .iter()
-                .map(|c| c.to_string().trim_matches('"').to_lowercase())
-                .collect()
-        };
-        let kind = if ins.replace_into {
-            WriteKind::Upsert
-        } else if matches!(&ins.on, Some(ast::OnInsert::OnConflict(c)) if matches!(c.action, ast::OnConflictAction::DoNothing))
-        {
-            WriteKind::InsertOrIgnore
-        } else if ins.on.is_some() {
-            return Err(SqlError::NotSupported(
-                "ON CONFLICT other than DO NOTHING".into(),
-            ));
-        } else {
-            WriteKind::Insert
-        };
+        let target = insert_target(&ins)?;
+        // The table is looked up before any value is evaluated.
+        self.store.catalog_in(ws)?.table(&target.table)?;
         let source = ins
             .source
             .ok_or_else(|| SqlError::IllegalArguments("INSERT needs VALUES or a query".into()))?;
@@ -1329,25 +1451,35 @@ impl Engine {
             }
             _ => self.query(Statement::Query(source), periods, ws)?.1,
         };
+        self.insert_rows(&target, rows, ws)
+    }
+
+    /// Writes an INSERT's evaluated rows.
+    fn insert_rows(
+        &self,
+        target: &InsertTarget,
+        rows: Vec<Vec<Value>>,
+        ws: &mut WriteSet,
+    ) -> Result<Output> {
+        let cat = self.store.catalog_in(ws)?;
+        let t = cat.table(&target.table)?;
+        let all;
+        let columns: &[String] = if target.columns.is_empty() {
+            all = t.columns.iter().map(|c| c.name.clone()).collect::<Vec<_>>();
+            &all
+        } else {
+            &target.columns
+        };
         let mut writes = Vec::with_capacity(rows.len());
         for r in rows {
             if r.len() != columns.len() {
                 return Err(SqlError::InvalidNumberOfValues);
             }
-            writes.push((
-                kind,
-                columns
-                    .iter()
-                    .cloned()
-                    .zip(r.into_iter().map(|v| coerce(v, t, &columns)))
-                    .collect(),
-            ));
+            writes.push((target.kind, r));
         }
-        Ok(Output::Done(self.store.write_rows_in(
-            ws,
-            &table,
-            fix_columns(writes, t),
-        )?))
+        Ok(Output::Done(
+            self.store.write_rows_in(ws, t, columns, writes)?,
+        ))
     }
 
     fn delete(&self, del: ast::Delete, periods: &[Period], ws: &mut WriteSet) -> Result<Output> {
@@ -1376,11 +1508,8 @@ impl Engine {
         .statements
         .remove(0);
         let (_, rows) = self.query(stmt, periods, ws)?;
-        let writes = rows
-            .into_iter()
-            .map(|r| (WriteKind::Delete, pk.iter().cloned().zip(r).collect()))
-            .collect();
-        Ok(Output::Done(self.store.write_rows_in(ws, &table, writes)?))
+        let writes = rows.into_iter().map(|r| (WriteKind::Delete, r)).collect();
+        Ok(Output::Done(self.store.write_rows_in(ws, t, &pk, writes)?))
     }
 }
 
@@ -1418,20 +1547,14 @@ impl Engine {
         let stmt = parse::parse(&sql, &HashMap::new())?.statements.remove(0);
         let (_, rows) = self.query(stmt, periods, ws)?;
         let mut writes = Vec::with_capacity(rows.len());
-        for r in rows {
-            let (old, new) = r.split_at(all.len());
-            let mut row: Vec<(String, Value)> =
-                all.iter().cloned().zip(old.iter().cloned()).collect();
+        for mut row in rows {
+            let new = row.split_off(all.len());
             for ((col, _), v) in sets.iter().zip(new) {
-                row.iter_mut().find(|(n, _)| n == col).unwrap().1 = v.clone();
+                row[all.iter().position(|n| n == col).unwrap()] = v;
             }
             writes.push((WriteKind::Upsert, row));
         }
-        Ok(Output::Done(self.store.write_rows_in(
-            ws,
-            &table,
-            fix_columns(writes, t),
-        )?))
+        Ok(Output::Done(self.store.write_rows_in(ws, t, &all, writes)?))
     }
 }
 
@@ -1473,9 +1596,17 @@ impl SqlSession<'_> {
             committed: Vec::new(),
             in_transaction: false,
         };
-        for stmt in parsed.statements {
+        for step in parsed.steps {
             let step: Result<()> = (|| {
-                match &stmt {
+                let stmt = match step {
+                    Step::Insert(target, rows) => {
+                        let out = self.engine.insert_rows(&target, rows, &mut ws)?;
+                        result.outputs.push(out);
+                        return Ok(());
+                    }
+                    Step::Statement(stmt) => stmt,
+                };
+                match stmt {
                     Statement::StartTransaction { .. } => {
                         if explicit {
                             return Err(SqlError::NestedTx);
@@ -1501,10 +1632,8 @@ impl SqlSession<'_> {
                         ws = store.begin();
                         explicit = false;
                     }
-                    _ => {
-                        let out = self
-                            .engine
-                            .statement(stmt.clone(), &parsed.periods, &mut ws)?;
+                    stmt => {
+                        let out = self.engine.statement(stmt, &parsed.periods, &mut ws)?;
                         result.outputs.push(out);
                     }
                 }
@@ -1524,40 +1653,6 @@ impl SqlSession<'_> {
         }
         Ok(result)
     }
-}
-
-/// Values arrive typed by their literal; the store converts them to the column types.
-fn coerce(v: Value, _t: &Table, _columns: &[String]) -> Value {
-    v
-}
-
-fn fix_columns(
-    writes: Vec<(WriteKind, Vec<(String, Value)>)>,
-    t: &Table,
-) -> Vec<(WriteKind, Vec<(String, Value)>)> {
-    // Literal strings for UUID columns are parsed here: the store only converts numbers.
-    writes
-        .into_iter()
-        .map(|(k, cols)| {
-            let cols = cols
-                .into_iter()
-                .map(|(name, v)| {
-                    let is_uuid = t
-                        .columns
-                        .iter()
-                        .any(|c| c.name == name && c.ty == SqlType::Uuid);
-                    match (&v, is_uuid) {
-                        (Value::Varchar(s), true) => match parse_uuid(s) {
-                            Some(u) => (name, Value::Uuid(u)),
-                            None => (name, v),
-                        },
-                        _ => (name, v),
-                    }
-                })
-                .collect();
-            (k, cols)
-        })
-        .collect()
 }
 
 fn first_words(s: &str) -> String {

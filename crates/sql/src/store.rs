@@ -242,13 +242,13 @@ fn map_conflict(e: LedgerError) -> SqlError {
 }
 
 impl SqlStore {
-    pub fn new(ledger: Arc<Ledger>) -> SqlStore {
-        ledger.watch_prefix(encoding::CATALOG_PREFIX);
-        SqlStore {
+    pub fn new(ledger: Arc<Ledger>) -> Result<SqlStore> {
+        ledger.watch_prefix(encoding::CATALOG_PREFIX)?;
+        Ok(SqlStore {
             ledger,
             columns: ColumnCache::new(crate::cache::DEFAULT_BUDGET),
             cache: parking_lot::Mutex::new(None),
-        }
+        })
     }
 
     pub fn ledger(&self) -> &Arc<Ledger> {
@@ -358,6 +358,10 @@ impl SqlStore {
                 }))
             }
             None => {}
+        }
+        // Keys above every key ever written under a watched table need no read.
+        if self.ledger.never_written(key) {
+            return Ok(None);
         }
         Ok(self.ledger.get_latest(key, ws.snapshot)?)
     }
@@ -996,25 +1000,61 @@ impl SqlStore {
         rows: Vec<(WriteKind, Vec<(String, Value)>)>,
     ) -> Result<WriteOutcome> {
         let mut ws = self.begin();
-        let mut outcome = self.write_rows_in(&mut ws, table, rows)?;
+        let mut outcome = WriteOutcome {
+            tx: None,
+            updated_rows: 0,
+            first_inserted_pk: None,
+            last_inserted_pk: None,
+        };
+        for (kind, row) in rows {
+            let cat = self.catalog_in(&ws)?;
+            let (columns, values): (Vec<String>, Vec<Value>) = row.into_iter().unzip();
+            let o =
+                self.write_rows_in(&mut ws, cat.table(table)?, &columns, vec![(kind, values)])?;
+            outcome.updated_rows += o.updated_rows;
+            if outcome.first_inserted_pk.is_none() {
+                outcome.first_inserted_pk = o.first_inserted_pk;
+            }
+            outcome.last_inserted_pk = o.last_inserted_pk.or(outcome.last_inserted_pk);
+        }
         outcome.tx = self.commit(ws)?;
         Ok(outcome)
     }
 
-    /// Writes rows of one table inside a transaction.
+    /// Writes rows of table `t` (as the transaction's catalog has it) inside a transaction.
+    /// Each row gives the values of `columns`, in that order; columns not listed are NULL (or
+    /// allocated, for an AUTO_INCREMENT primary key on insert).
     pub fn write_rows_in(
         &self,
         ws: &mut WriteSet,
-        table: &str,
-        rows: Vec<(WriteKind, Vec<(String, Value)>)>,
+        t: &Table,
+        columns: &[String],
+        rows: Vec<(WriteKind, Vec<Value>)>,
     ) -> Result<WriteOutcome> {
-        let cat = self.catalog_in(ws)?;
-        let t = cat.table(table)?;
-        let pk_cols = t.pk_columns();
-        let auto = pk_cols
-            .first()
-            .filter(|c| c.auto_increment && pk_cols.len() == 1)
-            .map(|c| c.id);
+        // Watched, the table's rows let the ledger answer existence checks of new keys above
+        // the greatest one, and commit-time conflict checks, without reads.
+        let rows_prefix = encoding::row_prefix(t.id);
+        if self.ledger.last_write_under(&rows_prefix).is_none() {
+            self.ledger.watch_prefix(&rows_prefix)?;
+        }
+        let positions = columns
+            .iter()
+            .map(|name| {
+                t.columns
+                    .iter()
+                    .position(|c| c.name == *name)
+                    .ok_or_else(|| SqlError::ColumnDoesNotExist(name.clone()))
+            })
+            .collect::<Result<Vec<usize>>>()?;
+        let pk_positions: Vec<usize> = t
+            .pk_columns()
+            .iter()
+            .map(|c| t.columns.iter().position(|x| x.id == c.id).unwrap())
+            .collect();
+        let auto = match pk_positions.as_slice() {
+            [p] if t.columns[*p].auto_increment => Some(*p),
+            _ => None,
+        };
         let mut max_auto = match auto {
             Some(_) => self.max_auto_increment(t, ws)?,
             None => 0,
@@ -1024,8 +1064,10 @@ impl SqlStore {
             false => Some(check::Checks::compile(t)?),
         };
         let mut checked_rows: Vec<Vec<Value>> = Vec::new();
-        let mut entries: Vec<NewEntry> = Vec::new();
+        let mut entries: Vec<NewEntry> = Vec::with_capacity(rows.len());
+        // Only a statement of several rows can write one twice.
         let mut written = std::collections::HashSet::new();
+        let several = rows.len() > 1;
         let mut outcome = WriteOutcome {
             tx: None,
             updated_rows: 0,
@@ -1035,19 +1077,13 @@ impl SqlStore {
         for (kind, given) in rows {
             // Full row in column order, converted and checked.
             let mut values = vec![Value::Null; t.columns.len()];
-            for (name, v) in given {
-                let pos = t
-                    .columns
-                    .iter()
-                    .position(|c| c.name == name)
-                    .ok_or(SqlError::ColumnDoesNotExist(name))?;
+            for (&pos, v) in positions.iter().zip(given) {
                 values[pos] = convert(&v, &t.columns[pos], &t.name)?;
             }
             // An explicit AUTO_INCREMENT key at or below the highest one ever written must name
             // an existing row.
             let mut explicit_old_id = false;
-            if let (Some(id), WriteKind::Insert | WriteKind::InsertOrIgnore) = (auto, kind) {
-                let pos = t.columns.iter().position(|c| c.id == id).unwrap();
+            if let (Some(pos), WriteKind::Insert | WriteKind::InsertOrIgnore) = (auto, kind) {
                 match values[pos] {
                     Value::Null => {
                         max_auto += 1;
@@ -1058,12 +1094,9 @@ impl SqlStore {
                     _ => {}
                 }
             }
-            let pk: Vec<Value> = pk_cols
-                .iter()
-                .map(|c| values[t.columns.iter().position(|x| x.id == c.id).unwrap()].clone())
-                .collect();
+            let pk: Vec<Value> = pk_positions.iter().map(|&p| values[p].clone()).collect();
             let key = self.row_key(t, &pk)?;
-            if !written.insert(key.clone()) {
+            if several && !written.insert(key.clone()) {
                 return Err(SqlError::IllegalArguments(
                     "a statement writes the same row twice".into(),
                 ));

@@ -45,7 +45,7 @@ fn row(pairs: &[(&str, Value)]) -> Vec<(String, Value)> {
 fn catalog_and_row_bytes_match_immudb() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = std::sync::Arc::new(Ledger::open(dir.path(), Options::default()).unwrap());
-    let sql = SqlStore::new(ledger.clone());
+    let sql = SqlStore::new(ledger.clone()).unwrap();
     let h = sql.create_table(&spec_table()).unwrap().unwrap();
     let tx = ledger.tx(h.id).unwrap();
     let mut got: Vec<(String, String)> = tx
@@ -179,7 +179,7 @@ fn key_encodings_preserve_order() {
 fn create_table_rules_and_error_texts() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = std::sync::Arc::new(Ledger::open(dir.path(), Options::default()).unwrap());
-    let sql = SqlStore::new(ledger.clone());
+    let sql = SqlStore::new(ledger.clone()).unwrap();
     let err = |spec: TableSpec| sql.create_table(&spec).unwrap_err().to_string();
     let base = |cols: Vec<ColumnSpec>, pk: &[&str]| TableSpec {
         name: "x".into(),
@@ -273,7 +273,7 @@ fn create_table_rules_and_error_texts() {
 fn writes_reads_time_travel_and_history() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = std::sync::Arc::new(Ledger::open(dir.path(), Options::default()).unwrap());
-    let sql = SqlStore::new(ledger.clone());
+    let sql = SqlStore::new(ledger.clone()).unwrap();
     let spec = TableSpec {
         name: "p".into(),
         columns: vec![
@@ -399,7 +399,7 @@ fn writes_reads_time_travel_and_history() {
 fn auto_increment_and_unique_index_rules() {
     let dir = tempfile::tempdir().unwrap();
     let ledger = std::sync::Arc::new(Ledger::open(dir.path(), Options::default()).unwrap());
-    let sql = SqlStore::new(ledger.clone());
+    let sql = SqlStore::new(ledger.clone()).unwrap();
     sql.create_table(&spec_table()).unwrap();
     let ins = |pairs: &[(&str, Value)]| sql.write_rows("t", vec![(WriteKind::Insert, row(pairs))]);
     ins(&[("name", Value::Varchar("a".into()))]).unwrap();
@@ -445,7 +445,7 @@ fn check_constraint_bytes_match_immudb() {
     // CREATE TABLE t (..., CONSTRAINT positive_age CHECK (age >= 0), CHECK (age < 200), ...)
     let dir = tempfile::tempdir().unwrap();
     let ledger = std::sync::Arc::new(Ledger::open(dir.path(), Options::default()).unwrap());
-    let sql = SqlStore::new(ledger.clone());
+    let sql = SqlStore::new(ledger.clone()).unwrap();
     let spec = TableSpec {
         checks: vec![
             (Some("positive_age".into()), "(age >= 0)".into()),
