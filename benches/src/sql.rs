@@ -52,14 +52,22 @@ pub fn run(args: &Args) -> Vec<Figure> {
     let start = Instant::now();
     let mut session = engine.session();
     let insert = "INSERT INTO t (id, grp, v, s) VALUES (@id, @grp, @v, @s)";
-    let mut params = HashMap::new();
+    // The parameter map is built once and its values replaced per row, as SQLite's statement
+    // is prepared once and bound per row.
+    let mut params: HashMap<String, Value> = ["id", "grp", "v", "s"]
+        .into_iter()
+        .map(|k| (k.to_string(), Value::Null))
+        .collect();
+    let set = |params: &mut HashMap<String, Value>, k: &str, v: Value| {
+        *params.get_mut(k).unwrap() = v;
+    };
     for b in (0..rows).step_by(BATCH as usize) {
         session.execute("BEGIN", &HashMap::new()).unwrap();
         for i in b..(b + BATCH).min(rows) {
-            params.insert("id".to_string(), Value::Integer(i as i64));
-            params.insert("grp".to_string(), Value::Integer((i % 100) as i64));
-            params.insert("v".to_string(), Value::Integer((i % 997) as i64));
-            params.insert("s".to_string(), Value::Varchar(format!("name-{i}")));
+            set(&mut params, "id", Value::Integer(i as i64));
+            set(&mut params, "grp", Value::Integer((i % 100) as i64));
+            set(&mut params, "v", Value::Integer((i % 997) as i64));
+            set(&mut params, "s", Value::Varchar(format!("name-{i}")));
             session.execute(insert, &params).unwrap();
         }
         session.execute("COMMIT", &HashMap::new()).unwrap();

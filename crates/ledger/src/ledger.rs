@@ -742,8 +742,12 @@ impl Inner {
         let mut chain = self.chain.lock();
         let before = (chain.state, chain.frontier.clone());
         let mut batch = WriteBatch::default();
-        // Versions written earlier in this group, for the preconditions of later txs in it.
-        let track = group.iter().any(|(_, tx)| !tx.preconditions.is_empty());
+        // Versions written earlier in this group, for the preconditions of later txs in it:
+        // kept up to the last tx with preconditions.
+        let track_until = group
+            .iter()
+            .rposition(|(_, tx)| !tx.preconditions.is_empty())
+            .unwrap_or(0);
         let mut overlay = GroupOverlay::default();
         let mut answers = Vec::with_capacity(group.len());
         let mut accepted = 0;
@@ -753,7 +757,7 @@ impl Inner {
         let watched: Vec<Watched> = self.watched.lock().clone();
         // Per watched prefix written by this group: its last tx and greatest key.
         let mut touched: Vec<Option<(TxId, Vec<u8>)>> = vec![None; watched.len()];
-        for (ticket, tx) in group {
+        for (i, (ticket, tx)) in group.into_iter().enumerate() {
             if let Err(e) = self.check_preconditions(
                 &tx.preconditions,
                 &tx.index_entries,
@@ -780,6 +784,7 @@ impl Inner {
             }
             let hits: Vec<(usize, Vec<u8>)> =
                 hits.into_iter().map(|(i, k)| (i, k.to_vec())).collect();
+            let track = i < track_until;
             match self.append(&mut batch, tx, &mut chain, track.then_some(&mut overlay)) {
                 Ok((header, wants_sync)) => {
                     for (i, key) in hits {

@@ -239,15 +239,22 @@ pub fn decode_catalog(key: &[u8], value: &[u8]) -> Result<Option<CatalogEntry>> 
 
 /// The value bytes of a non-NULL value, as stored in a row (`EncodeRawValue`).
 pub fn encode_raw_value(v: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_raw_value_into(&mut out, v);
+    out
+}
+
+/// Appends [`encode_raw_value`]'s bytes to `out`.
+fn encode_raw_value_into(out: &mut Vec<u8>, v: &Value) {
     match v {
-        Value::Null => Vec::new(),
-        Value::Integer(i) => i.to_be_bytes().to_vec(),
-        Value::Boolean(b) => vec![*b as u8],
-        Value::Varchar(s) | Value::Json(s) => s.as_bytes().to_vec(),
-        Value::Blob(b) => b.clone(),
-        Value::Float(f) => f.to_bits().to_be_bytes().to_vec(),
-        Value::Timestamp(us) => us.to_be_bytes().to_vec(),
-        Value::Uuid(u) => u.to_vec(),
+        Value::Null => {}
+        Value::Integer(i) => out.extend_from_slice(&i.to_be_bytes()),
+        Value::Boolean(b) => out.push(*b as u8),
+        Value::Varchar(s) | Value::Json(s) => out.extend_from_slice(s.as_bytes()),
+        Value::Blob(b) => out.extend_from_slice(b),
+        Value::Float(f) => out.extend_from_slice(&f.to_bits().to_be_bytes()),
+        Value::Timestamp(us) => out.extend_from_slice(&us.to_be_bytes()),
+        Value::Uuid(u) => out.extend_from_slice(u),
     }
 }
 
@@ -340,19 +347,23 @@ pub fn encode_key_value(v: &Value, ty: SqlType, max_len: u32) -> Result<Vec<u8>>
 }
 
 /// A row value: the non-NULL columns as `(column id, value)`, in column order.
-pub fn encode_row(columns: &[(u32, &Value)]) -> Vec<u8> {
-    let present: Vec<(u32, Vec<u8>)> = columns
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(id, v)| (*id, encode_raw_value(v)))
-        .collect();
-    let mut b = Vec::with_capacity(4 + present.iter().map(|(_, v)| 8 + v.len()).sum::<usize>());
-    b.extend_from_slice(&(present.len() as u32).to_be_bytes());
-    for (id, v) in present {
+pub fn encode_row<'a>(columns: impl IntoIterator<Item = (u32, &'a Value)>) -> Vec<u8> {
+    let mut b = Vec::with_capacity(64);
+    b.extend_from_slice(&0u32.to_be_bytes());
+    let mut present = 0u32;
+    for (id, v) in columns {
+        if v.is_null() {
+            continue;
+        }
+        present += 1;
         b.extend_from_slice(&id.to_be_bytes());
-        b.extend_from_slice(&(v.len() as u32).to_be_bytes());
-        b.extend_from_slice(&v);
+        let len_at = b.len();
+        b.extend_from_slice(&0u32.to_be_bytes());
+        encode_raw_value_into(&mut b, v);
+        let len = (b.len() - len_at - 4) as u32;
+        b[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
     }
+    b[..4].copy_from_slice(&present.to_be_bytes());
     b
 }
 

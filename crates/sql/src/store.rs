@@ -1150,9 +1150,8 @@ impl SqlStore {
                             Some(&values),
                         )?;
                     }
-                    let row: Vec<(u32, &Value)> =
-                        t.columns.iter().map(|c| c.id).zip(values.iter()).collect();
-                    entries.push(NewEntry::new(key, encoding::encode_row(&row)));
+                    let row = encoding::encode_row(t.columns.iter().map(|c| c.id).zip(&values));
+                    entries.push(NewEntry::new(key, row));
                     if checks.is_some() {
                         checked_rows.push(values.clone());
                     }
