@@ -245,6 +245,12 @@ const TEMPLATE_MAX_LEN: usize = 4096;
 /// DataFusion's execution errors; the ones immudb has words for get them.
 pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
     let msg = e.to_string();
+    for what in ["numeric", "boolean"] {
+        let text = crate::functions::expecting(what);
+        if msg.contains(&text) {
+            return SqlError::Query(text);
+        }
+    }
     if msg.contains("Divide by zero") {
         return SqlError::DivisionByZero;
     }

@@ -5,6 +5,11 @@
 //! - `json_typeof(doc)`: `OBJECT`, `ARRAY`, `STRING`, `NUMBER`, `BOOLEAN` or `NULL`.
 //! - `json_value(doc)`: a JSON string without its quotes, other values as their text; what a JSON
 //!   value is compared as against a SQL literal (`doc->'name' = 'ann'`, see `semantics.rs`).
+//!
+//! And two guards the classic rewrites put around operands (`semantics.rs`): `expect_numeric(x)`
+//! and `expect_boolean(x)` return `x` unchanged, or fail with immudb's `invalid value provided
+//! (expecting numeric value)` / `(expecting boolean value)` when a value is NULL, as arithmetic
+//! and AND/OR/NOT on NULL do in classic immudb.
 
 use std::sync::{Arc, LazyLock};
 
@@ -107,6 +112,69 @@ impl ScalarUDFImpl for JsonFunction {
     }
 }
 
+/// `expect_numeric` / `expect_boolean`: see the module note.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct Expect {
+    numeric: bool,
+    signature: Signature,
+}
+
+impl Expect {
+    fn what(&self) -> &'static str {
+        if self.numeric {
+            "numeric"
+        } else {
+            "boolean"
+        }
+    }
+}
+
+/// The error an [`Expect`] guard raises; `engine::df_err` keeps its words.
+pub fn expecting(what: &str) -> String {
+    format!("invalid value provided (expecting {what} value)")
+}
+
+impl ScalarUDFImpl for Expect {
+    fn name(&self) -> &str {
+        if self.numeric {
+            "expect_numeric"
+        } else {
+            "expect_boolean"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, args: &[DataType]) -> DfResult<DataType> {
+        Ok(match &args[0] {
+            DataType::Null if self.numeric => DataType::Int64,
+            DataType::Null => DataType::Boolean,
+            other => other.clone(),
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arg = args.args.into_iter().next().expect("one argument");
+        let null = match &arg {
+            ColumnarValue::Scalar(s) => s.is_null(),
+            ColumnarValue::Array(a) => a.null_count() > 0 || *a.data_type() == DataType::Null,
+        };
+        if null {
+            return exec_err!("{}", expecting(self.what()));
+        }
+        Ok(arg)
+    }
+}
+
+fn expect(numeric: bool) -> Arc<ScalarUDF> {
+    Arc::new(ScalarUDF::new_from_impl(Expect {
+        numeric,
+        signature: Signature::any(1, Volatility::Immutable),
+    }))
+}
+
 fn function(kind: Kind, args: usize) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(JsonFunction {
         kind,
@@ -115,17 +183,19 @@ fn function(kind: Kind, args: usize) -> Arc<ScalarUDF> {
 }
 
 /// The functions to register in every query's context.
-pub static JSON_FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 3]> = LazyLock::new(|| {
+pub static FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 5]> = LazyLock::new(|| {
     [
         function(Kind::Get, 2),
         function(Kind::TypeOf, 1),
         function(Kind::Value, 1),
+        expect(true),
+        expect(false),
     ]
 });
 
-/// Registers the JSON functions in `ctx`.
+/// Registers these functions in `ctx`.
 pub fn register(ctx: &datafusion::prelude::SessionContext) {
-    for f in JSON_FUNCTIONS.iter() {
+    for f in FUNCTIONS.iter() {
         ctx.register_udf(f.as_ref().clone());
     }
 }

@@ -11,6 +11,13 @@
 //!   compares as the literal's type;
 //! - `NOW()` is the transaction's timestamp, constant across its statements; `RANDOM_UUID()` is
 //!   DataFusion's `uuid()`;
+//! - arithmetic on NULL fails with `invalid value provided (expecting numeric value)`, and
+//!   AND, OR and NOT on NULL with `(expecting boolean value)`: in the select list of the
+//!   statement's query, operands that may be NULL are wrapped in the guards `expect_numeric` /
+//!   `expect_boolean` (`functions.rs`). Only there: DataFusion evaluates a filter's conjuncts
+//!   over whole batches in an order of its choosing, so a guard in a filter would fail on rows
+//!   the query's own `WHERE x IS NOT NULL` drops, where classic never evaluates them. Elsewhere
+//!   NULL arithmetic gives NULL, which a comparison takes as FALSE;
 //! - `LIMIT 0` means no limit; NULL sorts first in ascending order and last in descending;
 //! - `CAST('text' AS TIMESTAMP)` reads immudb's formats (date, minutes, seconds, fractions), and
 //!   `CAST(integer AS TIMESTAMP)` reads unix seconds.
@@ -20,7 +27,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, LimitClause, OrderBy,
-    OrderByKind, Query, Statement, Value as SqlValue, VisitMut, VisitorMut,
+    OrderByKind, Query, SetExpr, Statement, Value as SqlValue, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -75,6 +82,54 @@ fn json_operand(e: &Expr, other: &Expr) -> String {
         (SqlValue::Number(..), true) => format!("CAST(json_value({e}) AS DOUBLE)"),
         (SqlValue::Boolean(_), true) => format!("CAST(json_value({e}) AS BOOLEAN)"),
         _ => e.to_string(),
+    }
+}
+
+/// Whether `e`, already rewritten, can never be NULL, so needs no guard: a non-NULL literal, a
+/// two-valued comparison or test, or an operation whose operands are guarded.
+fn never_null(e: &Expr) -> bool {
+    use datafusion::sql::sqlparser::ast::UnaryOperator;
+    match e {
+        Expr::Value(v) => !matches!(v.value, SqlValue::Null),
+        Expr::Nested(inner) => never_null(inner),
+        Expr::IsNull(_)
+        | Expr::IsNotNull(_)
+        | Expr::IsDistinctFrom(..)
+        | Expr::IsNotDistinctFrom(..)
+        | Expr::IsTrue(_)
+        | Expr::IsFalse(_)
+        | Expr::IsNotTrue(_)
+        | Expr::IsNotFalse(_)
+        | Expr::Exists { .. } => true,
+        Expr::BinaryOp { op, .. } => arithmetic(op) || logical(op),
+        Expr::UnaryOp { op, .. } => matches!(op, UnaryOperator::Not | UnaryOperator::Minus),
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_lowercase();
+            f.over.is_none()
+                && matches!(
+                    name.as_str(),
+                    "coalesce" | "expect_numeric" | "expect_boolean" | "count"
+                )
+        }
+        _ => false,
+    }
+}
+
+fn arithmetic(op: &BinaryOperator) -> bool {
+    use BinaryOperator::*;
+    matches!(op, Plus | Minus | Multiply | Divide | Modulo)
+}
+
+fn logical(op: &BinaryOperator) -> bool {
+    matches!(op, BinaryOperator::And | BinaryOperator::Or)
+}
+
+/// `e` as the text of an operand that must not be NULL: guarded by `guard` unless it cannot be.
+fn guarded(e: &Expr, guard: &str) -> String {
+    if never_null(e) {
+        format!("({e})")
+    } else {
+        format!("{guard}({e})")
     }
 }
 
@@ -216,5 +271,64 @@ pub fn classic(
         types,
     };
     let _ = stmt.visit(&mut v);
-    v.error.map_or(Ok(()), Err)
+    if let Some(e) = v.error {
+        return Err(e);
+    }
+    if let Statement::Query(q) = stmt {
+        guard_select_items(&mut q.body)?;
+    }
+    Ok(())
+}
+
+/// Guards the operands of arithmetic, AND, OR, NOT and unary minus in a query's select list
+/// (the branches' of a UNION) against NULL.
+fn guard_select_items(body: &mut SetExpr) -> Result<()> {
+    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, SelectItem, UnaryOperator};
+    match body {
+        SetExpr::Select(select) => {
+            for item in &mut select.projection {
+                let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item
+                else {
+                    continue;
+                };
+                let flow = visit_expressions_mut(e, |e| {
+                    let text = match e {
+                        Expr::BinaryOp { left, op, right } if arithmetic(op) || logical(op) => {
+                            if never_null(left) && never_null(right) {
+                                return ControlFlow::Continue(());
+                            }
+                            let guard = match arithmetic(op) {
+                                true => "expect_numeric",
+                                false => "expect_boolean",
+                            };
+                            format!("{} {op} {}", guarded(left, guard), guarded(right, guard))
+                        }
+                        Expr::UnaryOp { op, expr } if !never_null(expr) => match op {
+                            UnaryOperator::Not => format!("NOT expect_boolean({expr})"),
+                            UnaryOperator::Minus => format!("-expect_numeric({expr})"),
+                            _ => return ControlFlow::Continue(()),
+                        },
+                        _ => return ControlFlow::Continue(()),
+                    };
+                    match parse_expr(&text) {
+                        Ok(new) => {
+                            *e = new;
+                            ControlFlow::Continue(())
+                        }
+                        Err(err) => ControlFlow::Break(err),
+                    }
+                });
+                if let ControlFlow::Break(err) = flow {
+                    return Err(err);
+                }
+            }
+            Ok(())
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            guard_select_items(left)?;
+            guard_select_items(right)
+        }
+        SetExpr::Query(q) => guard_select_items(&mut q.body),
+        _ => Ok(()),
+    }
 }
