@@ -57,6 +57,30 @@ impl Classic<'_> {
         self.types.get(&name).copied()
     }
 
+    /// What `e` compares as, when its type is known: a column's, a literal's or a CAST's type.
+    /// `None` also for NULL, which compares with anything.
+    fn compared_as(&self, e: &Expr) -> Option<SqlType> {
+        match e {
+            Expr::Nested(inner) => self.compared_as(inner),
+            Expr::Value(v) => match v.value {
+                SqlValue::Number(..) => Some(SqlType::Integer),
+                SqlValue::SingleQuotedString(_) => Some(SqlType::Varchar),
+                SqlValue::Boolean(_) => Some(SqlType::Boolean),
+                SqlValue::HexStringLiteral(_) => Some(SqlType::Blob),
+                _ => None,
+            },
+            Expr::Cast { data_type, .. } => {
+                let name = data_type.to_string().to_uppercase();
+                SqlType::from_name(name.split(['(', '[']).next().unwrap_or("")).ok()
+            }
+            _ => self.column_type(e),
+        }
+        .map(|t| match t {
+            SqlType::Float => SqlType::Integer,
+            t => t,
+        })
+    }
+
     /// The type of a plain column argument (`c` or `t.c`), when it is known.
     fn arg_type(&self, args: &FunctionArguments) -> Option<SqlType> {
         let FunctionArguments::List(list) = args else {
@@ -167,6 +191,25 @@ impl VisitorMut for Classic<'_> {
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         let text = match e {
             Expr::BinaryOp { left, op, right } => {
+                // Values of different kinds (numbers, strings, booleans, timestamps, blobs) are
+                // not comparable; JSON and UUID values convert.
+                if matches!(
+                    op,
+                    BinaryOperator::Eq
+                        | BinaryOperator::NotEq
+                        | BinaryOperator::Lt
+                        | BinaryOperator::LtEq
+                        | BinaryOperator::Gt
+                        | BinaryOperator::GtEq
+                ) {
+                    if let (Some(a), Some(b)) = (self.compared_as(left), self.compared_as(right)) {
+                        let converts = |t| matches!(t, SqlType::Json | SqlType::Uuid);
+                        if a != b && !converts(a) && !converts(b) {
+                            self.error = Some(SqlError::Query("values are not comparable".into()));
+                            return ControlFlow::Break(());
+                        }
+                    }
+                }
                 // A JSON value compared with a literal is compared as the literal's type.
                 let (left, right) = (json_operand(left, right), json_operand(right, left));
                 match op {
