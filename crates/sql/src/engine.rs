@@ -1178,6 +1178,23 @@ impl Engine {
                     let Ok(c) = t.column(&col) else {
                         return Ok(None);
                     };
+                    // Kinds that are not comparable: the general path says so.
+                    let same_kind = match (&v, c.ty) {
+                        (
+                            Value::Integer(_) | Value::Float(_),
+                            SqlType::Integer | SqlType::Float,
+                        ) => true,
+                        (Value::Varchar(_), SqlType::Varchar | SqlType::Uuid | SqlType::Json) => {
+                            true
+                        }
+                        (Value::Boolean(_), SqlType::Boolean) | (Value::Blob(_), SqlType::Blob) => {
+                            true
+                        }
+                        _ => false,
+                    };
+                    if !same_kind {
+                        return Ok(None);
+                    }
                     let Ok(v) = crate::store::convert(&v, c, &t.name) else {
                         return Ok(None);
                     };

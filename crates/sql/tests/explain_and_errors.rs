@@ -188,12 +188,19 @@ fn point_select_fast_path_matches_general_path() {
         "SELECT v, k FROM t WHERE k = 'b' AND id = 2",
         "SELECT w FROM u UNTIL TX 2 WHERE id = 1",
         "SELECT w FROM u SINCE TX 3 WHERE id = 1",
-        "SELECT id FROM u WHERE id = '5'",
+        "SELECT id FROM u WHERE id = 5.0",
     ] {
         let fast = run(&mut s, q);
         let general = run(&mut s, &format!("{q} AND 1 = 1"));
         assert_eq!(fast, general, "{q}");
     }
+    // Errors too: a key compared with a value of another kind.
+    let err = |s: &mut stele_sql::SqlSession, sql: &str| {
+        s.execute(sql, &HashMap::new()).unwrap_err().to_string()
+    };
+    let q = "SELECT id FROM u WHERE id = '5'";
+    assert_eq!(err(&mut s, q), "values are not comparable");
+    assert_eq!(err(&mut s, q), err(&mut s, &format!("{q} AND 1 = 1")));
     s.execute(
         "BEGIN; DELETE FROM u WHERE id = 1; INSERT INTO u (id, w) VALUES (8, 'z')",
         &HashMap::new(),
