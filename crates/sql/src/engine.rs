@@ -245,6 +245,25 @@ const TEMPLATE_MAX_LEN: usize = 4096;
 /// DataFusion's execution errors; the ones immudb has words for get them.
 pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
     let msg = e.to_string();
+    // A selected column neither grouped nor aggregated: `(t.c): must appear ...`.
+    if let Some(rest) = msg.split("column \"").nth(1) {
+        if let Some(col) = rest
+            .split('"')
+            .next()
+            .filter(|_| msg.contains("must appear in the GROUP BY clause"))
+        {
+            return SqlError::Query(format!(
+                "({col}): must appear in the group by clause or be used in an aggregated function"
+            ));
+        }
+    }
+    if msg.contains("UNION queries have different number of columns") {
+        return SqlError::Query("column mismatch in union statement".into());
+    }
+    if let Some(rest) = msg.split("Invalid function '").nth(1) {
+        let name = rest.split('\'').next().unwrap_or(rest);
+        return SqlError::IllegalArguments(format!("unknown function {name}"));
+    }
     for what in ["numeric", "boolean"] {
         let text = crate::functions::expecting(what);
         if msg.contains(&text) {
@@ -272,6 +291,46 @@ pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
         ));
     }
     SqlError::Query(msg)
+}
+
+/// The branches of a UNION select columns of the same kinds, as classic requires (DataFusion
+/// would coerce an INTEGER and a VARCHAR column to text).
+fn union_columns_match(plan: &datafusion::logical_expr::LogicalPlan) -> Result<()> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::LogicalPlan;
+    fn kind(t: &DataType) -> Option<u8> {
+        Some(match t {
+            DataType::Null => return None,
+            t if t.is_numeric() => 0,
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => 1,
+            DataType::Boolean => 2,
+            DataType::Timestamp(..) => 3,
+            DataType::Binary | DataType::LargeBinary | DataType::BinaryView => 4,
+            _ => 5,
+        })
+    }
+    let mut mismatch = false;
+    plan.apply(|node| {
+        if let LogicalPlan::Union(u) = node {
+            let first = u.inputs[0].schema();
+            mismatch = u.inputs[1..].iter().any(|i| {
+                let other = i.schema();
+                other.fields().len() != first.fields().len()
+                    || first.fields().iter().zip(other.fields()).any(|(a, b)| {
+                        matches!((kind(a.data_type()), kind(b.data_type())), (Some(x), Some(y)) if x != y)
+                    })
+            });
+            if mismatch {
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map_err(df_err)?;
+    match mismatch {
+        true => Err(SqlError::Query("column mismatch in union statement".into())),
+        false => Ok(()),
+    }
 }
 
 /// DataFusion's planning errors, in immudb's words where immudb has some.
@@ -1016,6 +1075,21 @@ impl Engine {
                     rows,
                 })
             }
+            // `SHOW TABLE t`: the rows of `COLUMNS('t')`.
+            Statement::ShowVariable { variable }
+                if variable.len() == 2 && variable[0].value.eq_ignore_ascii_case("table") =>
+            {
+                let table = variable[1].value.to_lowercase();
+                self.store.catalog_in(ws)?.table(&table)?;
+                let stmt = parse::parse(
+                    &format!("SELECT * FROM COLUMNS('{}')", table.replace('\'', "''")),
+                    &HashMap::new(),
+                )?
+                .statements
+                .remove(0);
+                let (columns, rows) = self.query(stmt, periods, ws)?;
+                Ok(Output::Rows { columns, rows })
+            }
             Statement::Explain { statement, .. } => {
                 let lines = self.explain(*statement, periods, ws)?;
                 Ok(Output::Rows {
@@ -1090,6 +1164,7 @@ impl Engine {
                     .statement_to_plan(DfStatement::Statement(Box::new(stmt))),
             )
             .map_err(planning_err)?;
+        union_columns_match(&plan)?;
         Ok((ctx, plan, log))
     }
 
