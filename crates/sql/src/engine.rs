@@ -1135,11 +1135,21 @@ impl Engine {
                 }),
             );
         }
+        // Only the tables the statement names: registering one costs a provider and its schema.
+        let mut named = std::collections::HashSet::new();
+        let _ = ast::visit_relations(&stmt, |r| {
+            named.insert(object_name(r));
+            std::ops::ControlFlow::<()>::Continue(())
+        });
         let current = Arc::new(ws.clone());
         for t in cat.tables.values() {
-            self.register(&ctx, t, Source::Current(current.clone()), &t.name, &log)?;
+            if named.contains(&t.name) {
+                self.register(&ctx, t, Source::Current(current.clone()), &t.name, &log)?;
+            }
             let history = format!("{}{HISTORY_MARK}", t.name);
-            self.register(&ctx, t, Source::History(cat.snapshot), &history, &log)?;
+            if named.contains(&history) {
+                self.register(&ctx, t, Source::History(cat.snapshot), &history, &log)?;
+            }
         }
         for (k, p) in periods.iter().enumerate() {
             // The period's table is named in the statement as `name$period$k`.
