@@ -1378,6 +1378,30 @@ impl Engine {
         periods: &[Period],
         ws: &WriteSet,
     ) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
+        let mut stream = self.query_stream(stmt, periods, ws)?;
+        let mut rows = Vec::new();
+        while let Some(batch) = stream.next_batch()? {
+            rows.extend(batch);
+        }
+        Ok((stream.columns, rows))
+    }
+
+    /// Runs a query, its rows to be read batch by batch.
+    fn query_stream(
+        &self,
+        stmt: Statement,
+        periods: &[Period],
+        ws: &WriteSet,
+    ) -> Result<RowStream<'_>> {
+        if let Statement::Query(q) = &stmt {
+            if let Some((columns, rows)) = self.point_select(q, periods, ws)? {
+                return Ok(RowStream {
+                    engine: self,
+                    columns,
+                    rows: Rows::Ready(Some(rows)),
+                });
+            }
+        }
         let (ctx, plan, _) = self.plan(stmt, periods, ws)?;
         let columns: Vec<ColumnDesc> = plan
             .schema()
@@ -1388,22 +1412,15 @@ impl Engine {
                 ty: sql_type_of(f.data_type()),
             })
             .collect();
-        let batches = self
+        let stream = self
             .runtime
-            .block_on(async { ctx.execute_logical_plan(plan).await?.collect().await });
-        let mut rows = Vec::new();
-        for b in batches.map_err(df_err)? {
-            for r in 0..b.num_rows() {
-                let mut row = Vec::with_capacity(b.num_columns());
-                for c in b.columns() {
-                    row.push(from_scalar(
-                        ScalarValue::try_from_array(c, r).map_err(df_err)?,
-                    )?);
-                }
-                rows.push(row);
-            }
-        }
-        Ok((columns, rows))
+            .block_on(async { ctx.execute_logical_plan(plan).await?.execute_stream().await })
+            .map_err(df_err)?;
+        Ok(RowStream {
+            engine: self,
+            columns,
+            rows: Rows::Stream(stream),
+        })
     }
 
     /// `EXPLAIN <query>`: DataFusion's physical plan, then one line per table scan saying which
@@ -1666,6 +1683,65 @@ impl Engine {
     }
 }
 
+/// A query's result: its columns, then its rows batch by batch as execution produces them
+/// (the whole result is never held unless the caller keeps it). Reads the snapshot the query
+/// was planned at, whatever is committed meanwhile.
+pub struct RowStream<'e> {
+    engine: &'e Engine,
+    columns: Vec<ColumnDesc>,
+    rows: Rows,
+}
+
+enum Rows {
+    /// Computed without DataFusion (a point select): one batch.
+    Ready(Option<Vec<Vec<Value>>>),
+    Stream(datafusion::physical_plan::SendableRecordBatchStream),
+}
+
+impl RowStream<'_> {
+    /// The result's column names and SQL types.
+    pub fn columns(&self) -> &[ColumnDesc] {
+        &self.columns
+    }
+
+    /// The next batch of rows; `None` at the end. Batches are never empty.
+    pub fn next_batch(&mut self) -> Result<Option<Vec<Vec<Value>>>> {
+        use futures::StreamExt;
+        let stream = match &mut self.rows {
+            Rows::Ready(rows) => return Ok(rows.take().filter(|r| !r.is_empty())),
+            Rows::Stream(s) => s,
+        };
+        loop {
+            let Some(batch) = self.engine.runtime.block_on(stream.next()) else {
+                return Ok(None);
+            };
+            let b = batch.map_err(df_err)?;
+            if b.num_rows() == 0 {
+                continue;
+            }
+            let mut rows = Vec::with_capacity(b.num_rows());
+            for r in 0..b.num_rows() {
+                let mut row = Vec::with_capacity(b.num_columns());
+                for c in b.columns() {
+                    row.push(from_scalar(
+                        ScalarValue::try_from_array(c, r).map_err(df_err)?,
+                    )?);
+                }
+                rows.push(row);
+            }
+            return Ok(Some(rows));
+        }
+    }
+}
+
+impl Iterator for RowStream<'_> {
+    type Item = Result<Vec<Vec<Value>>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().transpose()
+    }
+}
+
 /// What a request did: each statement's output, the txs it committed, and whether an explicit
 /// transaction is still open.
 #[derive(Debug, Clone, PartialEq)]
@@ -1683,9 +1759,60 @@ pub struct SqlSession<'e> {
     tx: Option<WriteSet>,
 }
 
-impl SqlSession<'_> {
+impl<'e> SqlSession<'e> {
     pub fn in_transaction(&self) -> bool {
         self.tx.is_some()
+    }
+
+    /// Runs one statement that returns rows (a query, SHOW, EXPLAIN) and hands its rows over
+    /// batch by batch, for a server to stream. Inside an explicit transaction it reads the
+    /// transaction's snapshot and own writes. Nothing is written, so nothing is committed; a
+    /// statement that writes is refused. An error before the first row, inside an explicit
+    /// transaction, cancels the transaction (as [`SqlSession::execute`]).
+    pub fn query(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<RowStream<'e>> {
+        let result = self.query_inner(sql, params);
+        if result.is_err() {
+            self.tx = None;
+        }
+        result
+    }
+
+    fn query_inner(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<RowStream<'e>> {
+        let engine = self.engine;
+        let request = engine.parse(sql, params)?;
+        let mut steps = request.steps;
+        let (Some(Step::Statement(stmt)), true) = (steps.pop(), steps.is_empty()) else {
+            return Err(SqlError::IllegalArguments(
+                "a query request holds one statement that returns rows".into(),
+            ));
+        };
+        let open = self.tx.take();
+        let was_open = open.is_some();
+        let mut ws = open.unwrap_or_else(|| engine.store.begin());
+        let result = match stmt {
+            Statement::Query(_) => engine.query_stream(stmt, &request.periods, &ws),
+            Statement::ShowTables { .. }
+            | Statement::ShowVariable { .. }
+            | Statement::Explain { .. } => {
+                match engine.statement(stmt, &request.periods, &mut ws)? {
+                    Output::Rows { columns, rows } => Ok(RowStream {
+                        engine,
+                        columns,
+                        rows: Rows::Ready(Some(rows)),
+                    }),
+                    Output::Done(_) => Err(SqlError::IllegalArguments(
+                        "the statement returns no rows".into(),
+                    )),
+                }
+            }
+            _ => Err(SqlError::IllegalArguments(
+                "a query request holds one statement that returns rows".into(),
+            )),
+        };
+        if was_open {
+            self.tx = Some(ws);
+        }
+        result
     }
 
     pub fn execute(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<ExecResult> {

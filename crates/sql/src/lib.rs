@@ -40,7 +40,7 @@ pub mod slt;
 pub mod store;
 pub mod types;
 
-pub use engine::{ColumnDesc, Engine, ExecResult, Output, SqlSession};
+pub use engine::{ColumnDesc, Engine, ExecResult, Output, RowStream, SqlSession};
 pub use error::{Result, SqlError};
 pub use store::{ColumnSpec, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet};
 pub use types::{SqlType, Value};

@@ -1,0 +1,146 @@
+//! `SqlSession::query`: a query's rows handed over batch by batch, as the server streams them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use stele_ledger::{Ledger, Options};
+use stele_sql::{ColumnDesc, Engine, SqlType, Value};
+
+const ROWS: i64 = 20_000;
+
+fn engine(dir: &tempfile::TempDir) -> Engine {
+    let e = Engine::new(Arc::new(
+        Ledger::open(dir.path(), Options::default()).unwrap(),
+    ))
+    .unwrap();
+    e.execute(
+        "CREATE TABLE t (id INTEGER, s VARCHAR[16], PRIMARY KEY id)",
+        &HashMap::new(),
+    )
+    .unwrap();
+    for from in (0..ROWS).step_by(1_000) {
+        let values: Vec<String> = (from..from + 1_000)
+            .map(|i| format!("({i}, 's{i}')"))
+            .collect();
+        e.execute(
+            &format!("INSERT INTO t (id, s) VALUES {}", values.join(", ")),
+            &HashMap::new(),
+        )
+        .unwrap();
+    }
+    e
+}
+
+#[test]
+fn a_large_result_arrives_in_several_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let mut session = e.session();
+    let mut stream = session
+        .query("SELECT id, s FROM t ORDER BY id", &HashMap::new())
+        .unwrap();
+    assert_eq!(
+        stream.columns(),
+        [
+            ColumnDesc {
+                name: "id".into(),
+                ty: Some(SqlType::Integer)
+            },
+            ColumnDesc {
+                name: "s".into(),
+                ty: Some(SqlType::Varchar)
+            }
+        ]
+    );
+    // Rows written after the query started are not seen: the stream reads its snapshot.
+    e.execute("INSERT INTO t (id, s) VALUES (-1, 'late')", &HashMap::new())
+        .unwrap();
+    let batches: Vec<Vec<Vec<Value>>> = stream.by_ref().map(|b| b.unwrap()).collect();
+    assert!(batches.len() > 1, "{} batch(es)", batches.len());
+    assert!(batches.iter().all(|b| !b.is_empty()));
+    let ids: Vec<i64> = batches
+        .iter()
+        .flatten()
+        .map(|r| match r[0] {
+            Value::Integer(i) => i,
+            ref other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(ids, (0..ROWS).collect::<Vec<_>>());
+    assert!(stream.next_batch().unwrap().is_none());
+}
+
+#[test]
+fn queries_inside_a_transaction_see_its_writes_and_keep_it_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let mut s = e.session();
+    s.execute(
+        "BEGIN; INSERT INTO t (id, s) VALUES (-5, 'mine')",
+        &HashMap::new(),
+    )
+    .unwrap();
+    let rows: Vec<Vec<Value>> = s
+        .query("SELECT s FROM t WHERE id = -5", &HashMap::new())
+        .unwrap()
+        .flat_map(|b| b.unwrap())
+        .collect();
+    assert_eq!(rows, [[Value::Varchar("mine".into())]]);
+    let count: Vec<Vec<Value>> = s
+        .query("SELECT COUNT(*) FROM t", &HashMap::new())
+        .unwrap()
+        .flat_map(|b| b.unwrap())
+        .collect();
+    assert_eq!(count, [[Value::Integer(ROWS + 1)]]);
+    // SHOW and EXPLAIN return rows too.
+    let tables: Vec<Vec<Value>> = s
+        .query("SHOW TABLES", &HashMap::new())
+        .unwrap()
+        .flat_map(|b| b.unwrap())
+        .collect();
+    assert_eq!(tables, [[Value::Varchar("t".into())]]);
+    assert!(s.in_transaction());
+    s.execute("COMMIT", &HashMap::new()).unwrap();
+    assert!(!s.in_transaction());
+    let mut after = e.session();
+    let n = after
+        .query("SELECT id FROM t WHERE id = -5", &HashMap::new())
+        .unwrap()
+        .flat_map(|b| b.unwrap())
+        .count();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn a_statement_that_writes_is_refused_and_cancels_the_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let mut s = e.session();
+    s.execute(
+        "BEGIN; INSERT INTO t (id, s) VALUES (-7, 'x')",
+        &HashMap::new(),
+    )
+    .unwrap();
+    let err = s
+        .query("DELETE FROM t WHERE id = 1", &HashMap::new())
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "illegal arguments: a query request holds one statement that returns rows"
+    );
+    assert!(!s.in_transaction());
+    let err = s
+        .query("SELECT 1; SELECT 2", &HashMap::new())
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("one statement"), "{err}");
+    // Nothing of the cancelled transaction was written.
+    let n = e
+        .session()
+        .query("SELECT id FROM t WHERE id = -7", &HashMap::new())
+        .unwrap()
+        .flat_map(|b| b.unwrap())
+        .count();
+    assert_eq!(n, 0);
+}
