@@ -327,6 +327,24 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
                         }
                     }
                 }
+                // `USE INDEX ON (cols)` after a data source: a hint, dropped. The planner picks
+                // its own access path; the answer is the same (rows come in primary-key order
+                // without ORDER BY, where classic follows the hinted index).
+                if up == "USE"
+                    && w.quote_style.is_none()
+                    && at(i + 1).and_then(upper).as_deref() == Some("INDEX")
+                    && at(i + 2).and_then(upper).as_deref() == Some("ON")
+                    && at(i + 3) == Some(&Token::LParen)
+                {
+                    let mut j = i + 4;
+                    while at(j).is_some_and(|t| !matches!(t, Token::RParen | Token::EOF)) {
+                        j += 1;
+                    }
+                    if at(j) == Some(&Token::RParen) {
+                        i = j + 1;
+                        continue;
+                    }
+                }
                 if up == "UPSERT"
                     && w.quote_style.is_none()
                     && upper(at(i + 1).unwrap_or(&Token::EOF)).as_deref() == Some("INTO")
