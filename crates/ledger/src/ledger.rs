@@ -84,6 +84,31 @@ pub enum Precondition {
     NoWriteUnderSince(Vec<u8>, TxId),
     /// No live index entry starts with the prefix, except the given key (a unique index).
     IndexPrefixFree(Vec<u8>, Vec<u8>),
+    /// No committed tx after `since` wrote a (hashed) entry in the span: the phantom check of a
+    /// range a transaction read.
+    NoWriteInRangeSince(KeySpan, TxId),
+}
+
+/// The keys under `prefix` between two bounds, each `(key, inclusive)`; `None`: unbounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySpan {
+    pub prefix: Vec<u8>,
+    pub lo: Option<(Vec<u8>, bool)>,
+    pub hi: Option<(Vec<u8>, bool)>,
+}
+
+impl KeySpan {
+    pub fn contains(&self, key: &[u8]) -> bool {
+        key.starts_with(&self.prefix)
+            && self
+                .lo
+                .as_ref()
+                .is_none_or(|(lo, incl)| key > lo.as_slice() || (*incl && key == lo.as_slice()))
+            && self
+                .hi
+                .as_ref()
+                .is_none_or(|(hi, incl)| key < hi.as_slice() || (*incl && key == hi.as_slice()))
+    }
 }
 
 impl Precondition {
@@ -94,6 +119,7 @@ impl Precondition {
             | Precondition::KeyNotModifiedAfter(k, _)
             | Precondition::NoWriteUnderSince(k, _)
             | Precondition::IndexPrefixFree(k, _) => k,
+            Precondition::NoWriteInRangeSince(span, _) => &span.prefix,
         }
     }
 }
@@ -572,6 +598,22 @@ impl Inner {
                     }
                     continue;
                 }
+                Precondition::NoWriteInRangeSince(span, since) => {
+                    if overlay.kv.keys().any(|k| span.contains(k))
+                        || self.written_since(
+                            &span.prefix,
+                            |k| span.contains(k),
+                            *since,
+                            snapshot,
+                        )?
+                    {
+                        return Err(LedgerError::PreconditionFailed(format!(
+                            "keys read under {} were written after tx {since}",
+                            name()
+                        )));
+                    }
+                    continue;
+                }
                 Precondition::IndexPrefixFree(prefix, except) => {
                     if self.index_prefix_taken(prefix, except, own_index, overlay)? {
                         return Err(LedgerError::PreconditionFailed(format!(
@@ -637,13 +679,33 @@ impl Inner {
         if let Some(w) = self.watched.lock().iter().find(|w| w.prefix == prefix) {
             return Ok(w.last_tx > since);
         }
+        self.written_since(prefix, |k| k.starts_with(prefix), since, snapshot)
+    }
+
+    /// Whether a committed tx in `(since, snapshot]` wrote a hashed entry whose key (under
+    /// `prefix`) satisfies `hit`. A watched prefix with no write since answers from memory.
+    fn written_since(
+        &self,
+        prefix: &[u8],
+        hit: impl Fn(&[u8]) -> bool,
+        since: TxId,
+        snapshot: TxId,
+    ) -> Result<bool> {
+        let quiet = self
+            .watched
+            .lock()
+            .iter()
+            .any(|w| prefix.starts_with(&w.prefix) && w.last_tx <= since);
+        if quiet {
+            return Ok(false);
+        }
         for id in since + 1..=snapshot {
             let raw = self
                 .db
                 .get_pinned_cf(self.cf(CF_TX), id.to_be_bytes())?
                 .ok_or_else(|| LedgerError::corrupted(id, "missing tx record"))?;
             let (_, entries) = format::decode_tx_record(&raw, id, true)?;
-            if entries.iter().any(|e| e.key.starts_with(prefix)) {
+            if entries.iter().any(|e| hit(&e.key)) {
                 return Ok(true);
             }
         }

@@ -33,7 +33,7 @@ mod read;
 
 pub use audit::AuditReport;
 pub use error::{LedgerError, Result};
-pub use ledger::{Commit, Committed, IndexEntry, Ledger, NewEntry, Options, Precondition};
+pub use ledger::{Commit, Committed, IndexEntry, KeySpan, Ledger, NewEntry, Options, Precondition};
 pub use proofs::EntryProof;
 pub use read::{Entry, HistoryQuery, ScanQuery, Tx};
 /// The RocksDB binding, re-exported so that tools and benchmarks link this one copy.

@@ -590,3 +590,42 @@ fn watched_prefixes_answer_absence_and_conflicts_without_reads() {
         "exactly one of two writers of a fresh key wins: {results:?}"
     );
 }
+
+#[test]
+fn range_preconditions_catch_phantoms_only() {
+    use stele_ledger::KeySpan;
+    let dir = tempfile::tempdir().unwrap();
+    let l = open(&dir);
+    l.commit(vec![e("r.1", "a"), e("r.5", "b")]).unwrap();
+    let span = |prefix: &str| KeySpan {
+        prefix: prefix.as_bytes().to_vec(),
+        lo: Some((format!("{prefix}3").into_bytes(), true)),
+        hi: Some((format!("{prefix}7").into_bytes(), false)),
+    };
+    let with = |p: &str, since| {
+        l.commit_with(Commit {
+            entries: vec![e("other", "x")],
+            preconditions: vec![Precondition::NoWriteInRangeSince(span(p), since)],
+            ..Default::default()
+        })
+    };
+    for watched in [false, true] {
+        let p = if watched { "w." } else { "r." };
+        if watched {
+            l.watch_prefix(b"w.").unwrap();
+        }
+        let s = l.state().tx_id;
+        assert!(with(p, s).is_ok(), "no write since");
+        // Writes outside the span, or at its open end, are no phantoms.
+        l.commit(vec![e(&format!("{p}9"), "c"), e(&format!("{p}7"), "c")])
+            .unwrap();
+        assert!(with(p, s).is_ok(), "writes outside the span");
+        // A write inside is.
+        l.commit(vec![e(&format!("{p}3"), "d")]).unwrap();
+        assert!(
+            matches!(with(p, s), Err(LedgerError::PreconditionFailed(_))),
+            "a write inside the span (watched: {watched})"
+        );
+        assert!(with(p, l.state().tx_id).is_ok());
+    }
+}

@@ -29,7 +29,7 @@ use datafusion::sql::sqlparser::ast::{
     TableObject, UnaryOperator,
 };
 use stele_ledger::proof::{TxHeader, TxId};
-use stele_ledger::Ledger;
+use stele_ledger::{KeySpan, Ledger};
 
 use crate::access::{self, Access};
 use crate::catalog::{Catalog, Table};
@@ -499,8 +499,15 @@ impl datafusion::catalog::TableFunctionImpl for CatalogFunction {
     }
 }
 
-/// The access paths of a statement's scans, in planning order (for EXPLAIN).
-type ScanLog = Arc<parking_lot::Mutex<Vec<String>>>;
+/// What a statement's scans did, in planning order: their access paths (for EXPLAIN) and the
+/// key spans of the current state they read (for the transaction's phantom checks).
+#[derive(Debug, Default)]
+struct Scans {
+    lines: Vec<String>,
+    reads: Vec<KeySpan>,
+}
+
+type ScanLog = Arc<parking_lot::Mutex<Scans>>;
 
 /// Which rows a table reference reads.
 #[derive(Debug, Clone)]
@@ -520,8 +527,8 @@ struct LedgerTable {
     table: Table,
     source: Source,
     schema: SchemaRef,
-    /// One line per scan planned: which access path and which snapshot (shown by EXPLAIN).
-    log: Arc<parking_lot::Mutex<Vec<String>>>,
+    /// One line per scan planned (which access path and which snapshot), and what it read.
+    log: ScanLog,
 }
 
 impl LedgerTable {
@@ -577,12 +584,32 @@ impl TableProvider for LedgerTable {
         let filter_refs: Vec<&Expr> = filters.iter().collect();
         // DataFusion passes exactly the filters reported `Exact`: the same access comes out.
         let access = self.access(&filter_refs);
-        self.log.lock().push(format!(
-            "LedgerScan {}: {} at {}",
-            self.table.name,
-            access.describe(&self.table.name),
-            self.snapshot_text()
-        ));
+        {
+            let mut log = self.log.lock();
+            log.lines.push(format!(
+                "LedgerScan {}: {} at {}",
+                self.table.name,
+                access.describe(&self.table.name),
+                self.snapshot_text()
+            ));
+            // The current state's rows this scan depends on: its primary-key ranges, else the
+            // whole table. A commit fails if another tx wrote there since the snapshot.
+            if let Source::Current(_) = self.source {
+                let prefix = crate::encoding::row_prefix(self.table.id);
+                match &access {
+                    Access::Primary(p) => log.reads.extend(p.ranges.iter().map(|r| KeySpan {
+                        prefix: prefix.clone(),
+                        lo: r.lo.clone(),
+                        hi: r.hi.clone(),
+                    })),
+                    _ => log.reads.push(KeySpan {
+                        prefix,
+                        lo: None,
+                        hi: None,
+                    }),
+                }
+            }
+        }
         let ext = |e: SqlError| datafusion::error::DataFusionError::External(Box::new(e));
         // Committed rows over key ranges decode straight into Arrow, in partitions.
         let committed = match &self.source {
@@ -1185,7 +1212,7 @@ impl Engine {
         &self,
         q: &ast::Query,
         periods: &[Period],
-        ws: &WriteSet,
+        ws: &mut WriteSet,
     ) -> Result<Option<(Vec<ColumnDesc>, Vec<Vec<Value>>)>> {
         if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some()
         {
@@ -1333,7 +1360,11 @@ impl Engine {
             }
         }
         let row = match range {
-            None => self.store.get_in(t, &pk, Some(ws))?,
+            None => {
+                // The row read: its commit fails if another tx changed it meanwhile.
+                ws.guard(self.store.row_key(t, &pk)?);
+                self.store.get_in(t, &pk, Some(ws))?
+            }
             Some(p) => {
                 let r = self.resolve_period(p, cat.snapshot)?;
                 if r.from > r.until {
@@ -1376,7 +1407,7 @@ impl Engine {
         &self,
         stmt: Statement,
         periods: &[Period],
-        ws: &WriteSet,
+        ws: &mut WriteSet,
     ) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
         let mut stream = self.query_stream(stmt, periods, ws)?;
         let mut rows = Vec::new();
@@ -1386,12 +1417,13 @@ impl Engine {
         Ok((stream.columns, rows))
     }
 
-    /// Runs a query, its rows to be read batch by batch.
+    /// Runs a query, its rows to be read batch by batch. What it reads of the current state is
+    /// recorded in `ws`, for the phantom checks of its commit.
     fn query_stream(
         &self,
         stmt: Statement,
         periods: &[Period],
-        ws: &WriteSet,
+        ws: &mut WriteSet,
     ) -> Result<RowStream<'_>> {
         if let Statement::Query(q) = &stmt {
             if let Some((columns, rows)) = self.point_select(q, periods, ws)? {
@@ -1402,7 +1434,7 @@ impl Engine {
                 });
             }
         }
-        let (ctx, plan, _) = self.plan(stmt, periods, ws)?;
+        let (ctx, plan, log) = self.plan(stmt, periods, ws)?;
         let columns: Vec<ColumnDesc> = plan
             .schema()
             .fields()
@@ -1416,6 +1448,8 @@ impl Engine {
             .runtime
             .block_on(async { ctx.execute_logical_plan(plan).await?.execute_stream().await })
             .map_err(df_err)?;
+        // Scans are planned by now: their reads are known.
+        ws.read_spans(std::mem::take(&mut log.lock().reads));
         Ok(RowStream {
             engine: self,
             columns,
@@ -1435,7 +1469,7 @@ impl Engine {
             .indent(false)
             .to_string();
         let mut lines: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
-        lines.extend(log.lock().iter().cloned());
+        lines.extend(log.lock().lines.iter().cloned());
         Ok(lines)
     }
 
@@ -1487,7 +1521,7 @@ impl Engine {
                 _ => {
                     let parsed = parse::parse(&format!("SELECT {expr}"), &HashMap::new())?;
                     let stmt = parsed.statements.into_iter().next().unwrap();
-                    let (_, rows) = self.query(stmt, &[], &WriteSet::default())?;
+                    let (_, rows) = self.query(stmt, &[], &mut WriteSet::default())?;
                     rows.into_iter()
                         .next()
                         .and_then(|r| r.into_iter().next())
@@ -1790,7 +1824,7 @@ impl<'e> SqlSession<'e> {
         let was_open = open.is_some();
         let mut ws = open.unwrap_or_else(|| engine.store.begin());
         let result = match stmt {
-            Statement::Query(_) => engine.query_stream(stmt, &request.periods, &ws),
+            Statement::Query(_) => engine.query_stream(stmt, &request.periods, &mut ws),
             Statement::ShowTables { .. }
             | Statement::ShowVariable { .. }
             | Statement::Explain { .. } => {

@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use stele_ledger::proof::{KvMetadata, TxHeader, TxId};
 
 use stele_ledger::{
-    Commit, Entry, HistoryQuery, IndexEntry, Ledger, LedgerError, NewEntry, Precondition, ScanQuery,
+    Commit, Entry, HistoryQuery, IndexEntry, KeySpan, Ledger, LedgerError, NewEntry, Precondition,
+    ScanQuery,
 };
 
 use datafusion::arrow::datatypes::SchemaRef;
@@ -180,9 +181,32 @@ pub struct WriteSet {
     /// Index entries back-filled at older txs (`CREATE INDEX` on a table with history).
     backfill: Vec<IndexEntry>,
     preconditions: Vec<Precondition>,
+    /// Key spans of the current state the transaction's queries read (phantom checks).
+    reads: Vec<KeySpan>,
 }
 
 impl WriteSet {
+    /// Records a key the transaction read: its commit fails if another tx wrote it since.
+    pub(crate) fn guard(&mut self, key: Vec<u8>) {
+        self.guarded.insert(key);
+    }
+
+    /// Records spans the transaction read: its commit fails if another tx wrote in one since.
+    pub(crate) fn read_spans(&mut self, spans: Vec<KeySpan>) {
+        for s in spans {
+            let covered = self
+                .reads
+                .iter()
+                .any(|r| *r == s || (r.prefix == s.prefix && r.lo.is_none() && r.hi.is_none()));
+            if !covered {
+                if s.lo.is_none() && s.hi.is_none() {
+                    self.reads.retain(|r| r.prefix != s.prefix);
+                }
+                self.reads.push(s);
+            }
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
@@ -329,6 +353,11 @@ impl SqlStore {
             ));
         }
         preconditions.extend(ws.preconditions);
+        preconditions.extend(
+            ws.reads
+                .into_iter()
+                .map(|span| Precondition::NoWriteInRangeSince(span, ws.snapshot)),
+        );
         let mut index_entries = ws.backfill;
         index_entries.extend(ws.index.into_iter().map(|(key, deleted)| IndexEntry {
             key,

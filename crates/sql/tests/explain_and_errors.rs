@@ -290,6 +290,95 @@ fn conflicting_transactions_abort_at_commit() {
         .unwrap();
 }
 
+/// What a transaction read decides its commit too: a row it read and another transaction
+/// changed, or a row another transaction added to a range it read (a phantom), aborts it.
+/// Writes outside what it read do not.
+#[test]
+fn reads_conflict_with_later_writes_to_what_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let p = HashMap::new();
+    e.execute(
+        "INSERT INTO u (id, w) VALUES (10, 'ten'), (20, 'twenty'), (30, 'thirty')",
+        &p,
+    )
+    .unwrap();
+    let mut a = e.session();
+    let conflict = |a: &mut stele_sql::SqlSession, read: &str, other: &str| {
+        a.execute(
+            &format!("BEGIN; {read}; INSERT INTO t (id, k, v) VALUES (99, 'z', 1)"),
+            &p,
+        )
+        .unwrap();
+        e.execute(other, &p).unwrap();
+        let out = a.execute("COMMIT", &p);
+        if out.is_ok() {
+            // Undo the marker row for the next case.
+            e.execute("DELETE FROM t WHERE id = 99", &p).unwrap();
+        }
+        out.err().map(|err| err.to_string())
+    };
+    let conflicted = Some("tx read conflict".to_string());
+    // A range read, then an insert inside it: a phantom.
+    assert_eq!(
+        conflict(
+            &mut a,
+            "SELECT COUNT(*) FROM u WHERE id >= 10 AND id <= 30",
+            "INSERT INTO u (id, w) VALUES (15, 'x')"
+        ),
+        conflicted
+    );
+    // ... an insert outside it: none.
+    assert_eq!(
+        conflict(
+            &mut a,
+            "SELECT COUNT(*) FROM u WHERE id >= 10 AND id <= 30",
+            "INSERT INTO u (id, w) VALUES (40, 'x')"
+        ),
+        None
+    );
+    // A point read, then an update of that row, or of another.
+    assert_eq!(
+        conflict(
+            &mut a,
+            "SELECT w FROM u WHERE id = 20",
+            "UPDATE u SET w = 'changed' WHERE id = 20"
+        ),
+        conflicted
+    );
+    assert_eq!(
+        conflict(
+            &mut a,
+            "SELECT w FROM u WHERE id = 20",
+            "UPDATE u SET w = 'changed' WHERE id = 30"
+        ),
+        None
+    );
+    // A scan on a non-key column reads the whole table.
+    assert_eq!(
+        conflict(
+            &mut a,
+            "SELECT id FROM u WHERE w = 'ten'",
+            "INSERT INTO u (id, w) VALUES (50, 'x')"
+        ),
+        conflicted
+    );
+    // Writes to another table never conflict with these reads.
+    assert_eq!(
+        conflict(
+            &mut a,
+            "SELECT id FROM u WHERE w = 'ten'",
+            "INSERT INTO t (id, k, v) VALUES (7, 'q', 1)"
+        ),
+        None
+    );
+    // A read-only transaction commits nothing, so it never conflicts.
+    a.execute("BEGIN; SELECT * FROM u", &p).unwrap();
+    e.execute("INSERT INTO u (id, w) VALUES (60, 'x')", &p)
+        .unwrap();
+    assert!(a.execute("COMMIT", &p).unwrap().committed.is_empty());
+}
+
 /// The catalog cache never serves a stale catalog, even to another engine on the same ledger.
 #[test]
 fn catalog_cache_follows_ddl_from_any_engine() {
