@@ -40,11 +40,61 @@ use crate::store::{
 use crate::types::{SqlType, Value};
 use crate::{Result, SqlError};
 
-/// A result column: its name and type (`None` where a column has no SQL type, as `SELECT NULL`).
+/// A result column: its name and type (`None` where a column has no SQL type, as `SELECT NULL`),
+/// and the selector immudb names it by on the wire (spec immudb-wire.md 5.2): `(table.col)` for
+/// a column of a table (or sub-query) `table`, `(table.alias)` for an aliased value, and
+/// `(table.colN)` for an unaliased computed value at 0-based position N, `table` being the
+/// query's first data source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnDesc {
     pub name: String,
     pub ty: Option<SqlType>,
+    pub selector: String,
+}
+
+impl ColumnDesc {
+    /// A column `name` of `table`.
+    fn of(table: &str, name: &str, ty: Option<SqlType>) -> ColumnDesc {
+        ColumnDesc {
+            name: name.to_string(),
+            ty,
+            selector: format!("({table}.{name})"),
+        }
+    }
+}
+
+/// A table reference's name as the user wrote it: time-travel and history markers removed.
+fn source_name(internal: &str) -> &str {
+    let name = internal.split(PERIOD_MARK).next().unwrap_or(internal);
+    name.strip_suffix(HISTORY_MARK).unwrap_or(name)
+}
+
+/// The name of a query's first data source (its alias if it has one), and the aliases its
+/// select list gives: what result columns are named after.
+fn selector_context(stmt: &Statement) -> (String, std::collections::HashSet<String>) {
+    let mut aliases = std::collections::HashSet::new();
+    let Statement::Query(q) = stmt else {
+        return (String::new(), aliases);
+    };
+    let mut body = q.body.as_ref();
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left.as_ref();
+    }
+    let SetExpr::Select(sel) = body else {
+        return (String::new(), aliases);
+    };
+    for item in &sel.projection {
+        if let ast::SelectItem::ExprWithAlias { alias, .. } = item {
+            aliases.insert(alias.value.to_lowercase());
+        }
+    }
+    let first = match sel.from.first().map(|f| &f.relation) {
+        Some(TableFactor::Table { alias: Some(a), .. })
+        | Some(TableFactor::Derived { alias: Some(a), .. }) => a.name.value.to_lowercase(),
+        Some(TableFactor::Table { name, .. }) => source_name(&object_name(name)).to_string(),
+        _ => String::new(),
+    };
+    (first, aliases)
 }
 
 /// The SQL type of a result column DataFusion computed.
@@ -1095,10 +1145,7 @@ impl Engine {
                     .map(|n| vec![Value::Varchar(n.clone())])
                     .collect();
                 Ok(Output::Rows {
-                    columns: vec![ColumnDesc {
-                        name: "name".into(),
-                        ty: Some(SqlType::Varchar),
-                    }],
+                    columns: vec![ColumnDesc::of("tables", "name", Some(SqlType::Varchar))],
                     rows,
                 })
             }
@@ -1120,10 +1167,7 @@ impl Engine {
             Statement::Explain { statement, .. } => {
                 let lines = self.explain(*statement, periods, ws)?;
                 Ok(Output::Rows {
-                    columns: vec![ColumnDesc {
-                        name: "plan".into(),
-                        ty: Some(SqlType::Varchar),
-                    }],
+                    columns: vec![ColumnDesc::of("explain", "plan", Some(SqlType::Varchar))],
                     rows: lines.into_iter().map(|l| vec![Value::Varchar(l)]).collect(),
                 })
             }
@@ -1237,7 +1281,10 @@ impl Engine {
             return Ok(None);
         };
         let TableFactor::Table {
-            name, args: None, ..
+            name,
+            args: None,
+            alias,
+            ..
         } = &sel.from[0].relation
         else {
             return Ok(None);
@@ -1246,6 +1293,10 @@ impl Engine {
         if name.contains(HISTORY_MARK) {
             return Ok(None);
         }
+        let source = match alias {
+            Some(a) => a.name.value.to_lowercase(),
+            None => source_name(&name).to_string(),
+        };
         let (table, range) = match name.split_once(PERIOD_MARK) {
             Some((t, k)) => {
                 let Some(p) = k.parse::<usize>().ok().and_then(|k| periods.get(k)) else {
@@ -1384,10 +1435,7 @@ impl Engine {
                     SqlType::Json => SqlType::Varchar,
                     other => other,
                 };
-                ColumnDesc {
-                    name: n.clone(),
-                    ty: Some(ty),
-                }
+                ColumnDesc::of(&source, n, Some(ty))
             })
             .collect();
         // JSON reads back as text, as it does through DataFusion.
@@ -1434,14 +1482,23 @@ impl Engine {
                 });
             }
         }
+        let (first, aliases) = selector_context(&stmt);
         let (ctx, plan, log) = self.plan(stmt, periods, ws)?;
         let columns: Vec<ColumnDesc> = plan
             .schema()
-            .fields()
             .iter()
-            .map(|f| ColumnDesc {
-                name: f.name().clone(),
-                ty: sql_type_of(f.data_type()),
+            .enumerate()
+            .map(|(i, (qualifier, f))| {
+                let ty = sql_type_of(f.data_type());
+                match qualifier {
+                    Some(q) => ColumnDesc::of(source_name(q.table()), f.name(), ty),
+                    None if aliases.contains(f.name()) => ColumnDesc::of(&first, f.name(), ty),
+                    None => ColumnDesc {
+                        name: f.name().clone(),
+                        ty,
+                        selector: format!("({first}.col{i})"),
+                    },
+                }
             })
             .collect();
         let stream = self

@@ -154,7 +154,8 @@ fn point_lookups_return_what_a_scan_would() {
         vec![Output::Rows {
             columns: vec![stele_sql::ColumnDesc {
                 name: "v".into(),
-                ty: Some(stele_sql::SqlType::Integer)
+                ty: Some(stele_sql::SqlType::Integer),
+                selector: "(t.v)".into(),
             }],
             rows: vec![vec![Value::Integer(21)]]
         }]

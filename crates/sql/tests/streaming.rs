@@ -44,11 +44,13 @@ fn a_large_result_arrives_in_several_batches() {
         [
             ColumnDesc {
                 name: "id".into(),
-                ty: Some(SqlType::Integer)
+                ty: Some(SqlType::Integer),
+                selector: "(t.id)".into(),
             },
             ColumnDesc {
                 name: "s".into(),
-                ty: Some(SqlType::Varchar)
+                ty: Some(SqlType::Varchar),
+                selector: "(t.s)".into(),
             }
         ]
     );
@@ -143,4 +145,46 @@ fn a_statement_that_writes_is_refused_and_cancels_the_transaction() {
         .flat_map(|b| b.unwrap())
         .count();
     assert_eq!(n, 0);
+}
+
+/// Result columns carry the selectors immudb's clients see: `(table.col)`, `(table.alias)`,
+/// `(table.colN)` for an unaliased computed value at position N.
+#[test]
+fn columns_are_named_as_immudb_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let mut s = e.session();
+    for (sql, want) in [
+        ("SELECT id, s FROM t WHERE id < 3", vec!["(t.id)", "(t.s)"]),
+        ("SELECT COUNT(*) FROM t", vec!["(t.col0)"]),
+        (
+            "SELECT id, id + 1 FROM t WHERE id < 3",
+            vec!["(t.id)", "(t.col1)"],
+        ),
+        ("SELECT COUNT(*) AS n FROM t", vec!["(t.n)"]),
+        // The point-select fast path names them the same way.
+        (
+            "SELECT s AS name FROM t AS x WHERE id = 1",
+            vec!["(x.name)"],
+        ),
+        ("SELECT id FROM t WHERE id = 1", vec!["(t.id)"]),
+        ("SELECT x.id FROM t AS x WHERE x.id > 19990", vec!["(x.id)"]),
+        (
+            "SELECT a.id, b.s FROM t AS a INNER JOIN t AS b ON a.id = b.id WHERE a.id < 2",
+            vec!["(a.id)", "(b.s)"],
+        ),
+        (
+            "SELECT q.id FROM (SELECT id FROM t) AS q WHERE q.id < 2",
+            vec!["(q.id)"],
+        ),
+        ("SELECT id FROM t SINCE TX 1 WHERE id < 2", vec!["(t.id)"]),
+    ] {
+        let stream = s.query(sql, &HashMap::new()).unwrap();
+        let got: Vec<&str> = stream
+            .columns()
+            .iter()
+            .map(|c| c.selector.as_str())
+            .collect();
+        assert_eq!(got, want, "{sql}");
+    }
 }
