@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
@@ -195,8 +196,8 @@ pub(crate) struct Inner {
     /// Signalled when answers are posted or the leader steps down.
     answered: Condvar,
     chain: Mutex<Chain>,
-    /// Watched key prefixes (see `watch_prefix`).
-    watched: Mutex<Vec<Watched>>,
+    /// Watched key prefixes (see `watch_prefix`); a commit group works on a snapshot of it.
+    watched: Mutex<Arc<WatchSet>>,
     path: PathBuf,
 }
 
@@ -215,6 +216,38 @@ impl Watched {
     /// Whether `key`, under this prefix, has no version at any tx.
     fn never_written(&self, key: &[u8]) -> bool {
         self.max_key.as_deref().is_none_or(|m| key > m)
+    }
+}
+
+/// The watched prefixes, found for a key with one hash lookup per distinct prefix length
+/// (a handful), however many prefixes are watched (one per SQL table written, say).
+#[derive(Clone, Default)]
+struct WatchSet {
+    list: Vec<Watched>,
+    by_prefix: HashMap<Vec<u8>, usize>,
+    /// The distinct lengths of the prefixes, ascending.
+    lengths: Vec<usize>,
+}
+
+impl WatchSet {
+    fn get(&self, prefix: &[u8]) -> Option<&Watched> {
+        self.by_prefix.get(prefix).map(|&i| &self.list[i])
+    }
+
+    fn push(&mut self, w: Watched) {
+        if let Err(at) = self.lengths.binary_search(&w.prefix.len()) {
+            self.lengths.insert(at, w.prefix.len());
+        }
+        self.by_prefix.insert(w.prefix.clone(), self.list.len());
+        self.list.push(w);
+    }
+
+    /// The positions in `list` of the watched prefixes `key` starts with.
+    fn matching<'a>(&'a self, key: &'a [u8]) -> impl Iterator<Item = usize> + Clone + 'a {
+        self.lengths
+            .iter()
+            .take_while(move |&&l| l <= key.len())
+            .filter_map(move |&l| self.by_prefix.get(&key[..l]).copied())
     }
 }
 
@@ -268,7 +301,7 @@ impl Ledger {
             queue: Mutex::new(Queue::default()),
             groups_done: AtomicU64::new(0),
             answered: Condvar::new(),
-            watched: Mutex::new(Vec::new()),
+            watched: Mutex::new(Arc::new(WatchSet::default())),
             chain: Mutex::new(Chain {
                 state: genesis,
                 frontier: Frontier::default(),
@@ -306,12 +339,12 @@ impl Ledger {
     pub fn watch_prefix(&self, prefix: &[u8]) -> Result<()> {
         // Holding the chain lock, no group is in flight: every later group sees the prefix.
         let _no_group = self.inner.chain.lock();
-        if self.inner.watched.lock().iter().any(|w| w.prefix == prefix) {
+        if self.inner.watched.lock().get(prefix).is_some() {
             return Ok(());
         }
         let max_key = self.inner.max_key_under(prefix)?;
         let now = self.inner.committed.lock().tx_id;
-        self.inner.watched.lock().push(Watched {
+        Arc::make_mut(&mut self.inner.watched.lock()).push(Watched {
             prefix: prefix.to_vec(),
             last_tx: now,
             max_key,
@@ -321,22 +354,15 @@ impl Ledger {
 
     /// The last committed tx known to have written under a watched prefix (`None` if unwatched).
     pub fn last_write_under(&self, prefix: &[u8]) -> Option<TxId> {
-        self.inner
-            .watched
-            .lock()
-            .iter()
-            .find(|w| w.prefix == prefix)
-            .map(|w| w.last_tx)
+        self.inner.watched.lock().get(prefix).map(|w| w.last_tx)
     }
 
     /// True when `key` is known, without a read, to have no version at any tx: it lies under
     /// a watched prefix and above every key ever written there. `false` means "unknown".
     pub fn never_written(&self, key: &[u8]) -> bool {
-        self.inner
-            .watched
-            .lock()
-            .iter()
-            .any(|w| key.starts_with(&w.prefix) && w.never_written(key))
+        let w = self.inner.watched.lock();
+        let found = w.matching(key).any(|i| w.list[i].never_written(key));
+        found
     }
 
     /// Waits until tx `tx_id` is committed, at most `since_tx_wait`.
@@ -577,7 +603,7 @@ impl Inner {
         pre: &[Precondition],
         own_index: &[IndexEntry],
         overlay: &GroupOverlay,
-        watched: &[Watched],
+        watched: &WatchSet,
         snapshot: TxId,
         now: i64,
     ) -> Result<()> {
@@ -631,10 +657,12 @@ impl Inner {
                     // A watched prefix can answer without a read: a key above everything ever
                     // written there is absent, and no write there since `tx` means no write
                     // to the key since `tx`.
-                    let w = watched.iter().find(|w| key.starts_with(&w.prefix));
-                    match (p, w) {
-                        (_, Some(w)) if w.never_written(key) => None,
-                        (Precondition::KeyNotModifiedAfter(_, tx), Some(w)) if w.last_tx <= *tx => {
+                    let mut under = watched.matching(key).map(|i| &watched.list[i]);
+                    match p {
+                        _ if under.clone().any(|w| w.never_written(key)) => None,
+                        Precondition::KeyNotModifiedAfter(_, tx)
+                            if under.any(|w| w.last_tx <= *tx) =>
+                        {
                             continue
                         }
                         _ => {
@@ -676,7 +704,7 @@ impl Inner {
     /// Whether a committed tx in `(since, snapshot]` wrote a hashed entry under `prefix`.
     /// A watched prefix answers from memory; any other reads the tx records since.
     fn written_under_since(&self, prefix: &[u8], since: TxId, snapshot: TxId) -> Result<bool> {
-        if let Some(w) = self.watched.lock().iter().find(|w| w.prefix == prefix) {
+        if let Some(w) = self.watched.lock().get(prefix) {
             return Ok(w.last_tx > since);
         }
         self.written_since(prefix, |k| k.starts_with(prefix), since, snapshot)
@@ -691,11 +719,11 @@ impl Inner {
         since: TxId,
         snapshot: TxId,
     ) -> Result<bool> {
-        let quiet = self
-            .watched
-            .lock()
-            .iter()
-            .any(|w| prefix.starts_with(&w.prefix) && w.last_tx <= since);
+        let quiet = {
+            let w = self.watched.lock();
+            let quiet = w.matching(prefix).any(|i| w.list[i].last_tx <= since);
+            quiet
+        };
         if quiet {
             return Ok(false);
         }
@@ -816,9 +844,9 @@ impl Inner {
         let mut sync = false;
         let now = now_secs();
         // Stable during the group: only groups change it, and they hold the chain lock.
-        let watched: Vec<Watched> = self.watched.lock().clone();
+        let watched: Arc<WatchSet> = self.watched.lock().clone();
         // Per watched prefix written by this group: its last tx and greatest key.
-        let mut touched: Vec<Option<(TxId, Vec<u8>)>> = vec![None; watched.len()];
+        let mut touched: Vec<Option<(TxId, Vec<u8>)>> = vec![None; watched.list.len()];
         for (i, (ticket, tx)) in group.into_iter().enumerate() {
             if let Err(e) = self.check_preconditions(
                 &tx.preconditions,
@@ -834,13 +862,11 @@ impl Inner {
             // (watched prefix, greatest key of this tx under it)
             let mut hits: Vec<(usize, &[u8])> = Vec::new();
             for e in &tx.entries {
-                for (i, w) in watched.iter().enumerate() {
-                    if e.key.starts_with(&w.prefix) {
-                        match hits.iter_mut().find(|(h, _)| *h == i) {
-                            Some((_, max)) if *max < e.key.as_slice() => *max = &e.key,
-                            Some(_) => {}
-                            None => hits.push((i, &e.key)),
-                        }
+                for i in watched.matching(&e.key) {
+                    match hits.iter_mut().find(|(h, _)| *h == i) {
+                        Some((_, max)) if *max < e.key.as_slice() => *max = &e.key,
+                        Some(_) => {}
+                        None => hits.push((i, &e.key)),
                     }
                 }
             }
@@ -880,14 +906,16 @@ impl Inner {
         }
         // Watchers learn of a write before anyone can read the tx that made it.
         if touched.iter().any(Option::is_some) {
-            let mut w = self.watched.lock();
+            // Positions are stable: prefixes are only added with the chain lock held.
+            drop(watched);
+            let mut guard = self.watched.lock();
+            let w = Arc::make_mut(&mut guard);
             for (i, t) in touched.into_iter().enumerate() {
                 let Some((id, key)) = t else { continue };
-                if let Some(entry) = w.iter_mut().find(|e| e.prefix == watched[i].prefix) {
-                    entry.last_tx = entry.last_tx.max(id);
-                    if entry.max_key.as_ref().is_none_or(|m| *m < key) {
-                        entry.max_key = Some(key);
-                    }
+                let entry = &mut w.list[i];
+                entry.last_tx = entry.last_tx.max(id);
+                if entry.max_key.as_ref().is_none_or(|m| *m < key) {
+                    entry.max_key = Some(key);
                 }
             }
         }

@@ -537,6 +537,10 @@ fn watched_prefixes_answer_absence_and_conflicts_without_reads() {
     ] {
         assert_eq!(l.never_written(k.as_bytes()), never, "{k:?}");
     }
+    // Nested prefixes: each answers for its keys.
+    l.watch_prefix(b"w.d").unwrap();
+    assert!(!l.never_written(b"w.d\0x") && l.never_written(b"w.d\0y"));
+    assert_eq!(l.last_write_under(b"w.d"), l.last_write_under(b"w."));
     // A delete counts as a write.
     l.commit_with(Commit {
         entries: vec![NewEntry {
