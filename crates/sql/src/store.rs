@@ -173,11 +173,13 @@ pub struct WriteSet {
     pub snapshot: TxId,
     /// When the transaction began (unix microseconds): what `NOW()` returns in it.
     pub now_micros: i64,
-    entries: BTreeMap<Vec<u8>, NewEntry>,
-    guarded: BTreeSet<Vec<u8>>,
+    // The growing parts are shared: a query's table providers hold a copy of the write set,
+    // which must not cost a copy of every pending row (copied on write only while shared).
+    entries: Arc<BTreeMap<Vec<u8>, NewEntry>>,
+    guarded: Arc<BTreeSet<Vec<u8>>>,
     fresh: BTreeSet<Vec<u8>>,
     /// Secondary-index entries of this tx: `true` when the entry is deleted.
-    index: BTreeMap<Vec<u8>, bool>,
+    index: Arc<BTreeMap<Vec<u8>, bool>>,
     /// Index entries back-filled at older txs (`CREATE INDEX` on a table with history).
     backfill: Vec<IndexEntry>,
     preconditions: Vec<Precondition>,
@@ -188,7 +190,7 @@ pub struct WriteSet {
 impl WriteSet {
     /// Records a key the transaction read: its commit fails if another tx wrote it since.
     pub(crate) fn guard(&mut self, key: Vec<u8>) {
-        self.guarded.insert(key);
+        Arc::make_mut(&mut self.guarded).insert(key);
     }
 
     /// Records spans the transaction read: its commit fails if another tx wrote in one since.
@@ -217,13 +219,13 @@ impl WriteSet {
     }
 
     fn put(&mut self, e: NewEntry) {
-        self.entries.insert(e.key.clone(), e);
+        Arc::make_mut(&mut self.entries).insert(e.key.clone(), e);
     }
 
     /// Writes a delete version of a catalog key (its last value kept), guarded against a
     /// concurrent change of the same entry.
     fn drop_catalog_entry(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        self.guarded.insert(key.clone());
+        self.guard(key.clone());
         self.put(NewEntry {
             key,
             metadata: KvMetadata {
@@ -338,8 +340,7 @@ impl SqlStore {
         if ws.entries.is_empty() {
             return Ok(None);
         }
-        let mut preconditions: Vec<Precondition> = ws
-            .guarded
+        let mut preconditions: Vec<Precondition> = Arc::unwrap_or_clone(ws.guarded)
             .into_iter()
             .map(|k| Precondition::KeyNotModifiedAfter(k, ws.snapshot))
             .collect();
@@ -359,13 +360,17 @@ impl SqlStore {
                 .map(|span| Precondition::NoWriteInRangeSince(span, ws.snapshot)),
         );
         let mut index_entries = ws.backfill;
-        index_entries.extend(ws.index.into_iter().map(|(key, deleted)| IndexEntry {
-            key,
-            deleted,
-            at: None,
-        }));
+        index_entries.extend(
+            Arc::unwrap_or_clone(ws.index)
+                .into_iter()
+                .map(|(key, deleted)| IndexEntry {
+                    key,
+                    deleted,
+                    at: None,
+                }),
+        );
         let commit = Commit {
-            entries: ws.entries.into_values().collect(),
+            entries: Arc::unwrap_or_clone(ws.entries).into_values().collect(),
             preconditions,
             index_entries,
             no_sync: false,
@@ -652,10 +657,10 @@ impl SqlStore {
             let old = committed_live.remove(&key);
             if old != new {
                 if let Some(old) = old {
-                    ws.index.insert(old, true);
+                    Arc::make_mut(&mut ws.index).insert(old, true);
                 }
                 if let Some(new) = new {
-                    ws.index.insert(new, false);
+                    Arc::make_mut(&mut ws.index).insert(new, false);
                 }
             }
         }
@@ -687,7 +692,7 @@ impl SqlStore {
                 continue;
             }
             if let Some(k) = old_key {
-                ws.index.insert(k, true);
+                Arc::make_mut(&mut ws.index).insert(k, true);
             }
             let Some(k) = new_key else { continue };
             if index.unique {
@@ -698,7 +703,7 @@ impl SqlStore {
                 ws.preconditions
                     .push(Precondition::IndexPrefixFree(prefix, k.clone()));
             }
-            ws.index.insert(k, false);
+            Arc::make_mut(&mut ws.index).insert(k, false);
         }
         Ok(())
     }
@@ -885,14 +890,14 @@ impl SqlStore {
             return Err(SqlError::ColumnAlreadyExists(new.to_string()));
         }
         let e = Self::column_entry(t, c, new, false);
-        ws.guarded.insert(e.key.clone());
+        ws.guard(e.key.clone());
         ws.put(e);
         // Checks follow the column: their stored text names it by its new name.
         for ck in &t.checks {
             if check::names_column(&ck.expr, old)? {
                 let key = encoding::check_key(t.id, ck.id);
                 let expr = check::rename_column(&ck.expr, old, new)?;
-                ws.guarded.insert(key.clone());
+                ws.guard(key.clone());
                 ws.put(NewEntry::new(key, encoding::check_value(&ck.name, &expr)));
             }
         }
@@ -916,7 +921,7 @@ impl SqlStore {
             }
         }
         let e = Self::column_entry(t, c, &c.name, true);
-        ws.guarded.insert(e.key.clone());
+        ws.guard(e.key.clone());
         ws.put(e);
         Ok(())
     }
@@ -932,7 +937,7 @@ impl SqlStore {
             return Err(SqlError::TableAlreadyExists(new.to_string()));
         }
         let key = encoding::table_key(t.id);
-        ws.guarded.insert(key.clone());
+        ws.guard(key.clone());
         ws.put(NewEntry::new(key, new.as_bytes().to_vec()));
         Ok(())
     }
@@ -972,7 +977,7 @@ impl SqlStore {
             value: encoding::check_value(&c.name, &c.expr),
         }));
         for e in entries {
-            ws.guarded.insert(e.key.clone());
+            ws.guard(e.key.clone());
             ws.put(e);
         }
         Ok(true)
@@ -1131,7 +1136,7 @@ impl SqlStore {
                 ));
             }
             let existing = self.entry_in(&key, ws)?;
-            ws.guarded.insert(key.clone());
+            ws.guard(key.clone());
             let secondary = t.indexes.len() > 1;
             let old_values = match (&existing, secondary) {
                 (Some(e), true) => Some(self.decode(t, &e.value)?),
