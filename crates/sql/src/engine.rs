@@ -1034,10 +1034,8 @@ impl Engine {
     fn statement(&self, stmt: Statement, periods: &[Period], ws: &mut WriteSet) -> Result<Output> {
         let done = |updated_rows| {
             Output::Done(WriteOutcome {
-                tx: None,
                 updated_rows,
-                first_inserted_pk: None,
-                last_inserted_pk: None,
+                ..Default::default()
             })
         };
         match stmt {

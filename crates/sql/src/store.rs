@@ -91,7 +91,7 @@ pub struct Row {
 }
 
 /// The result of a write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteOutcome {
     /// The committed tx; `None` when nothing had to be written.
     pub tx: Option<TxHeader>,
@@ -1034,12 +1034,7 @@ impl SqlStore {
         rows: Vec<(WriteKind, Vec<(String, Value)>)>,
     ) -> Result<WriteOutcome> {
         let mut ws = self.begin();
-        let mut outcome = WriteOutcome {
-            tx: None,
-            updated_rows: 0,
-            first_inserted_pk: None,
-            last_inserted_pk: None,
-        };
+        let mut outcome = WriteOutcome::default();
         for (kind, row) in rows {
             let cat = self.catalog_in(&ws)?;
             let (columns, values): (Vec<String>, Vec<Value>) = row.into_iter().unzip();
@@ -1102,12 +1097,7 @@ impl SqlStore {
         // Only a statement of several rows can write one twice.
         let mut written = std::collections::HashSet::new();
         let several = rows.len() > 1;
-        let mut outcome = WriteOutcome {
-            tx: None,
-            updated_rows: 0,
-            first_inserted_pk: None,
-            last_inserted_pk: None,
-        };
+        let mut outcome = WriteOutcome::default();
         for (kind, given) in rows {
             // Full row in column order, converted and checked.
             let mut values = vec![Value::Null; t.columns.len()];

@@ -31,6 +31,14 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
     e
 }
 
+/// Every row of a query run in `s`.
+fn rows(s: &mut stele_sql::SqlSession, sql: &str) -> Vec<Vec<Value>> {
+    s.query(sql, &HashMap::new())
+        .unwrap()
+        .flat_map(|b| b.unwrap())
+        .collect()
+}
+
 #[test]
 fn a_large_result_arrives_in_several_batches() {
     let dir = tempfile::tempdir().unwrap();
@@ -82,35 +90,20 @@ fn queries_inside_a_transaction_see_its_writes_and_keep_it_open() {
         &HashMap::new(),
     )
     .unwrap();
-    let rows: Vec<Vec<Value>> = s
-        .query("SELECT s FROM t WHERE id = -5", &HashMap::new())
-        .unwrap()
-        .flat_map(|b| b.unwrap())
-        .collect();
-    assert_eq!(rows, [[Value::Varchar("mine".into())]]);
-    let count: Vec<Vec<Value>> = s
-        .query("SELECT COUNT(*) FROM t", &HashMap::new())
-        .unwrap()
-        .flat_map(|b| b.unwrap())
-        .collect();
+    let mine = rows(&mut s, "SELECT s FROM t WHERE id = -5");
+    assert_eq!(mine, [[Value::Varchar("mine".into())]]);
+    let count = rows(&mut s, "SELECT COUNT(*) FROM t");
     assert_eq!(count, [[Value::Integer(ROWS + 1)]]);
     // SHOW and EXPLAIN return rows too.
-    let tables: Vec<Vec<Value>> = s
-        .query("SHOW TABLES", &HashMap::new())
-        .unwrap()
-        .flat_map(|b| b.unwrap())
-        .collect();
+    let tables = rows(&mut s, "SHOW TABLES");
     assert_eq!(tables, [[Value::Varchar("t".into())]]);
     assert!(s.in_transaction());
     s.execute("COMMIT", &HashMap::new()).unwrap();
     assert!(!s.in_transaction());
-    let mut after = e.session();
-    let n = after
-        .query("SELECT id FROM t WHERE id = -5", &HashMap::new())
-        .unwrap()
-        .flat_map(|b| b.unwrap())
-        .count();
-    assert_eq!(n, 1);
+    assert_eq!(
+        rows(&mut e.session(), "SELECT id FROM t WHERE id = -5").len(),
+        1
+    );
 }
 
 #[test]
@@ -138,13 +131,7 @@ fn a_statement_that_writes_is_refused_and_cancels_the_transaction() {
         .unwrap();
     assert!(err.to_string().contains("one statement"), "{err}");
     // Nothing of the cancelled transaction was written.
-    let n = e
-        .session()
-        .query("SELECT id FROM t WHERE id = -7", &HashMap::new())
-        .unwrap()
-        .flat_map(|b| b.unwrap())
-        .count();
-    assert_eq!(n, 0);
+    assert!(rows(&mut e.session(), "SELECT id FROM t WHERE id = -7").is_empty());
 }
 
 /// Result columns carry the selectors immudb's clients see: `(table.col)`, `(table.alias)`,
