@@ -292,16 +292,18 @@ const TEMPLATE_CACHE: usize = 256;
 /// Longer SQL texts (bulk inserts of literals, say) are not kept.
 const TEMPLATE_MAX_LEN: usize = 4096;
 
+/// The text of `msg` between the first `open` and the `close` after it.
+fn text_between<'a>(msg: &'a str, open: &str, close: &str) -> Option<&'a str> {
+    let rest = msg.split_once(open)?.1;
+    Some(rest.split_once(close)?.0)
+}
+
 /// DataFusion's execution errors; the ones immudb has words for get them.
 pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
     let msg = e.to_string();
     // A selected column neither grouped nor aggregated: `(t.c): must appear ...`.
-    if let Some(rest) = msg.split("column \"").nth(1) {
-        if let Some(col) = rest
-            .split('"')
-            .next()
-            .filter(|_| msg.contains("must appear in the GROUP BY clause"))
-        {
+    if msg.contains("must appear in the GROUP BY clause") {
+        if let Some(col) = text_between(&msg, "column \"", "\"") {
             return SqlError::Query(format!(
                 "({col}): must appear in the group by clause or be used in an aggregated function"
             ));
@@ -310,8 +312,7 @@ pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
     if msg.contains("UNION queries have different number of columns") {
         return SqlError::Query("column mismatch in union statement".into());
     }
-    if let Some(rest) = msg.split("Invalid function '").nth(1) {
-        let name = rest.split('\'').next().unwrap_or(rest);
+    if let Some(name) = text_between(&msg, "Invalid function '", "'") {
         return SqlError::IllegalArguments(format!("unknown function {name}"));
     }
     for what in ["numeric", "boolean"] {
@@ -386,17 +387,11 @@ fn union_columns_match(plan: &datafusion::logical_expr::LogicalPlan) -> Result<(
 /// DataFusion's planning errors, in immudb's words where immudb has some.
 pub(crate) fn planning_err(e: datafusion::error::DataFusionError) -> SqlError {
     let msg = e.to_string();
-    if let Some(rest) = msg.split("table '").nth(1) {
-        if let Some(name) = rest
-            .split("' not found")
-            .next()
-            .filter(|_| msg.contains("' not found"))
-        {
-            let name = name.rsplit('.').next().unwrap_or(name);
-            return SqlError::TableDoesNotExist(
-                name.split(PERIOD_MARK).next().unwrap_or(name).to_string(),
-            );
-        }
+    if let Some(name) = text_between(&msg, "table '", "' not found") {
+        let name = name.rsplit('.').next().unwrap_or(name);
+        return SqlError::TableDoesNotExist(
+            name.split(PERIOD_MARK).next().unwrap_or(name).to_string(),
+        );
     }
     if let Some(rest) = msg.split("No field named ").nth(1) {
         let field = rest
