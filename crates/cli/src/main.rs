@@ -2,8 +2,8 @@
 //!
 //! For now it works on embedded ledgers in a data directory (one sub-directory a database):
 //! `serve` opens the default database and reports its state (the gRPC server comes with a
-//! later issue), `verify` audits a database, and the key/value commands read and write it with
-//! immudb's key/value model.
+//! later issue), `verify` audits a database, the key/value commands read and write it with
+//! immudb's key/value model, and `sql` runs SQL on it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +24,8 @@ commands:
   history KEY [--desc] [--limit N]
   scan [PREFIX] [--desc] [--limit N]
   tx ID                 show a transaction's header and keys
+  sql [STATEMENTS]      run SQL (immudb's dialect) in one session: the argument as one
+                        request, or else stdin, a request per statement ending with ';'
   slt FILE... [--label NAME]...
                         run sqllogictest files, each on a fresh temporary database
 
@@ -126,6 +128,87 @@ fn run_slt(mut args: Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
+/// Prints what one SQL request did: each statement's rows (a header of column names, then
+/// tab-separated values as `stele slt` renders them) or its count, then the txs committed.
+fn print_sql(result: &stele_sql::ExecResult) {
+    for out in &result.outputs {
+        match out {
+            stele_sql::Output::Rows { columns, rows } => {
+                let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+                println!("{}", names.join("\t"));
+                for r in rows {
+                    let cells: Vec<String> = r.iter().map(stele_sql::slt::render).collect();
+                    println!("{}", cells.join("\t"));
+                }
+                println!(
+                    "({} row{})",
+                    rows.len(),
+                    if rows.len() == 1 { "" } else { "s" }
+                );
+            }
+            stele_sql::Output::Done(o) => println!("{} row(s) updated", o.updated_rows),
+        }
+    }
+    for h in &result.committed {
+        println!("committed tx {}", h.id);
+    }
+    if result.in_transaction {
+        println!("(transaction open)");
+    }
+}
+
+/// `stele sql`: one request from the arguments, or one request per `;`-terminated statement
+/// read from stdin, all in one session (so BEGIN ... COMMIT may span requests).
+fn run_sql(ledger: Ledger, args: Vec<String>) -> Result<(), String> {
+    use std::collections::HashMap;
+    use std::io::BufRead;
+    let engine = stele_sql::Engine::new(std::sync::Arc::new(ledger)).map_err(|e| e.to_string())?;
+    let mut session = engine.session();
+    let no_params = HashMap::new();
+    if !args.is_empty() {
+        let result = session
+            .execute(&args.join(" "), &no_params)
+            .map_err(|e| e.to_string())?;
+        print_sql(&result);
+        return Ok(());
+    }
+    let mut failed = false;
+    let mut pending = String::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| format!("reading stdin: {e}"))?;
+        pending.push_str(&line);
+        pending.push('\n');
+        if !line.trim_end().ends_with(';') {
+            continue;
+        }
+        match session.execute(&pending, &no_params) {
+            Ok(result) => print_sql(&result),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+        pending.clear();
+    }
+    if !pending.trim().is_empty() {
+        match session.execute(&pending, &no_params) {
+            Ok(result) => print_sql(&result),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed = true;
+            }
+        }
+    }
+    if session.in_transaction() {
+        eprintln!("error: input ended inside a transaction; it was not committed");
+        failed = true;
+    }
+    match failed {
+        true => Err("some statements failed".into()),
+        false => Ok(()),
+    }
+}
+
 fn run(cli: Cli) -> Result<(), String> {
     if cli.command == "slt" {
         return run_slt(cli.args);
@@ -133,6 +216,9 @@ fn run(cli: Cli) -> Result<(), String> {
     let path = cli.data_dir.join(&cli.db);
     let ledger = Ledger::open(&path, Options::default())
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    if cli.command == "sql" {
+        return run_sql(ledger, cli.args);
+    }
     let err = |e: LedgerError| e.to_string();
     let mut args = cli.args;
     let positional = |args: &Vec<String>, n: usize, what: &str| -> Result<(), String> {
