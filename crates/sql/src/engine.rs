@@ -1406,7 +1406,7 @@ impl Engine {
         let row = match range {
             None => {
                 // The row read: its commit fails if another tx changed it meanwhile.
-                ws.guard(self.store.row_key(t, &pk)?);
+                ws.guard_read(self.store.row_key(t, &pk)?);
                 self.store.get_in(t, &pk, Some(ws))?
             }
             Some(p) => {
@@ -1872,7 +1872,11 @@ impl<'e> SqlSession<'e> {
         };
         let open = self.tx.take();
         let was_open = open.is_some();
-        let mut ws = open.unwrap_or_else(|| engine.store.begin());
+        let mut ws = open.unwrap_or_else(|| {
+            let mut ws = engine.store.begin();
+            ws.read_only();
+            ws
+        });
         let result = match stmt {
             Statement::Query(_) => engine.query_stream(stmt, &request.periods, &mut ws),
             Statement::ShowTables { .. }
@@ -1910,6 +1914,15 @@ impl<'e> SqlSession<'e> {
         };
         let mut explicit = self.tx.is_some();
         let mut ws = self.tx.take().unwrap_or_else(|| store.begin());
+        // A lone query outside a transaction commits nothing: what it reads needs no guard.
+        if !explicit
+            && matches!(
+                parsed.steps.as_slice(),
+                [Step::Statement(Statement::Query(_))]
+            )
+        {
+            ws.read_only();
+        }
         let mut result = ExecResult {
             outputs: Vec::new(),
             committed: Vec::new(),

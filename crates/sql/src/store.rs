@@ -185,16 +185,35 @@ pub struct WriteSet {
     preconditions: Vec<Precondition>,
     /// Key spans of the current state the transaction's queries read (phantom checks).
     reads: Vec<KeySpan>,
+    /// Set when the transaction will only read: reads are not recorded.
+    read_only: bool,
 }
 
 impl WriteSet {
-    /// Records a key the transaction read: its commit fails if another tx wrote it since.
+    /// Declares that this transaction only reads (a lone query): its reads are not recorded.
+    pub(crate) fn read_only(&mut self) {
+        self.read_only = true;
+    }
+
+    /// Guards a key the transaction read to write: its commit fails if another tx wrote it
+    /// since the snapshot.
     pub(crate) fn guard(&mut self, key: Vec<u8>) {
         Arc::make_mut(&mut self.guarded).insert(key);
     }
 
+    /// Records a key a query read, guarded as [`WriteSet::guard`] unless the transaction only
+    /// reads.
+    pub(crate) fn guard_read(&mut self, key: Vec<u8>) {
+        if !self.read_only {
+            self.guard(key);
+        }
+    }
+
     /// Records spans the transaction read: its commit fails if another tx wrote in one since.
     pub(crate) fn read_spans(&mut self, spans: Vec<KeySpan>) {
+        if self.read_only {
+            return;
+        }
         for s in spans {
             let covered = self
                 .reads
