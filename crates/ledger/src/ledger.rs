@@ -9,6 +9,12 @@
 //! and one of them leads the next group. A lone writer therefore commits on its own thread with
 //! no hand-off. A failed batch write rolls the in-memory chain back and fails the whole group:
 //! nothing is acknowledged that is not in RocksDB.
+//!
+//! Preconditions are checked against the committed state plus the group's earlier txs. Watched
+//! prefixes ([`Ledger::watch_prefix`]) let many be answered from memory: each knows the last tx
+//! that wrote under it and the greatest key ever written there, so "no write here since tx s"
+//! and "this key above the greatest was never written" need no read. They are updated before
+//! the group's state is published, so no reader sees a tx its watchers have not.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
