@@ -88,13 +88,23 @@ fn selector_context(stmt: &Statement) -> (String, std::collections::HashSet<Stri
             aliases.insert(alias.value.to_lowercase());
         }
     }
-    let first = match sel.from.first().map(|f| &f.relation) {
-        Some(TableFactor::Table { alias: Some(a), .. })
-        | Some(TableFactor::Derived { alias: Some(a), .. }) => a.name.value.to_lowercase(),
-        Some(TableFactor::Table { name, .. }) => source_name(&object_name(name)).to_string(),
-        _ => String::new(),
-    };
+    let first = sel
+        .from
+        .first()
+        .map(|f| source_of(&f.relation))
+        .unwrap_or_default();
     (first, aliases)
+}
+
+/// What columns of a data source are qualified by: its alias, else the table's name.
+fn source_of(relation: &TableFactor) -> String {
+    match relation {
+        TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => {
+            a.name.value.to_lowercase()
+        }
+        TableFactor::Table { name, .. } => source_name(&object_name(name)).to_string(),
+        _ => String::new(),
+    }
 }
 
 /// The SQL type of a result column DataFusion computed.
@@ -1274,10 +1284,7 @@ impl Engine {
             return Ok(None);
         };
         let TableFactor::Table {
-            name,
-            args: None,
-            alias,
-            ..
+            name, args: None, ..
         } = &sel.from[0].relation
         else {
             return Ok(None);
@@ -1286,10 +1293,7 @@ impl Engine {
         if name.contains(HISTORY_MARK) {
             return Ok(None);
         }
-        let source = match alias {
-            Some(a) => a.name.value.to_lowercase(),
-            None => source_name(&name).to_string(),
-        };
+        let source = source_of(&sel.from[0].relation);
         let (table, range) = match name.split_once(PERIOD_MARK) {
             Some((t, k)) => {
                 let Some(p) = k.parse::<usize>().ok().and_then(|k| periods.get(k)) else {
