@@ -241,6 +241,11 @@ impl WriteSet {
         Arc::make_mut(&mut self.entries).insert(e.key.clone(), e);
     }
 
+    /// Writes a secondary-index entry (`deleted`: a delete version of it).
+    fn put_index(&mut self, key: Vec<u8>, deleted: bool) {
+        Arc::make_mut(&mut self.index).insert(key, deleted);
+    }
+
     /// Writes a delete version of a catalog key (its last value kept), guarded against a
     /// concurrent change of the same entry.
     fn drop_catalog_entry(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -676,10 +681,10 @@ impl SqlStore {
             let old = committed_live.remove(&key);
             if old != new {
                 if let Some(old) = old {
-                    Arc::make_mut(&mut ws.index).insert(old, true);
+                    ws.put_index(old, true);
                 }
                 if let Some(new) = new {
-                    Arc::make_mut(&mut ws.index).insert(new, false);
+                    ws.put_index(new, false);
                 }
             }
         }
@@ -711,7 +716,7 @@ impl SqlStore {
                 continue;
             }
             if let Some(k) = old_key {
-                Arc::make_mut(&mut ws.index).insert(k, true);
+                ws.put_index(k, true);
             }
             let Some(k) = new_key else { continue };
             if index.unique {
@@ -722,7 +727,7 @@ impl SqlStore {
                 ws.preconditions
                     .push(Precondition::IndexPrefixFree(prefix, k.clone()));
             }
-            Arc::make_mut(&mut ws.index).insert(k, false);
+            ws.put_index(k, false);
         }
         Ok(())
     }
