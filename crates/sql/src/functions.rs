@@ -3,8 +3,11 @@
 //! - `json_get(doc, key)`: `doc->'key'`, an object's field or, for an array, the element at the
 //!   index `key` spells; NULL when absent. The result is JSON text.
 //! - `json_typeof(doc)`: `OBJECT`, `ARRAY`, `STRING`, `NUMBER`, `BOOLEAN` or `NULL`.
-//! - `json_value(doc)`: a JSON string without its quotes, other values as their text; what a JSON
-//!   value is compared as against a SQL literal (`doc->'name' = 'ann'`, see `semantics.rs`).
+//! - `json_value(doc)`: a JSON string without its quotes, other values as their text.
+//! - `json_string(doc)`, `json_number(doc)`, `json_boolean(doc)`: a JSON string, number or
+//!   boolean as a SQL value, what a JSON value is compared as against a SQL literal
+//!   (`doc->'name' = 'ann'`, see `semantics.rs`); NULL for JSON null; a value of another kind
+//!   fails with `values are not comparable`.
 //!
 //! And two guards the classic rewrites put around operands (`semantics.rs`): `expect_numeric(x)`
 //! and `expect_boolean(x)` return `x` unchanged, or fail with immudb's `invalid value provided
@@ -13,7 +16,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, Result as DfResult};
 use datafusion::logical_expr::{
@@ -26,6 +29,9 @@ enum Kind {
     Get,
     TypeOf,
     Value,
+    AsString,
+    AsNumber,
+    AsBoolean,
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -40,6 +46,9 @@ impl ScalarUDFImpl for JsonFunction {
             Kind::Get => "json_get",
             Kind::TypeOf => "json_typeof",
             Kind::Value => "json_value",
+            Kind::AsString => "json_string",
+            Kind::AsNumber => "json_number",
+            Kind::AsBoolean => "json_boolean",
         }
     }
 
@@ -48,11 +57,18 @@ impl ScalarUDFImpl for JsonFunction {
     }
 
     fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
+        Ok(match self.kind {
+            Kind::AsNumber => DataType::Float64,
+            Kind::AsBoolean => DataType::Boolean,
+            _ => DataType::Utf8,
+        })
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
+        if matches!(self.kind, Kind::AsNumber | Kind::AsBoolean) {
+            return self.typed(&arrays[0]);
+        }
         let text = |a: &ArrayRef| -> DfResult<StringArray> {
             let cast = datafusion::arrow::compute::cast(a, &DataType::Utf8)?;
             Ok(cast
@@ -106,6 +122,12 @@ impl ScalarUDFImpl for JsonFunction {
                     Json::Null => None,
                     other => Some(other.to_string()),
                 },
+                Kind::AsString => match doc {
+                    Json::String(s) => Some(s),
+                    Json::Null => None,
+                    _ => return exec_err!("values are not comparable"),
+                },
+                Kind::AsNumber | Kind::AsBoolean => unreachable!("typed above"),
             });
         }
         Ok(ColumnarValue::Array(Arc::new(StringArray::from(out))))
@@ -175,6 +197,48 @@ fn expect(numeric: bool) -> Arc<ScalarUDF> {
     }))
 }
 
+impl JsonFunction {
+    /// `json_number` / `json_boolean` over the JSON texts of `docs`.
+    fn typed(&self, docs: &ArrayRef) -> DfResult<ColumnarValue> {
+        let docs = datafusion::arrow::compute::cast(docs, &DataType::Utf8)?;
+        let docs = docs
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to Utf8");
+        let parse = |i: usize| -> DfResult<Option<Json>> {
+            if docs.is_null(i) {
+                return Ok(None);
+            }
+            match serde_json::from_str::<Json>(docs.value(i)) {
+                Ok(Json::Null) => Ok(None),
+                Ok(doc) => Ok(Some(doc)),
+                Err(_) => exec_err!("invalid json value"),
+            }
+        };
+        let not_comparable = || exec_err!("values are not comparable");
+        if self.kind == Kind::AsNumber {
+            let mut out = Vec::with_capacity(docs.len());
+            for i in 0..docs.len() {
+                out.push(match parse(i)? {
+                    None => None,
+                    Some(Json::Number(n)) => n.as_f64(),
+                    Some(_) => return not_comparable(),
+                });
+            }
+            return Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))));
+        }
+        let mut out = Vec::with_capacity(docs.len());
+        for i in 0..docs.len() {
+            out.push(match parse(i)? {
+                None => None,
+                Some(Json::Bool(b)) => Some(b),
+                Some(_) => return not_comparable(),
+            });
+        }
+        Ok(ColumnarValue::Array(Arc::new(BooleanArray::from(out))))
+    }
+}
+
 fn function(kind: Kind, args: usize) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(JsonFunction {
         kind,
@@ -183,11 +247,14 @@ fn function(kind: Kind, args: usize) -> Arc<ScalarUDF> {
 }
 
 /// The functions to register in every query's context.
-pub static FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 5]> = LazyLock::new(|| {
+pub static FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 8]> = LazyLock::new(|| {
     [
         function(Kind::Get, 2),
         function(Kind::TypeOf, 1),
         function(Kind::Value, 1),
+        function(Kind::AsString, 1),
+        function(Kind::AsNumber, 1),
+        function(Kind::AsBoolean, 1),
         expect(true),
         expect(false),
     ]

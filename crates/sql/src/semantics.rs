@@ -102,9 +102,9 @@ fn json_operand(e: &Expr, other: &Expr) -> String {
         return e.to_string();
     };
     match (&v.value, is_json) {
-        (SqlValue::SingleQuotedString(_), true) => format!("json_value({e})"),
-        (SqlValue::Number(..), true) => format!("CAST(json_value({e}) AS DOUBLE)"),
-        (SqlValue::Boolean(_), true) => format!("CAST(json_value({e}) AS BOOLEAN)"),
+        (SqlValue::SingleQuotedString(_), true) => format!("json_string({e})"),
+        (SqlValue::Number(..), true) => format!("json_number({e})"),
+        (SqlValue::Boolean(_), true) => format!("json_boolean({e})"),
         _ => e.to_string(),
     }
 }
