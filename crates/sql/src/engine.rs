@@ -630,12 +630,14 @@ impl TableProvider for LedgerTable {
     }
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         let limit = limit.unwrap_or(0);
+        // One partition, in key order, when the query must see rows in key order (see `plan`).
+        let single = state.config().target_partitions() == 1;
         let filter_refs: Vec<&Expr> = filters.iter().collect();
         // DataFusion passes exactly the filters reported `Exact`: the same access comes out.
         let access = self.access(&filter_refs);
@@ -684,7 +686,9 @@ impl TableProvider for LedgerTable {
             let all: Vec<usize> = (0..self.table.columns.len()).collect();
             let projection = projection.unwrap_or(&all);
             if matches!(self.source, Source::Current(_)) && limit == 0 {
-                if let Some(batches) = self.cached(&access, &ranges, range.until, projection) {
+                if let Some(batches) =
+                    self.cached(&access, &ranges, range.until, projection, single)
+                {
                     let batches = batches.map_err(ext)?;
                     let schema = Arc::new(self.schema.project(projection)?);
                     return Ok(MemorySourceConfig::try_new_exec(&batches, schema, None)?);
@@ -710,6 +714,7 @@ impl TableProvider for LedgerTable {
                 }
                 // Every range's first partition goes to partition 0, its second to 1.
                 for (i, p) in parts.into_iter().enumerate() {
+                    let i = if single { 0 } else { i };
                     if partitions.len() <= i {
                         partitions.push(Vec::new());
                     }
@@ -743,8 +748,9 @@ impl TableProvider for LedgerTable {
 }
 
 impl LedgerTable {
-    /// Batches of the projected columns from the column cache, as two partitions: the cached
-    /// rows if they are current, or after reading and caching the whole table for a full scan.
+    /// Batches of the projected columns from the column cache, as two partitions (one if
+    /// `single`): the cached rows if they are current, or after reading and caching the whole
+    /// table for a full scan.
     /// `None` when the cache cannot answer (a key range it cannot slice).
     fn cached(
         &self,
@@ -752,6 +758,7 @@ impl LedgerTable {
         ranges: &[KeyRange],
         snapshot: TxId,
         projection: &[usize],
+        single: bool,
     ) -> Option<Result<Vec<Vec<RecordBatch>>>> {
         let (t, store) = (&self.table, &self.store);
         let cache = store.cache();
@@ -786,10 +793,11 @@ impl LedgerTable {
             }
             None => return None,
         };
-        let mut parts = vec![Vec::new(), Vec::new()];
+        let mut parts = vec![Vec::new(); if single { 1 } else { 2 }];
+        let n = parts.len();
         for (i, b) in batches.iter().enumerate() {
             match b.project(projection) {
-                Ok(p) => parts[i % 2].push(p),
+                Ok(p) => parts[i % n].push(p),
                 Err(e) => return Some(Err(df_err(e))),
             }
         }
@@ -1196,7 +1204,17 @@ impl Engine {
         check_joins(&stmt)?;
         let cat = self.store.catalog_in(ws)?;
         crate::semantics::classic(&mut stmt, &column_types(&cat), Some(ws.now_micros))?;
-        let ctx = SessionContext::new();
+        // Rows without ORDER BY come in primary-key order, as classic reads them from an index:
+        // a LIMIT or OFFSET then takes the first ones. Parallel partitions would race, so such a
+        // query runs on one partition (its scans too).
+        let in_key_order = matches!(&stmt, Statement::Query(q)
+            if q.order_by.is_none() && (q.limit_clause.is_some() || q.fetch.is_some()));
+        let ctx = match in_key_order {
+            true => SessionContext::new_with_config(
+                datafusion::prelude::SessionConfig::new().with_target_partitions(1),
+            ),
+            false => SessionContext::new(),
+        };
         crate::functions::register(&ctx);
         let log = ScanLog::default();
         let shared = Arc::new(cat.clone());
