@@ -320,7 +320,11 @@ pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
         }
     }
     if msg.contains("UNION queries have different number of columns") {
-        return SqlError::Query("column mismatch in union statement".into());
+        return SqlError::ColumnMismatchInUnion;
+    }
+    // Raised by the JSON comparison functions (functions.rs) in these words.
+    if msg.contains(&SqlError::ValuesNotComparable.to_string()) {
+        return SqlError::ValuesNotComparable;
     }
     if let Some(name) = text_between(&msg, "Invalid function '", "'") {
         return SqlError::IllegalArguments(format!("unknown function {name}"));
@@ -389,7 +393,7 @@ fn union_columns_match(plan: &datafusion::logical_expr::LogicalPlan) -> Result<(
     })
     .map_err(df_err)?;
     match mismatch {
-        true => Err(SqlError::Query("column mismatch in union statement".into())),
+        true => Err(SqlError::ColumnMismatchInUnion),
         false => Ok(()),
     }
 }

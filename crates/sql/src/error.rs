@@ -86,6 +86,10 @@ pub enum SqlError {
     InvalidValue(String),
     #[error("division by zero")]
     DivisionByZero,
+    #[error("values are not comparable")]
+    ValuesNotComparable,
+    #[error("column mismatch in union statement")]
+    ColumnMismatchInUnion,
     #[error("invalid number of values provided")]
     InvalidNumberOfValues,
     #[error("illegal arguments: {0}")]

@@ -24,6 +24,8 @@ use datafusion::logical_expr::{
 };
 use serde_json::Value as Json;
 
+use crate::SqlError;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
     Get,
@@ -125,7 +127,7 @@ impl ScalarUDFImpl for JsonFunction {
                 Kind::AsString => match doc {
                     Json::String(s) => Some(s),
                     Json::Null => None,
-                    _ => return exec_err!("values are not comparable"),
+                    _ => return exec_err!("{}", SqlError::ValuesNotComparable),
                 },
                 Kind::AsNumber | Kind::AsBoolean => unreachable!("typed above"),
             });
@@ -215,7 +217,7 @@ impl JsonFunction {
                 Err(_) => exec_err!("invalid json value"),
             }
         };
-        let not_comparable = || exec_err!("values are not comparable");
+        let not_comparable = || exec_err!("{}", SqlError::ValuesNotComparable);
         if self.kind == Kind::AsNumber {
             let mut out = Vec::with_capacity(docs.len());
             for i in 0..docs.len() {

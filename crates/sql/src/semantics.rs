@@ -205,7 +205,7 @@ impl VisitorMut for Classic<'_> {
                     if let (Some(a), Some(b)) = (self.compared_as(left), self.compared_as(right)) {
                         let converts = |t| matches!(t, SqlType::Json | SqlType::Uuid);
                         if a != b && !converts(a) && !converts(b) {
-                            self.error = Some(SqlError::Query("values are not comparable".into()));
+                            self.error = Some(SqlError::ValuesNotComparable);
                             return ControlFlow::Break(());
                         }
                     }
