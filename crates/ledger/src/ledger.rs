@@ -100,19 +100,23 @@ pub enum Precondition {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpan {
     pub prefix: Vec<u8>,
-    pub lo: Option<(Vec<u8>, bool)>,
-    pub hi: Option<(Vec<u8>, bool)>,
+    pub lo: KeyBound,
+    pub hi: KeyBound,
 }
+
+/// A bound of a key range: `(key, inclusive)`; `None`: unbounded.
+pub type KeyBound = Option<(Vec<u8>, bool)>;
 
 impl KeySpan {
     pub fn contains(&self, key: &[u8]) -> bool {
-        key.starts_with(&self.prefix)
-            && self
-                .lo
-                .as_ref()
-                .is_none_or(|(lo, incl)| key > lo.as_slice() || (*incl && key == lo.as_slice()))
-            && self
-                .hi
+        key.starts_with(&self.prefix) && KeySpan::between(key, &self.lo, &self.hi)
+    }
+
+    /// Whether `key` lies between the bounds `lo` and `hi`.
+    pub fn between(key: &[u8], lo: &KeyBound, hi: &KeyBound) -> bool {
+        lo.as_ref()
+            .is_none_or(|(lo, incl)| key > lo.as_slice() || (*incl && key == lo.as_slice()))
+            && hi
                 .as_ref()
                 .is_none_or(|(hi, incl)| key < hi.as_slice() || (*incl && key == hi.as_slice()))
     }
@@ -343,6 +347,10 @@ impl Ledger {
     /// The ledger also keeps the greatest key written under the prefix, found here with one
     /// seek: keys above it are known to be absent without a read (see `never_written`).
     pub fn watch_prefix(&self, prefix: &[u8]) -> Result<()> {
+        // Cheap when already watched: callers may call it on every write.
+        if self.inner.watched.lock().get(prefix).is_some() {
+            return Ok(());
+        }
         // Holding the chain lock, no group is in flight: every later group sees the prefix.
         let _no_group = self.inner.chain.lock();
         if self.inner.watched.lock().get(prefix).is_some() {

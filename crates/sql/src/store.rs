@@ -119,15 +119,7 @@ impl KeyRange {
     }
 
     fn contains(&self, k: &[u8]) -> bool {
-        let above = match &self.lo {
-            Some((lo, incl)) => k > lo.as_slice() || (*incl && k == lo.as_slice()),
-            None => true,
-        };
-        let below = match &self.hi {
-            Some((hi, incl)) => k < hi.as_slice() || (*incl && k == hi.as_slice()),
-            None => true,
-        };
-        above && below
+        KeySpan::between(k, &self.lo, &self.hi)
     }
 
     fn apply(&self, q: &mut ScanQuery) {
@@ -1086,10 +1078,7 @@ impl SqlStore {
     ) -> Result<WriteOutcome> {
         // Watched, the table's rows let the ledger answer existence checks of new keys above
         // the greatest one, and commit-time conflict checks, without reads.
-        let rows_prefix = encoding::row_prefix(t.id);
-        if self.ledger.last_write_under(&rows_prefix).is_none() {
-            self.ledger.watch_prefix(&rows_prefix)?;
-        }
+        self.ledger.watch_prefix(&encoding::row_prefix(t.id))?;
         let positions = columns
             .iter()
             .map(|name| {
