@@ -173,31 +173,25 @@ fn run_sql(ledger: Ledger, args: Vec<String>) -> Result<(), String> {
         return Ok(());
     }
     let mut failed = false;
+    let mut run = |sql: &str| match session.execute(sql, &no_params) {
+        Ok(result) => print_sql(&result),
+        Err(e) => {
+            eprintln!("error: {e}");
+            failed = true;
+        }
+    };
     let mut pending = String::new();
     for line in std::io::stdin().lock().lines() {
         let line = line.map_err(|e| format!("reading stdin: {e}"))?;
         pending.push_str(&line);
         pending.push('\n');
-        if !line.trim_end().ends_with(';') {
-            continue;
+        if line.trim_end().ends_with(';') {
+            run(&pending);
+            pending.clear();
         }
-        match session.execute(&pending, &no_params) {
-            Ok(result) => print_sql(&result),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
-            }
-        }
-        pending.clear();
     }
     if !pending.trim().is_empty() {
-        match session.execute(&pending, &no_params) {
-            Ok(result) => print_sql(&result),
-            Err(e) => {
-                eprintln!("error: {e}");
-                failed = true;
-            }
-        }
+        run(&pending);
     }
     if session.in_transaction() {
         eprintln!("error: input ended inside a transaction; it was not committed");
