@@ -288,16 +288,24 @@ impl VisitorMut for Classic<'_> {
 impl Classic<'_> {
     /// Replaces `e` with the expression `text` spells.
     fn replace(&mut self, e: &mut Expr, text: &str) -> ControlFlow<()> {
-        match parse_expr(text) {
-            Ok(new) => {
-                *e = new;
-                ControlFlow::Continue(())
-            }
-            Err(err) => {
+        match replace_expr(e, text) {
+            ControlFlow::Break(err) => {
                 self.error = Some(err);
                 ControlFlow::Break(())
             }
+            ControlFlow::Continue(()) => ControlFlow::Continue(()),
         }
+    }
+}
+
+/// Replaces `e` with the expression `text` spells; the parse error breaks the visit.
+fn replace_expr(e: &mut Expr, text: &str) -> ControlFlow<SqlError> {
+    match parse_expr(text) {
+        Ok(new) => {
+            *e = new;
+            ControlFlow::Continue(())
+        }
+        Err(err) => ControlFlow::Break(err),
     }
 }
 
@@ -353,13 +361,7 @@ fn guard_select_items(body: &mut SetExpr) -> Result<()> {
                         },
                         _ => return ControlFlow::Continue(()),
                     };
-                    match parse_expr(&text) {
-                        Ok(new) => {
-                            *e = new;
-                            ControlFlow::Continue(())
-                        }
-                        Err(err) => ControlFlow::Break(err),
-                    }
+                    replace_expr(e, &text)
                 });
                 if let ControlFlow::Break(err) = flow {
                     return Err(err);
