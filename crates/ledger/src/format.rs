@@ -61,9 +61,16 @@ pub fn kv_key_prefix(key: &[u8]) -> Vec<u8> {
 
 /// The kv key of `key`'s version written by tx `id`.
 pub fn kv_key(key: &[u8], id: TxId) -> Vec<u8> {
-    let mut out = kv_key_prefix(key);
-    out.extend_from_slice(&(!id).to_be_bytes());
+    let mut out = Vec::with_capacity(key.len() + 10);
+    kv_key_into(&mut out, key, id);
     out
+}
+
+/// [`kv_key`], appended to `out`.
+pub fn kv_key_into(out: &mut Vec<u8>, key: &[u8], id: TxId) {
+    escape_into(out, key);
+    out.extend_from_slice(&[0, 0]);
+    out.extend_from_slice(&(!id).to_be_bytes());
 }
 
 /// Splits a kv key into the user key and the tx id.
@@ -97,10 +104,15 @@ pub fn decode_kv_key(raw: &[u8]) -> Result<(Vec<u8>, TxId)> {
 
 pub fn encode_kv_record(md: &[u8], value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + md.len() + value.len());
+    kv_record_into(&mut out, md, value);
+    out
+}
+
+/// [`encode_kv_record`], appended to `out`.
+pub fn kv_record_into(out: &mut Vec<u8>, md: &[u8], value: &[u8]) {
     out.push(md.len() as u8);
     out.extend_from_slice(md);
     out.extend_from_slice(value);
-    out
 }
 
 /// Splits a kv record into metadata and value.
@@ -161,14 +173,19 @@ pub fn encode_tx_entries(entries: &[TxEntryRecord]) -> Vec<u8> {
         .sum::<usize>();
     let mut b = Vec::with_capacity(size);
     for e in entries {
-        b.extend_from_slice(&(e.key.len() as u16).to_be_bytes());
-        b.extend_from_slice(&e.key);
-        b.push(e.metadata.len() as u8);
-        b.extend_from_slice(&e.metadata);
-        b.extend_from_slice(&e.v_len.to_be_bytes());
-        b.extend_from_slice(&e.h_value);
+        tx_entry_into(&mut b, &e.key, &e.metadata, e.v_len, &e.h_value);
     }
     b
+}
+
+/// One entry of a tx record, appended to `b`.
+pub fn tx_entry_into(b: &mut Vec<u8>, key: &[u8], md: &[u8], v_len: u32, h_value: &Digest) {
+    b.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    b.extend_from_slice(key);
+    b.push(md.len() as u8);
+    b.extend_from_slice(md);
+    b.extend_from_slice(&v_len.to_be_bytes());
+    b.extend_from_slice(h_value);
 }
 
 struct Reader<'a> {

@@ -17,6 +17,7 @@
 //! the group's state is published, so no reader sees a tx its watchers have not.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -26,11 +27,11 @@ use parking_lot::{Condvar, Mutex};
 use rocksdb::{ColumnFamilyDescriptor, WriteBatch, WriteOptions, DB};
 use stele_proof::{
     aht::{Frontier, NodeSource},
-    htree::HTree,
-    sha256, Digest, EntrySpec, KvMetadata, ProofError, TxHeader, TxId, GENESIS_ALH,
+    htree, node_hash, sha256, Digest, EntrySpec, KvMetadata, ProofError, TxHeader, TxId,
+    GENESIS_ALH,
 };
 
-use crate::format::{self, TxEntryRecord, CF_AHT, CF_IDX, CF_KV, CF_TX};
+use crate::format::{self, CF_AHT, CF_IDX, CF_KV, CF_TX};
 use crate::{LedgerError, Result};
 
 /// Limits and tuning of one ledger.
@@ -169,15 +170,116 @@ struct Prepared {
     nentries: u32,
     /// The entry part of the tx record, encoded.
     entry_records: Vec<u8>,
-    /// `(kv key with a placeholder tx id, kv record)` per entry, in hashed order.
-    kv: Vec<(Vec<u8>, Vec<u8>)>,
-    /// The entries' records, in hashed order (their keys feed precondition checks).
-    entries: Vec<TxEntryRecord>,
+    /// The entries' kv keys and records, in hashed order.
+    kv: KvRecords,
+    /// The entries' keys and metadata, in hashed order (for watchers and the group's
+    /// precondition checks).
+    keys: Vec<Vec<u8>>,
     metadata: Vec<KvMetadata>,
     eh: Digest,
     preconditions: Vec<Precondition>,
     index_entries: Vec<IndexEntry>,
     sync: bool,
+}
+
+/// Transactions with at least this many entries are prepared on two threads.
+const PARALLEL_PREPARE_MIN: usize = 256;
+
+/// Kv keys (with a placeholder tx id, set at commit) and kv records, back to back in one
+/// buffer: a big transaction costs two allocations here, not two per entry.
+struct KvRecords {
+    buf: Vec<u8>,
+    /// Per entry, where its key ends and where its record ends.
+    ends: Vec<(usize, usize)>,
+}
+
+impl KvRecords {
+    fn with_capacity(entries: usize, bytes: usize) -> KvRecords {
+        KvRecords {
+            buf: Vec::with_capacity(bytes + entries * 16),
+            ends: Vec::with_capacity(entries),
+        }
+    }
+
+    fn push(&mut self, key: &[u8], md: &[u8], value: &[u8]) {
+        format::kv_key_into(&mut self.buf, key, 0);
+        let key_end = self.buf.len();
+        format::kv_record_into(&mut self.buf, md, value);
+        self.ends.push((key_end, self.buf.len()));
+    }
+
+    fn append(&mut self, next: KvRecords) {
+        let shift = self.buf.len();
+        self.buf.extend_from_slice(&next.buf);
+        self.ends
+            .extend(next.ends.into_iter().map(|(k, r)| (k + shift, r + shift)));
+    }
+
+    /// Stamps every key with the tx id that writes it and hands each `(key, record)` over.
+    fn stamp(&mut self, id: TxId, mut put: impl FnMut(&[u8], &[u8])) {
+        let rev = (!id).to_be_bytes();
+        let mut start = 0;
+        for &(key_end, end) in &self.ends {
+            self.buf[key_end - 8..key_end].copy_from_slice(&rev);
+            put(&self.buf[start..key_end], &self.buf[key_end..end]);
+            start = end;
+        }
+    }
+}
+
+/// Consecutive entries of a transaction, validated, hashed and encoded. Built from borrowed
+/// entries, with no allocation per entry, so that a helper thread allocates and frees little.
+struct PreparedPart {
+    /// The entry part of the tx record.
+    records: Vec<u8>,
+    kv: KvRecords,
+    /// The root of these entries' subtree of the tx's htree.
+    root: Digest,
+}
+
+impl PreparedPart {
+    fn new(o: &Options, entries: &[NewEntry]) -> Result<PreparedPart> {
+        let n = entries.len();
+        let bytes: usize = entries.iter().map(|e| e.key.len() + e.value.len()).sum();
+        let mut records = Vec::with_capacity(bytes + n * 40);
+        let mut kv = KvRecords::with_capacity(n, bytes);
+        let mut digests = Vec::with_capacity(n);
+        for e in entries {
+            if e.key.is_empty() {
+                return Err(LedgerError::illegal("empty key"));
+            }
+            if e.key.len() > o.max_key_len {
+                return Err(LedgerError::illegal(format!(
+                    "max key length exceeded: {} bytes (at most {})",
+                    e.key.len(),
+                    o.max_key_len
+                )));
+            }
+            if e.value.len() > o.max_value_len {
+                return Err(LedgerError::illegal(format!(
+                    "max value length exceeded: {} bytes (at most {})",
+                    e.value.len(),
+                    o.max_value_len
+                )));
+            }
+            let md = e.metadata.to_bytes();
+            let h_value = sha256(&e.value);
+            digests.push(stele_proof::entry_digest(1, &e.key, &md, &h_value)?);
+            kv.push(&e.key, &md, &e.value);
+            format::tx_entry_into(&mut records, &e.key, &md, e.value.len() as u32, &h_value);
+        }
+        Ok(PreparedPart {
+            records,
+            kv,
+            root: htree::root(&digests)?,
+        })
+    }
+
+    /// Appends the entries that follow these.
+    fn append(&mut self, mut next: PreparedPart) {
+        self.records.append(&mut next.records);
+        self.kv.append(next.kv);
+    }
 }
 
 /// The queue of prepared txs and the answers for their callers, under one lock.
@@ -229,12 +331,35 @@ impl Watched {
     }
 }
 
+/// FNV-1a for the watched-prefix map: it holds a few short prefixes this process chose (one
+/// per SQL table), so collisions cannot be forced, and it is probed for every row written.
+#[derive(Default)]
+struct PrefixHasher(u64);
+
+impl Hasher for PrefixHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The watched prefixes, found for a key with one hash lookup per distinct prefix length
 /// (a handful), however many prefixes are watched (one per SQL table written, say).
 #[derive(Clone, Default)]
 struct WatchSet {
     list: Vec<Watched>,
-    by_prefix: HashMap<Vec<u8>, usize>,
+    by_prefix: HashMap<Vec<u8>, usize, BuildHasherDefault<PrefixHasher>>,
     /// The distinct lengths of the prefixes, ascending.
     lengths: Vec<usize>,
 }
@@ -424,44 +549,31 @@ impl Ledger {
                 o.max_tx_entries
             )));
         }
-        let mut entries = Vec::with_capacity(n);
-        let mut kv = Vec::with_capacity(n);
-        let mut metadata = Vec::with_capacity(n);
-        let mut digests = Vec::with_capacity(n);
-        for e in c.entries {
-            if e.key.is_empty() {
-                return Err(LedgerError::illegal("empty key"));
-            }
-            if e.key.len() > o.max_key_len {
-                return Err(LedgerError::illegal(format!(
-                    "max key length exceeded: {} bytes (at most {})",
-                    e.key.len(),
-                    o.max_key_len
-                )));
-            }
-            if e.value.len() > o.max_value_len {
-                return Err(LedgerError::illegal(format!(
-                    "max value length exceeded: {} bytes (at most {})",
-                    e.value.len(),
-                    o.max_value_len
-                )));
-            }
-            let md = e.metadata.to_bytes();
-            let h_value = sha256(&e.value);
-            let spec_digest = stele_proof::entry_digest(1, &e.key, &md, &h_value)?;
-            digests.push(spec_digest);
-            kv.push((
-                format::kv_key(&e.key, 0),
-                format::encode_kv_record(&md, &e.value),
-            ));
-            entries.push(TxEntryRecord {
-                key: e.key,
-                metadata: md,
-                v_len: e.value.len() as u32,
-                h_value,
+        // A big transaction is hashed and encoded on two threads: the first
+        // `htree::split(n)` entries here, the rest on a scoped helper (the tree's root is the
+        // node over the two halves' roots).
+        let (part, eh) = if n >= PARALLEL_PREPARE_MIN {
+            let (left, right) = c.entries.split_at(htree::split(n));
+            let (l, r) = std::thread::scope(|s| {
+                let helper = s.spawn(|| PreparedPart::new(o, right));
+                let l = PreparedPart::new(o, left);
+                let r = helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (l, r)
             });
-            metadata.push(e.metadata);
-        }
+            let (mut l, r) = (l?, r?);
+            let eh = node_hash(&l.root, &r.root);
+            l.append(r);
+            (l, eh)
+        } else {
+            let part = PreparedPart::new(o, &c.entries)?;
+            let eh = part.root;
+            (part, eh)
+        };
+        // The values are dropped here, on the thread that allocated them.
+        let (keys, metadata): (Vec<Vec<u8>>, Vec<KvMetadata>) =
+            c.entries.into_iter().map(|e| (e.key, e.metadata)).unzip();
         for p in &c.preconditions {
             let key = p.key();
             if key.is_empty() || key.len() > o.max_key_len {
@@ -470,7 +582,7 @@ impl Ledger {
                 ));
             }
         }
-        let mut sorted: Vec<&[u8]> = entries.iter().map(|e| e.key.as_slice()).collect();
+        let mut sorted: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
         sorted.sort_unstable();
         if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
             return Err(LedgerError::illegal(format!(
@@ -478,12 +590,11 @@ impl Ledger {
                 String::from_utf8_lossy(w[0])
             )));
         }
-        let eh = HTree::build(&digests)?.root();
         Ok(Prepared {
             nentries: n as u32,
-            entry_records: format::encode_tx_entries(&entries),
-            kv,
-            entries,
+            entry_records: part.records,
+            kv: part.kv,
+            keys,
             metadata,
             eh,
             preconditions: c.preconditions,
@@ -875,12 +986,12 @@ impl Inner {
             }
             // (watched prefix, greatest key of this tx under it)
             let mut hits: Vec<(usize, &[u8])> = Vec::new();
-            for e in &tx.entries {
-                for i in watched.matching(&e.key) {
+            for key in &tx.keys {
+                for i in watched.matching(key) {
                     match hits.iter_mut().find(|(h, _)| *h == i) {
-                        Some((_, max)) if *max < e.key.as_slice() => *max = &e.key,
+                        Some((_, max)) if *max < key.as_slice() => *max = key,
                         Some(_) => {}
-                        None => hits.push((i, &e.key)),
+                        None => hits.push((i, key)),
                     }
                 }
             }
@@ -971,13 +1082,9 @@ impl Inner {
         let mut record = format::encode_tx_header(&header);
         record.extend_from_slice(&tx.entry_records);
         batch.put_cf(self.cf(CF_TX), id.to_be_bytes(), record);
-        let rev = (!id).to_be_bytes();
         let kv_cf = self.cf(CF_KV);
-        for (key, record) in tx.kv.iter_mut() {
-            let at = key.len() - 8;
-            key[at..].copy_from_slice(&rev);
-            batch.put_cf(kv_cf, &key[..], record);
-        }
+        tx.kv
+            .stamp(id, |key, record| batch.put_cf(kv_cf, key, record));
         let idx_cf = self.cf(CF_IDX);
         for e in &tx.index_entries {
             let md = KvMetadata {
@@ -991,9 +1098,9 @@ impl Inner {
             );
         }
         if let Some(overlay) = overlay {
-            for (e, md) in tx.entries.into_iter().zip(&tx.metadata) {
+            for (key, md) in tx.keys.into_iter().zip(&tx.metadata) {
                 if !md.non_indexable {
-                    overlay.kv.insert(e.key, (id, *md));
+                    overlay.kv.insert(key, (id, *md));
                 }
             }
             for e in tx.index_entries {

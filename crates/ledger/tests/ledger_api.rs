@@ -405,6 +405,56 @@ fn proofs_verify_as_a_client() {
 }
 
 #[test]
+fn big_transactions_hashed_on_two_threads_prove_every_entry() {
+    // From 256 entries a tx is prepared in two halves split at a power of two; the widths
+    // around the threshold and the split, and the largest tx, must hash as one tree.
+    let dir = tempfile::tempdir().unwrap();
+    let l = open(&dir);
+    let widths = [255usize, 256, 257, 511, 512, 513, 1000, 1024];
+    for (t, &n) in widths.iter().enumerate() {
+        let entries = (0..n)
+            .map(|i| NewEntry {
+                key: format!("t{t}-{i:05}").into_bytes(),
+                // A few entries carry metadata, so that its bytes are hashed on both threads.
+                metadata: KvMetadata {
+                    non_indexable: i % 97 == 3,
+                    ..Default::default()
+                },
+                value: vec![i as u8; i % 70],
+            })
+            .collect();
+        l.commit(entries).unwrap();
+    }
+    l.verify().unwrap();
+    let last = widths.len() as u64;
+    let client = State {
+        db: "db".into(),
+        tx_id: last,
+        tx_hash: l.state().alh,
+    };
+    for (t, &n) in widths.iter().enumerate() {
+        let tx = t as u64 + 1;
+        assert_eq!(l.header(tx).unwrap().nentries as usize, n);
+        let split = n.next_power_of_two() / 2;
+        for i in [0, split - 1, split.min(n - 1), n - 1] {
+            let key = format!("t{t}-{i:05}").into_bytes();
+            let p = l.entry_proof(tx, &key).unwrap();
+            let spec = EntrySpec {
+                key,
+                metadata: KvMetadata {
+                    non_indexable: i % 97 == 3,
+                    ..Default::default()
+                },
+                value: vec![i as u8; i % 70],
+            };
+            let dual = l.dual_proof(tx, last).unwrap();
+            verify_read(&client, &spec, tx, &p.inclusion, &dual)
+                .unwrap_or_else(|e| panic!("tx of {n} entries, entry {i}: {e}"));
+        }
+    }
+}
+
+#[test]
 fn index_entries_are_versioned_unhashed_and_back_filled() {
     use stele_ledger::IndexEntry;
     let dir = tempfile::tempdir().unwrap();

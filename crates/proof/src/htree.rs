@@ -81,9 +81,34 @@ impl HTree {
     }
 }
 
-/// The root of the tree over `digests` (`eH`).
+/// The root of the tree over `digests` (`eH`), computed in one buffer.
 pub fn root(digests: &[Digest]) -> Result<Digest, ProofError> {
-    Ok(HTree::build(digests)?.root())
+    if digests.is_empty() {
+        return Err(ProofError::IllegalArguments(
+            "a tree needs at least one entry".into(),
+        ));
+    }
+    let mut level: Vec<Digest> = digests.iter().map(leaf_hash).collect();
+    while level.len() > 1 {
+        let n = level.len();
+        // Node i of the level above reads nodes 2i and 2i+1, never one already overwritten.
+        for i in 0..n / 2 {
+            level[i] = node_hash(&level[2 * i], &level[2 * i + 1]);
+        }
+        if n % 2 == 1 {
+            level[n / 2] = level[n - 1];
+        }
+        level.truncate(n.div_ceil(2));
+    }
+    Ok(level[0])
+}
+
+/// Where the tree over `n > 1` leaves splits: the largest power of two below `n`. Its root is
+/// `node_hash(root(first split leaves), root(the rest))` (RFC 6962's MTH), so the two halves
+/// can be hashed apart.
+pub fn split(n: usize) -> usize {
+    debug_assert!(n > 1);
+    n.next_power_of_two() / 2
 }
 
 /// Checks that `digest` is leaf `proof.leaf` of the tree whose root is `root`.
@@ -122,6 +147,21 @@ mod tests {
         }
         let k = 1usize << (usize::BITS - 1 - (d.len() - 1).leading_zeros());
         node_hash(&mth(&d[..k]), &mth(&d[k..]))
+    }
+
+    #[test]
+    fn root_alone_and_by_halves_match_the_built_tree() {
+        for n in 1..=70 {
+            let d = digests(n);
+            let built = HTree::build(&d).unwrap().root();
+            assert_eq!(root(&d).unwrap(), built, "width {n}");
+            if n > 1 {
+                let k = split(n);
+                let halves = node_hash(&root(&d[..k]).unwrap(), &root(&d[k..]).unwrap());
+                assert_eq!(halves, built, "width {n} split at {k}");
+            }
+        }
+        assert!(root(&[]).is_err());
     }
 
     #[test]

@@ -27,6 +27,10 @@ impl KvMetadata {
 
     /// The metadata bytes that go into the entry digest.
     pub fn to_bytes(&self) -> Vec<u8> {
+        // Most entries have no metadata: their bytes cost no allocation.
+        if *self == KvMetadata::default() {
+            return Vec::new();
+        }
         let mut b = Vec::with_capacity(MAX_METADATA_LEN);
         if self.deleted {
             b.push(DELETED_ATTR);

@@ -244,6 +244,18 @@ pub fn encode_raw_value(v: &Value) -> Vec<u8> {
     out
 }
 
+/// How many bytes [`encode_raw_value`] writes for `v`.
+fn raw_len(v: &Value) -> usize {
+    match v {
+        Value::Null => 0,
+        Value::Boolean(_) => 1,
+        Value::Integer(_) | Value::Float(_) | Value::Timestamp(_) => 8,
+        Value::Varchar(s) | Value::Json(s) => s.len(),
+        Value::Blob(b) => b.len(),
+        Value::Uuid(u) => u.len(),
+    }
+}
+
 /// Appends [`encode_raw_value`]'s bytes to `out`.
 fn encode_raw_value_into(out: &mut Vec<u8>, v: &Value) {
     match v {
@@ -296,12 +308,19 @@ pub fn decode_raw_value(ty: SqlType, b: &[u8]) -> Result<Value> {
 /// The order-preserving key encoding of one value of a column of type `ty` and size `max_len`
 /// (`EncodeRawValueAsKey`).
 pub fn encode_key_value(v: &Value, ty: SqlType, max_len: u32) -> Result<Vec<u8>> {
-    let flip = |u: u64| (u ^ (1u64 << 63)).to_be_bytes();
     let mut k = Vec::with_capacity(1 + 8);
+    encode_key_value_into(&mut k, v, ty, max_len)?;
+    Ok(k)
+}
+
+/// [`encode_key_value`], appended to `k`.
+pub fn encode_key_value_into(k: &mut Vec<u8>, v: &Value, ty: SqlType, max_len: u32) -> Result<()> {
+    let flip = |u: u64| (u ^ (1u64 << 63)).to_be_bytes();
     if v.is_null() {
         k.push(NULL_KEY_TAG);
-        return Ok(k);
+        return Ok(());
     }
+    let start = k.len();
     k.push(VALUE_KEY_TAG);
     match (ty, v) {
         (SqlType::Integer, Value::Integer(i)) => k.extend_from_slice(&flip(*i as u64)),
@@ -331,7 +350,7 @@ pub fn encode_key_value(v: &Value, ty: SqlType, max_len: u32) -> Result<Vec<u8>>
                 )));
             }
             k.extend_from_slice(&raw);
-            k.resize(1 + max_len as usize, 0);
+            k.resize(start + 1 + max_len as usize, 0);
             k.extend_from_slice(&(raw.len() as u32).to_be_bytes());
         }
         (SqlType::Json, _) => return Err(SqlError::CannotIndexJson),
@@ -343,12 +362,17 @@ pub fn encode_key_value(v: &Value, ty: SqlType, max_len: u32) -> Result<Vec<u8>>
             )))
         }
     }
-    Ok(k)
+    Ok(())
 }
 
 /// A row value: the non-NULL columns as `(column id, value)`, in column order.
-pub fn encode_row<'a>(columns: impl IntoIterator<Item = (u32, &'a Value)>) -> Vec<u8> {
-    let mut b = Vec::with_capacity(64);
+pub fn encode_row<'a>(columns: impl IntoIterator<Item = (u32, &'a Value)> + Clone) -> Vec<u8> {
+    let size: usize = columns
+        .clone()
+        .into_iter()
+        .map(|(_, v)| 8 + raw_len(v))
+        .sum();
+    let mut b = Vec::with_capacity(4 + size);
     b.extend_from_slice(&0u32.to_be_bytes());
     let mut present = 0u32;
     for (id, v) in columns {

@@ -154,17 +154,30 @@ pub struct Engine {
 
 /// A cached parse of one SQL text.
 struct Template {
+    text: String,
     parsed: parse::Parsed,
     /// Set when the text is one `INSERT ... VALUES` of parameters and literals: such a
     /// statement is bound by filling its rows, without cloning or walking its AST.
-    insert: Option<(Arc<InsertTarget>, Vec<Vec<Slot>>)>,
+    insert: Option<PreparedInsert>,
+}
+
+/// An `INSERT ... VALUES` whose values are parameters and literals.
+struct PreparedInsert {
+    target: Arc<InsertTarget>,
+    rows: Vec<Vec<Slot>>,
+    /// The parameters' names, each once; [`Slot::Parameter`] holds a position here.
+    names: Vec<String>,
 }
 
 /// One value of a prepared INSERT's row.
 enum Slot {
     Literal(Value),
-    Parameter(String),
+    Parameter(usize),
 }
+
+/// Up to this many parameter names, a prepared INSERT finds its parameters with one pass over
+/// the request's parameter map (a few string comparisons) instead of a hash lookup per name.
+const SCAN_PARAMS_MAX: usize = 8;
 
 /// Where an INSERT writes and how, taken from its AST.
 struct InsertTarget {
@@ -187,37 +200,54 @@ enum Step {
 }
 
 impl Template {
-    fn new(parsed: parse::Parsed) -> Template {
+    fn new(text: &str, parsed: parse::Parsed) -> Template {
         let insert = match (parsed.statements.as_slice(), parsed.periods.is_empty()) {
             ([Statement::Insert(ins)], true) => prepared_insert(ins),
             _ => None,
         };
-        Template { parsed, insert }
+        Template {
+            text: text.to_string(),
+            parsed,
+            insert,
+        }
     }
 
     /// The request this template makes with `params`.
     fn bind(&self, params: &HashMap<String, Value>) -> Result<Request> {
-        if let Some((target, rows)) = &self.insert {
-            let rows = rows
-                .iter()
-                .map(|r| {
-                    r.iter()
-                        .map(|slot| match slot {
-                            Slot::Literal(v) => Ok(v.clone()),
-                            Slot::Parameter(name) => params
-                                .get(name)
-                                .map(parameter_value)
-                                .ok_or_else(|| SqlError::MissingParameter(name.clone())),
-                        })
-                        .collect::<Result<Vec<_>>>()
-                })
-                .collect::<Result<Vec<_>>>()?;
-            return Ok(Request {
-                steps: vec![Step::Insert(target.clone(), rows)],
-                periods: Vec::new(),
-            });
+        let Some(ins) = &self.insert else {
+            return Ok(Request::from(parse::bind(&self.parsed, params)?));
+        };
+        let mut few = [None; SCAN_PARAMS_MAX];
+        let many: Vec<Option<&Value>>;
+        let found: &[Option<&Value>] = if ins.names.len() <= SCAN_PARAMS_MAX {
+            for (name, v) in params {
+                if let Some(i) = ins.names.iter().position(|n| n == name) {
+                    few[i] = Some(v);
+                }
+            }
+            &few[..ins.names.len()]
+        } else {
+            many = ins.names.iter().map(|n| params.get(n)).collect();
+            &many
+        };
+        let mut rows = Vec::with_capacity(ins.rows.len());
+        for r in &ins.rows {
+            let mut row = Vec::with_capacity(r.len());
+            for slot in r {
+                row.push(match slot {
+                    Slot::Literal(v) => v.clone(),
+                    Slot::Parameter(i) => parameter_value(
+                        found[*i]
+                            .ok_or_else(|| SqlError::MissingParameter(ins.names[*i].clone()))?,
+                    ),
+                });
+            }
+            rows.push(row);
         }
-        Ok(Request::from(parse::bind(&self.parsed, params)?))
+        Ok(Request {
+            steps: vec![Step::Insert(ins.target.clone(), rows)],
+            periods: Vec::new(),
+        })
     }
 }
 
@@ -241,7 +271,7 @@ fn parameter_value(v: &Value) -> Value {
 }
 
 /// The target and rows of an `INSERT ... VALUES` whose values are all parameters or literals.
-fn prepared_insert(ins: &ast::Insert) -> Option<(Arc<InsertTarget>, Vec<Vec<Slot>>)> {
+fn prepared_insert(ins: &ast::Insert) -> Option<PreparedInsert> {
     let target = insert_target(ins).ok()?;
     let source = ins.source.as_ref()?;
     let SetExpr::Values(values) = source.body.as_ref() else {
@@ -251,12 +281,22 @@ fn prepared_insert(ins: &ast::Insert) -> Option<(Arc<InsertTarget>, Vec<Vec<Slot
         return None;
     }
     let mut rows = Vec::with_capacity(values.rows.len());
+    let mut names: Vec<String> = Vec::new();
+    let mut positions: HashMap<&str, usize> = HashMap::new();
     for r in &values.rows {
         let mut row = Vec::with_capacity(r.content.len());
         for e in &r.content {
             row.push(match e {
                 SqlExpr::Value(v) => match &v.value {
-                    ast::Value::Placeholder(p) => Slot::Parameter(p.strip_prefix('@')?.to_string()),
+                    ast::Value::Placeholder(p) => {
+                        let name = p.strip_prefix('@')?;
+                        let next = positions.len();
+                        let i = *positions.entry(name).or_insert(next);
+                        if i == next {
+                            names.push(name.to_string());
+                        }
+                        Slot::Parameter(i)
+                    }
                     _ => Slot::Literal(eval_const(e)?),
                 },
                 _ => Slot::Literal(eval_const(e)?),
@@ -264,7 +304,11 @@ fn prepared_insert(ins: &ast::Insert) -> Option<(Arc<InsertTarget>, Vec<Vec<Slot
         }
         rows.push(row);
     }
-    Some((Arc::new(target), rows))
+    Some(PreparedInsert {
+        target: Arc::new(target),
+        rows,
+        names,
+    })
 }
 
 /// An INSERT's table, columns and kind.
@@ -1008,7 +1052,18 @@ impl Engine {
 
     /// Parses `sql` with its parameters, reusing the parse of an earlier request with the same
     /// text: a parameterised statement is tokenized and parsed once, then only bound.
-    fn parse(&self, sql: &str, params: &HashMap<String, Value>) -> Result<Request> {
+    ///
+    /// `last` is the caller's memo of the template it used last: a session repeating one
+    /// statement finds it with a comparison, without hashing the text.
+    fn parse(
+        &self,
+        sql: &str,
+        params: &HashMap<String, Value>,
+        last: &mut Option<Arc<Template>>,
+    ) -> Result<Request> {
+        if let Some(t) = last.as_ref().filter(|t| t.text == sql) {
+            return t.bind(params);
+        }
         if sql.len() > TEMPLATE_MAX_LEN {
             return Ok(parse::parse(sql, params)?.into());
         }
@@ -1017,7 +1072,7 @@ impl Engine {
             Some(t) => t,
             None => match parse::parse_template(sql)? {
                 Some(t) => {
-                    let t = Arc::new(Template::new(t));
+                    let t = Arc::new(Template::new(sql, t));
                     let mut cache = self.templates.lock();
                     if cache.len() >= TEMPLATE_CACHE {
                         cache.clear();
@@ -1028,7 +1083,9 @@ impl Engine {
                 None => return Ok(parse::parse(sql, params)?.into()),
             },
         };
-        template.bind(params)
+        let request = template.bind(params);
+        *last = Some(template);
+        request
     }
 
     pub fn store(&self) -> &SqlStore {
@@ -1045,6 +1102,7 @@ impl Engine {
         SqlSession {
             engine: self,
             tx: None,
+            last_template: None,
         }
     }
 
@@ -1867,6 +1925,8 @@ pub struct ExecResult {
 pub struct SqlSession<'e> {
     engine: &'e Engine,
     tx: Option<WriteSet>,
+    /// The template of the session's last parameterised request.
+    last_template: Option<Arc<Template>>,
 }
 
 impl<'e> SqlSession<'e> {
@@ -1889,7 +1949,7 @@ impl<'e> SqlSession<'e> {
 
     fn query_inner(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<RowStream<'e>> {
         let engine = self.engine;
-        let request = engine.parse(sql, params)?;
+        let request = engine.parse(sql, params, &mut self.last_template)?;
         let mut steps = request.steps;
         let (Some(Step::Statement(stmt)), true) = (steps.pop(), steps.is_empty()) else {
             return Err(SqlError::IllegalArguments(
@@ -1931,7 +1991,7 @@ impl<'e> SqlSession<'e> {
 
     pub fn execute(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<ExecResult> {
         let store = &self.engine.store;
-        let parsed = match self.engine.parse(sql, params) {
+        let parsed = match self.engine.parse(sql, params, &mut self.last_template) {
             Ok(p) => p,
             Err(e) => {
                 self.tx = None;

@@ -154,6 +154,27 @@ pub struct TxRange {
     pub until: TxId,
 }
 
+/// What a transaction holds for one key: the version it writes, if any, and whether its commit
+/// checks that no other tx wrote the key since the snapshot.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pending {
+    write: Option<PendingWrite>,
+    guarded: bool,
+}
+
+/// A pending version of a key.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingWrite {
+    metadata: KvMetadata,
+    value: Vec<u8>,
+}
+
+impl PendingWrite {
+    fn live(&self) -> Option<&[u8]> {
+        (!self.metadata.deleted).then_some(self.value.as_slice())
+    }
+}
+
 /// What a SQL transaction will commit, and the keys whose change by anyone else must abort it.
 ///
 /// Reads inside the transaction see these writes (read-your-writes); the commit is one ledger
@@ -167,8 +188,9 @@ pub struct WriteSet {
     pub now_micros: i64,
     // The growing parts are shared: a query's table providers hold a copy of the write set,
     // which must not cost a copy of every pending row (copied on write only while shared).
-    entries: Arc<BTreeMap<Vec<u8>, NewEntry>>,
-    guarded: Arc<BTreeSet<Vec<u8>>>,
+    // One ordered map holds a key's pending version and its guard, so that writing a row
+    // (read it, guard it, write it) walks the map once.
+    entries: Arc<BTreeMap<Vec<u8>, Pending>>,
     fresh: BTreeSet<Vec<u8>>,
     /// Secondary-index entries of this tx: `true` when the entry is deleted.
     index: Arc<BTreeMap<Vec<u8>, bool>>,
@@ -179,6 +201,8 @@ pub struct WriteSet {
     reads: Vec<KeySpan>,
     /// Set when the transaction will only read: reads are not recorded.
     read_only: bool,
+    /// The catalog this transaction sees, once read; forgotten when it writes a catalog key.
+    catalog: std::sync::OnceLock<Catalog>,
 }
 
 impl WriteSet {
@@ -190,7 +214,10 @@ impl WriteSet {
     /// Guards a key the transaction read to write: its commit fails if another tx wrote it
     /// since the snapshot.
     pub(crate) fn guard(&mut self, key: Vec<u8>) {
-        Arc::make_mut(&mut self.guarded).insert(key);
+        Arc::make_mut(&mut self.entries)
+            .entry(key)
+            .or_default()
+            .guarded = true;
     }
 
     /// Records a key a query read, guarded as [`WriteSet::guard`] unless the transaction only
@@ -220,17 +247,60 @@ impl WriteSet {
         }
     }
 
+    /// Whether the commit would write nothing.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        !self.entries.values().any(|p| p.write.is_some())
     }
 
     /// How many entries the commit will write.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.values().filter(|p| p.write.is_some()).count()
     }
 
     fn put(&mut self, e: NewEntry) {
-        Arc::make_mut(&mut self.entries).insert(e.key.clone(), e);
+        self.put_write(
+            e.key,
+            PendingWrite {
+                metadata: e.metadata,
+                value: e.value,
+            },
+        );
+    }
+
+    fn put_write(&mut self, key: Vec<u8>, w: PendingWrite) {
+        if key.starts_with(encoding::CATALOG_PREFIX) {
+            self.catalog = std::sync::OnceLock::new();
+        }
+        Arc::make_mut(&mut self.entries)
+            .entry(key)
+            .or_default()
+            .write = Some(w);
+    }
+
+    /// Guards `key` and returns its live value as the transaction sees it (its pending
+    /// version, else what `committed` reads) with the key's slot, where the caller puts the
+    /// version it writes: reading, guarding and writing a key walk the map once.
+    fn guarded_slot(
+        &mut self,
+        key: Vec<u8>,
+        committed: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>>,
+    ) -> Result<(Option<Vec<u8>>, &mut Pending)> {
+        use std::collections::btree_map::Entry as Slot;
+        let (live, slot) = match Arc::make_mut(&mut self.entries).entry(key) {
+            // Guarded by an earlier read, not written: what is committed counts.
+            Slot::Occupied(o) if o.get().write.is_none() => (committed(o.key())?, o.into_mut()),
+            Slot::Occupied(o) => {
+                let slot = o.into_mut();
+                let live = slot.write.as_ref().and_then(PendingWrite::live);
+                (live.map(<[u8]>::to_vec), slot)
+            }
+            Slot::Vacant(v) => {
+                let live = committed(v.key())?;
+                (live, v.insert(Pending::default()))
+            }
+        };
+        slot.guarded = true;
+        Ok((live, slot))
     }
 
     /// Writes a secondary-index entry (`deleted`: a delete version of it).
@@ -252,19 +322,23 @@ impl WriteSet {
         });
     }
 
-    /// The pending entry of a key: `Some(None)` when the transaction deleted it.
-    fn pending(&self, key: &[u8]) -> Option<Option<&NewEntry>> {
-        self.entries
-            .get(key)
-            .map(|e| (!e.metadata.deleted).then_some(e))
+    /// The pending version of a key, if the transaction wrote one.
+    fn pending(&self, key: &[u8]) -> Option<&PendingWrite> {
+        self.entries.get(key).and_then(|p| p.write.as_ref())
     }
 
-    /// Pending entries under a prefix, in key order.
-    fn pending_under<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = &'a NewEntry> + 'a {
+    /// Pending versions of keys under a prefix, in key order.
+    fn pending_under<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a PendingWrite)> + 'a {
         self.entries
-            .range(prefix.to_vec()..)
+            .range::<[u8], _>((
+                std::ops::Bound::Included(prefix),
+                std::ops::Bound::Unbounded,
+            ))
             .take_while(move |(k, _)| k.starts_with(prefix))
-            .map(|(_, e)| e)
+            .filter_map(|(k, p)| Some((k, p.write.as_ref()?)))
     }
 }
 
@@ -328,11 +402,17 @@ impl SqlStore {
 
     /// The catalog a transaction sees: its snapshot plus its own DDL.
     pub fn catalog_in(&self, ws: &WriteSet) -> Result<Catalog> {
+        if let Some(c) = ws.catalog.get() {
+            return Ok(c.clone());
+        }
+        let cat = self.read_catalog_in(ws)?;
+        Ok(ws.catalog.get_or_init(|| cat).clone())
+    }
+
+    fn read_catalog_in(&self, ws: &WriteSet) -> Result<Catalog> {
         let pending: Vec<(Vec<u8>, Vec<u8>, bool)> = ws
-            .entries
-            .range(encoding::CATALOG_PREFIX.to_vec()..)
-            .take_while(|(k, _)| k.starts_with(encoding::CATALOG_PREFIX))
-            .map(|(k, e)| (k.clone(), e.value.clone(), e.metadata.deleted))
+            .pending_under(encoding::CATALOG_PREFIX)
+            .map(|(k, w)| (k.clone(), w.value.clone(), w.metadata.deleted))
             .collect();
         if pending.is_empty() {
             return self.catalog(Some(ws.snapshot));
@@ -353,16 +433,34 @@ impl SqlStore {
 
     /// Commits a transaction as one ledger tx; `None` when it wrote nothing.
     pub fn commit(&self, ws: WriteSet) -> Result<Option<TxHeader>> {
-        if ws.entries.is_empty() {
+        if ws.is_empty() {
             return Ok(None);
         }
-        let mut preconditions: Vec<Precondition> = Arc::unwrap_or_clone(ws.guarded)
-            .into_iter()
-            .map(|k| Precondition::KeyNotModifiedAfter(k, ws.snapshot))
-            .collect();
+        let pending = Arc::unwrap_or_clone(ws.entries);
+        let mut entries = Vec::with_capacity(pending.len());
+        let mut preconditions = Vec::with_capacity(pending.len());
+        for (key, p) in pending {
+            match (p.write, p.guarded) {
+                (Some(w), guarded) => {
+                    if guarded {
+                        preconditions
+                            .push(Precondition::KeyNotModifiedAfter(key.clone(), ws.snapshot));
+                    }
+                    entries.push(NewEntry {
+                        key,
+                        metadata: w.metadata,
+                        value: w.value,
+                    });
+                }
+                (None, true) => {
+                    preconditions.push(Precondition::KeyNotModifiedAfter(key, ws.snapshot))
+                }
+                (None, false) => {}
+            }
+        }
         preconditions.extend(ws.fresh.into_iter().map(Precondition::KeyMustNotExist));
         let rows = encoding::ROW_TAG;
-        if ws.entries.keys().any(|k| k.starts_with(rows)) {
+        if entries.iter().any(|e| e.key.starts_with(rows)) {
             // Rows written under a schema that changed meanwhile (a new index, say) abort.
             preconditions.push(Precondition::NoWriteUnderSince(
                 encoding::CATALOG_PREFIX.to_vec(),
@@ -386,7 +484,7 @@ impl SqlStore {
                 }),
         );
         let commit = Commit {
-            entries: Arc::unwrap_or_clone(ws.entries).into_values().collect(),
+            entries,
             preconditions,
             index_entries,
             no_sync: false,
@@ -394,20 +492,25 @@ impl SqlStore {
         Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
     }
 
+    /// The live value of a stored key at `snapshot`, without a read when the key was never
+    /// written.
+    fn committed_live(&self, key: &[u8], snapshot: TxId) -> Result<Option<Vec<u8>>> {
+        if self.ledger.never_written(key) {
+            return Ok(None);
+        }
+        Ok(self.ledger.get_latest(key, snapshot)?.map(|e| e.value))
+    }
+
     /// The live entry of a stored key as the transaction sees it.
     fn entry_in(&self, key: &[u8], ws: &WriteSet) -> Result<Option<Entry>> {
-        match ws.pending(key) {
-            Some(None) => return Ok(None),
-            Some(Some(e)) => {
-                return Ok(Some(Entry {
-                    key: e.key.clone(),
-                    value: e.value.clone(),
-                    metadata: e.metadata,
-                    tx: 0,
-                    revision: 0,
-                }))
-            }
-            None => {}
+        if let Some(w) = ws.pending(key) {
+            return Ok(w.live().map(|value| Entry {
+                key: key.to_vec(),
+                value: value.to_vec(),
+                metadata: w.metadata,
+                tx: 0,
+                revision: 0,
+            }));
         }
         // Keys above every key ever written under a watched table need no read.
         if self.ledger.never_written(key) {
@@ -624,7 +727,8 @@ impl SqlStore {
         let mut row: Vec<u8> = Vec::new();
         let mut live: Option<Vec<u8>> = None;
         let mut committed_live: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-        let pending: BTreeSet<Vec<u8>> = ws.pending_under(&prefix).map(|e| e.key.clone()).collect();
+        let pending: BTreeSet<Vec<u8>> =
+            ws.pending_under(&prefix).map(|(k, _)| k.clone()).collect();
         self.ledger
             .for_each_version(&prefix, ws.snapshot, |key, tx, md, value| {
                 if key != row.as_slice() {
@@ -663,12 +767,12 @@ impl SqlStore {
         }
         ws.backfill.extend(backfill);
         for key in pending {
-            let e = ws.entries[&key].clone();
-            let new = if e.metadata.deleted {
-                None
-            } else {
-                let values = self.decode(t, &e.value)?;
-                Some(index_entry_key(t, index, &values, &key[prefix.len()..])?)
+            let new = match ws.pending(&key).and_then(PendingWrite::live) {
+                None => None,
+                Some(value) => {
+                    let values = self.decode(t, value)?;
+                    Some(index_entry_key(t, index, &values, &key[prefix.len()..])?)
+                }
             };
             let old = committed_live.remove(&key);
             if old != new {
@@ -1037,7 +1141,27 @@ impl SqlStore {
                 return Err(SqlError::PkCanNotBeNull);
             }
             let v = convert(v, c, &t.name)?;
-            key.extend_from_slice(&encoding::encode_key_value(&v, c.ty, c.max_len)?);
+            encoding::encode_key_value_into(&mut key, &v, c.ty, c.max_len)?;
+        }
+        Ok(key)
+    }
+
+    /// The row key of a full row whose values are already converted to their columns' types.
+    fn row_key_of(
+        &self,
+        t: &Table,
+        prefix: &[u8],
+        pk_positions: &[usize],
+        values: &[Value],
+    ) -> Result<Vec<u8>> {
+        let mut key = Vec::with_capacity(prefix.len() + 9 * pk_positions.len());
+        key.extend_from_slice(prefix);
+        for &p in pk_positions {
+            let (c, v) = (&t.columns[p], &values[p]);
+            if v.is_null() {
+                return Err(SqlError::PkCanNotBeNull);
+            }
+            encoding::encode_key_value_into(&mut key, v, c.ty, c.max_len)?;
         }
         Ok(key)
     }
@@ -1078,7 +1202,8 @@ impl SqlStore {
     ) -> Result<WriteOutcome> {
         // Watched, the table's rows let the ledger answer existence checks of new keys above
         // the greatest one, and commit-time conflict checks, without reads.
-        self.ledger.watch_prefix(&encoding::row_prefix(t.id))?;
+        let prefix = encoding::row_prefix(t.id);
+        self.ledger.watch_prefix(&prefix)?;
         let positions = columns
             .iter()
             .map(|name| {
@@ -1106,16 +1231,20 @@ impl SqlStore {
             false => Some(check::Checks::compile(t)?),
         };
         let mut checked_rows: Vec<Vec<Value>> = Vec::new();
-        let mut entries: Vec<NewEntry> = Vec::with_capacity(rows.len());
         // Only a statement of several rows can write one twice.
         let mut written = std::collections::HashSet::new();
         let several = rows.len() > 1;
+        let secondary = t.indexes.len() > 1;
+        let prefix_len = prefix.len();
+        let snapshot = ws.snapshot;
         let mut outcome = WriteOutcome::default();
+        // Each row is written as soon as it is checked: a failed statement cancels its whole
+        // transaction, so a partly written statement is never committed.
         for (kind, given) in rows {
             // Full row in column order, converted and checked.
             let mut values = vec![Value::Null; t.columns.len()];
             for (&pos, v) in positions.iter().zip(given) {
-                values[pos] = convert(&v, &t.columns[pos], &t.name)?;
+                values[pos] = convert_owned(v, &t.columns[pos], &t.name)?;
             }
             // An explicit AUTO_INCREMENT key at or below the highest one ever written must name
             // an existing row.
@@ -1131,35 +1260,32 @@ impl SqlStore {
                     _ => {}
                 }
             }
-            let pk: Vec<Value> = pk_positions.iter().map(|&p| values[p].clone()).collect();
-            let key = self.row_key(t, &pk)?;
+            let key = self.row_key_of(t, &prefix, &pk_positions, &values)?;
             if several && !written.insert(key.clone()) {
                 return Err(SqlError::IllegalArguments(
                     "a statement writes the same row twice".into(),
                 ));
             }
-            let existing = self.entry_in(&key, ws)?;
-            ws.guard(key.clone());
-            let secondary = t.indexes.len() > 1;
+            // Index maintenance needs the key after the pending map took it.
+            let index_key = secondary.then(|| key.clone());
+            let (existing, slot) = ws.guarded_slot(key, |k| self.committed_live(k, snapshot))?;
             let old_values = match (&existing, secondary) {
-                (Some(e), true) => Some(self.decode(t, &e.value)?),
+                (Some(v), true) => Some(self.decode(t, v)?),
                 _ => None,
             };
-            let pk_enc = key[encoding::row_prefix(t.id).len()..].to_vec();
-            match kind {
+            let write = match kind {
                 WriteKind::Delete => {
                     let Some(old) = existing else { continue };
-                    if secondary {
-                        self.maintain_indexes(ws, t, &pk_enc, old_values.as_deref(), None)?;
-                    }
-                    entries.push(NewEntry {
-                        key,
-                        metadata: KvMetadata {
-                            deleted: true,
-                            ..Default::default()
+                    (
+                        PendingWrite {
+                            metadata: KvMetadata {
+                                deleted: true,
+                                ..Default::default()
+                            },
+                            value: old,
                         },
-                        value: old.value,
-                    });
+                        None,
+                    )
                 }
                 WriteKind::Insert | WriteKind::InsertOrIgnore | WriteKind::Upsert => {
                     if existing.is_some() && kind == WriteKind::Insert {
@@ -1178,33 +1304,44 @@ impl SqlStore {
                             return Err(SqlError::NotNullableColumnCannotBeNull(c.name.clone()));
                         }
                     }
-                    if secondary {
-                        self.maintain_indexes(
-                            ws,
-                            t,
-                            &pk_enc,
-                            old_values.as_deref(),
-                            Some(&values),
-                        )?;
-                    }
                     let row = encoding::encode_row(t.columns.iter().map(|c| c.id).zip(&values));
-                    entries.push(NewEntry::new(key, row));
-                    if checks.is_some() {
-                        checked_rows.push(values.clone());
-                    }
                     if existing.is_none() {
-                        outcome.first_inserted_pk.get_or_insert_with(|| pk.clone());
-                        outcome.last_inserted_pk = Some(pk);
+                        let pk = || pk_positions.iter().map(|&p| values[p].clone()).collect();
+                        if outcome.first_inserted_pk.is_none() {
+                            outcome.first_inserted_pk = Some(pk());
+                        }
+                        outcome.last_inserted_pk = Some(pk());
                     }
+                    (
+                        PendingWrite {
+                            metadata: KvMetadata::default(),
+                            value: row,
+                        },
+                        Some(values),
+                    )
                 }
+            };
+            let (write, new_values) = write;
+            match index_key {
+                Some(key) => {
+                    self.maintain_indexes(
+                        ws,
+                        t,
+                        &key[prefix_len..],
+                        old_values.as_deref(),
+                        new_values.as_deref(),
+                    )?;
+                    ws.put_write(key, write);
+                }
+                None => slot.write = Some(write),
+            }
+            if let (Some(values), true) = (new_values, checks.is_some()) {
+                checked_rows.push(values);
             }
             outcome.updated_rows += 1;
         }
         if let Some(checks) = &checks {
             checks.verify(&checked_rows)?;
-        }
-        for e in entries {
-            ws.put(e);
         }
         Ok(outcome)
     }
@@ -1221,12 +1358,7 @@ impl SqlStore {
             ..Default::default()
         })?;
         let stored = last.first().map(|e| e.key.clone());
-        let pending = ws
-            .entries
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .last()
-            .map(|(k, _)| k.clone());
+        let pending = ws.pending_under(&prefix).last().map(|(k, _)| k.clone());
         let Some(key) = stored.into_iter().chain(pending).max() else {
             return Ok(0);
         };
@@ -1293,7 +1425,7 @@ impl SqlStore {
         limit: usize,
         ws: Option<&WriteSet>,
     ) -> Result<Vec<Row>> {
-        let Some(ws) = ws.filter(|w| !w.entries.is_empty()) else {
+        let Some(ws) = ws.filter(|w| !w.is_empty()) else {
             let until = ws
                 .map(|w| w.snapshot)
                 .unwrap_or_else(|| self.ledger.state().tx_id);
@@ -1318,19 +1450,22 @@ impl SqlStore {
                 },
             );
         }
-        for e in ws.pending_under(&prefix).filter(|e| keys.contains(&e.key)) {
-            if e.metadata.deleted {
-                rows.remove(&e.key);
-            } else {
-                rows.insert(
-                    e.key.clone(),
-                    Row {
-                        values: self.decode(t, &e.value)?,
-                        tx: 0,
-                        revision: 0,
-                        deleted: false,
-                    },
-                );
+        for (key, w) in ws.pending_under(&prefix).filter(|(k, _)| keys.contains(k)) {
+            match w.live() {
+                None => {
+                    rows.remove(key);
+                }
+                Some(value) => {
+                    rows.insert(
+                        key.clone(),
+                        Row {
+                            values: self.decode(t, value)?,
+                            tx: 0,
+                            revision: 0,
+                            deleted: false,
+                        },
+                    );
+                }
             }
         }
         let limit = if limit == 0 { usize::MAX } else { limit };
@@ -1578,6 +1713,25 @@ fn check_index_columns(cols: &[(SqlType, u32, &str)]) -> Result<()> {
 }
 
 /// Converts a value for a column (int ↔ float, string → int/float/uuid), checking its size.
+/// [`convert`] of an owned value: one already of the column's type is moved, not copied.
+pub fn convert_owned(v: Value, c: &Column, table: &str) -> Result<Value> {
+    match (c.ty, &v) {
+        (_, Value::Null)
+        | (SqlType::Integer, Value::Integer(_))
+        | (SqlType::Boolean, Value::Boolean(_))
+        | (SqlType::Varchar, Value::Varchar(_))
+        | (SqlType::Blob, Value::Blob(_))
+        | (SqlType::Float, Value::Float(_))
+        | (SqlType::Timestamp, Value::Timestamp(_))
+        | (SqlType::Uuid, Value::Uuid(_))
+        | (SqlType::Json, Value::Json(_)) => {
+            check_size(&v, c, table)?;
+            Ok(v)
+        }
+        _ => convert(&v, c, table),
+    }
+}
+
 pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
     let cast_err = |what: &str| {
         SqlError::InvalidValue(format!(
@@ -1638,7 +1792,13 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
         }
         (_, other) => return Err(cast_err(&format!("{other:?}"))),
     };
-    let len = match &out {
+    check_size(&out, c, table)?;
+    Ok(out)
+}
+
+/// A VARCHAR[n] or BLOB[n] value must fit its column.
+fn check_size(v: &Value, c: &Column, table: &str) -> Result<()> {
+    let len = match v {
         Value::Varchar(s) => s.len(),
         Value::Blob(b) => b.len(),
         _ => 0,
@@ -1650,5 +1810,5 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
             column: c.name.clone(),
         });
     }
-    Ok(out)
+    Ok(())
 }
