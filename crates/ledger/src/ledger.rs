@@ -1,6 +1,7 @@
 //! Opening a ledger, its current state, and the commit pipeline (group commit).
 //!
-//! Callers validate and hash their entries on their own thread ([`Prepared`]), then queue them.
+//! Callers validate and hash their entries on their own thread ([`Prepared`]; a big tx on two,
+//! its htree split at a power of two), then queue them.
 //! The first caller to find no commit in progress becomes the *leader* (the committer of the
 //! moment, as in RocksDB's own write path): it takes everything that is queued, checks
 //! preconditions, assigns consecutive ids, chains the Alh, appends to the AHT, writes ONE
@@ -496,6 +497,17 @@ impl Ledger {
         self.inner.watched.lock().get(prefix).map(|w| w.last_tx)
     }
 
+    /// The greatest key ever written under a watched prefix: `None` if the prefix is not
+    /// watched, `Some(None)` if nothing was ever written there. It covers every tx committed
+    /// before the call (watchers learn of a write before its tx is published).
+    pub fn greatest_key_under(&self, prefix: &[u8]) -> Option<Option<Vec<u8>>> {
+        self.inner
+            .watched
+            .lock()
+            .get(prefix)
+            .map(|w| w.max_key.clone())
+    }
+
     /// True when `key` is known, without a read, to have no version at any tx: it lies under
     /// a watched prefix and above every key ever written there. `false` means "unknown".
     pub fn never_written(&self, key: &[u8]) -> bool {
@@ -782,14 +794,18 @@ impl Inner {
                     // A watched prefix can answer without a read: a key above everything ever
                     // written there is absent, and no write there since `tx` means no write
                     // to the key since `tx`.
-                    let mut under = watched.matching(key).map(|i| &watched.list[i]);
-                    match p {
-                        _ if under.clone().any(|w| w.never_written(key)) => None,
-                        Precondition::KeyNotModifiedAfter(_, tx)
-                            if under.any(|w| w.last_tx <= *tx) =>
-                        {
-                            continue
+                    // One pass over the watched prefixes of the key (a hash probe each).
+                    let (mut never, mut quiet) = (false, false);
+                    for i in watched.matching(key) {
+                        let w = &watched.list[i];
+                        never |= w.never_written(key);
+                        if let Precondition::KeyNotModifiedAfter(_, tx) = p {
+                            quiet |= w.last_tx <= *tx;
                         }
+                    }
+                    match p {
+                        _ if never => None,
+                        Precondition::KeyNotModifiedAfter(..) if quiet => continue,
                         _ => {
                             let it =
                                 it.get_or_insert_with(|| self.db.raw_iterator_cf(self.cf(CF_KV)));

@@ -203,6 +203,10 @@ pub struct WriteSet {
     read_only: bool,
     /// The catalog this transaction sees, once read; forgotten when it writes a catalog key.
     catalog: std::sync::OnceLock<Catalog>,
+    /// Per table written, the greatest row key ever written as of (at least) the snapshot,
+    /// read once from the ledger: a key above it has no committed version the transaction
+    /// could see, and needs neither a read nor a probe of the ledger's watched prefixes.
+    greatest: Vec<(u32, Option<Option<Vec<u8>>>)>,
 }
 
 impl WriteSet {
@@ -1203,7 +1207,16 @@ impl SqlStore {
         // Watched, the table's rows let the ledger answer existence checks of new keys above
         // the greatest one, and commit-time conflict checks, without reads.
         let prefix = encoding::row_prefix(t.id);
-        self.ledger.watch_prefix(&prefix)?;
+        let greatest = match ws.greatest.iter().position(|(id, _)| *id == t.id) {
+            Some(i) => i,
+            None => {
+                self.ledger.watch_prefix(&prefix)?;
+                // Read after the snapshot was taken: it covers every tx the snapshot holds.
+                let max = self.ledger.greatest_key_under(&prefix);
+                ws.greatest.push((t.id, max));
+                ws.greatest.len() - 1
+            }
+        };
         let positions = columns
             .iter()
             .map(|name| {
@@ -1268,7 +1281,16 @@ impl SqlStore {
             }
             // Index maintenance needs the key after the pending map took it.
             let index_key = secondary.then(|| key.clone());
-            let (existing, slot) = ws.guarded_slot(key, |k| self.committed_live(k, snapshot))?;
+            let above = match &ws.greatest[greatest].1 {
+                Some(Some(max)) => key > *max,
+                Some(None) => true,
+                // Not watched (never the case after `watch_prefix`): no shortcut.
+                None => false,
+            };
+            let (existing, slot) = ws.guarded_slot(key, |k| match above {
+                true => Ok(None),
+                false => self.committed_live(k, snapshot),
+            })?;
             let old_values = match (&existing, secondary) {
                 (Some(v), true) => Some(self.decode(t, v)?),
                 _ => None,
