@@ -1,7 +1,6 @@
 //! Opening a ledger, its current state, and the commit pipeline (group commit).
 //!
-//! Callers validate and hash their entries on their own thread ([`Prepared`]; a big tx on two,
-//! its htree split at a power of two), then queue them.
+//! Callers validate and hash their entries on their own thread ([`Prepared`]), then queue them.
 //! The first caller to find no commit in progress becomes the *leader* (the committer of the
 //! moment, as in RocksDB's own write path): it takes everything that is queued, checks
 //! preconditions, assigns consecutive ids, chains the Alh, appends to the AHT, writes ONE
@@ -28,11 +27,11 @@ use parking_lot::{Condvar, Mutex};
 use rocksdb::{ColumnFamilyDescriptor, WriteBatch, WriteOptions, DB};
 use stele_proof::{
     aht::{Frontier, NodeSource},
-    htree, node_hash, sha256, Digest, EntrySpec, KvMetadata, ProofError, TxHeader, TxId,
-    GENESIS_ALH,
+    Digest, EntrySpec, KvMetadata, ProofError, TxHeader, TxId, GENESIS_ALH,
 };
 
 use crate::format::{self, CF_AHT, CF_IDX, CF_KV, CF_TX};
+use crate::prepare::{KvRecords, PreparedEntries};
 use crate::{LedgerError, Result};
 
 /// Limits and tuning of one ledger.
@@ -181,106 +180,6 @@ struct Prepared {
     preconditions: Vec<Precondition>,
     index_entries: Vec<IndexEntry>,
     sync: bool,
-}
-
-/// Transactions with at least this many entries are prepared on two threads.
-const PARALLEL_PREPARE_MIN: usize = 256;
-
-/// Kv keys (with a placeholder tx id, set at commit) and kv records, back to back in one
-/// buffer: a big transaction costs two allocations here, not two per entry.
-struct KvRecords {
-    buf: Vec<u8>,
-    /// Per entry, where its key ends and where its record ends.
-    ends: Vec<(usize, usize)>,
-}
-
-impl KvRecords {
-    fn with_capacity(entries: usize, bytes: usize) -> KvRecords {
-        KvRecords {
-            buf: Vec::with_capacity(bytes + entries * 16),
-            ends: Vec::with_capacity(entries),
-        }
-    }
-
-    fn push(&mut self, key: &[u8], md: &[u8], value: &[u8]) {
-        format::kv_key_into(&mut self.buf, key, 0);
-        let key_end = self.buf.len();
-        format::kv_record_into(&mut self.buf, md, value);
-        self.ends.push((key_end, self.buf.len()));
-    }
-
-    fn append(&mut self, next: KvRecords) {
-        let shift = self.buf.len();
-        self.buf.extend_from_slice(&next.buf);
-        self.ends
-            .extend(next.ends.into_iter().map(|(k, r)| (k + shift, r + shift)));
-    }
-
-    /// Stamps every key with the tx id that writes it and hands each `(key, record)` over.
-    fn stamp(&mut self, id: TxId, mut put: impl FnMut(&[u8], &[u8])) {
-        let rev = (!id).to_be_bytes();
-        let mut start = 0;
-        for &(key_end, end) in &self.ends {
-            self.buf[key_end - 8..key_end].copy_from_slice(&rev);
-            put(&self.buf[start..key_end], &self.buf[key_end..end]);
-            start = end;
-        }
-    }
-}
-
-/// Consecutive entries of a transaction, validated, hashed and encoded. Built from borrowed
-/// entries, with no allocation per entry, so that a helper thread allocates and frees little.
-struct PreparedPart {
-    /// The entry part of the tx record.
-    records: Vec<u8>,
-    kv: KvRecords,
-    /// The root of these entries' subtree of the tx's htree.
-    root: Digest,
-}
-
-impl PreparedPart {
-    fn new(o: &Options, entries: &[NewEntry]) -> Result<PreparedPart> {
-        let n = entries.len();
-        let bytes: usize = entries.iter().map(|e| e.key.len() + e.value.len()).sum();
-        let mut records = Vec::with_capacity(bytes + n * 40);
-        let mut kv = KvRecords::with_capacity(n, bytes);
-        let mut digests = Vec::with_capacity(n);
-        for e in entries {
-            if e.key.is_empty() {
-                return Err(LedgerError::illegal("empty key"));
-            }
-            if e.key.len() > o.max_key_len {
-                return Err(LedgerError::illegal(format!(
-                    "max key length exceeded: {} bytes (at most {})",
-                    e.key.len(),
-                    o.max_key_len
-                )));
-            }
-            if e.value.len() > o.max_value_len {
-                return Err(LedgerError::illegal(format!(
-                    "max value length exceeded: {} bytes (at most {})",
-                    e.value.len(),
-                    o.max_value_len
-                )));
-            }
-            let md = e.metadata.to_bytes();
-            let h_value = sha256(&e.value);
-            digests.push(stele_proof::entry_digest(1, &e.key, &md, &h_value)?);
-            kv.push(&e.key, &md, &e.value);
-            format::tx_entry_into(&mut records, &e.key, &md, e.value.len() as u32, &h_value);
-        }
-        Ok(PreparedPart {
-            records,
-            kv,
-            root: htree::root(&digests)?,
-        })
-    }
-
-    /// Appends the entries that follow these.
-    fn append(&mut self, mut next: PreparedPart) {
-        self.records.append(&mut next.records);
-        self.kv.append(next.kv);
-    }
 }
 
 /// The queue of prepared txs and the answers for their callers, under one lock.
@@ -561,28 +460,8 @@ impl Ledger {
                 o.max_tx_entries
             )));
         }
-        // A big transaction is hashed and encoded on two threads: the first
-        // `htree::split(n)` entries here, the rest on a scoped helper (the tree's root is the
-        // node over the two halves' roots).
-        let (part, eh) = if n >= PARALLEL_PREPARE_MIN {
-            let (left, right) = c.entries.split_at(htree::split(n));
-            let (l, r) = std::thread::scope(|s| {
-                let helper = s.spawn(|| PreparedPart::new(o, right));
-                let l = PreparedPart::new(o, left);
-                let r = helper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (l, r)
-            });
-            let (mut l, r) = (l?, r?);
-            let eh = node_hash(&l.root, &r.root);
-            l.append(r);
-            (l, eh)
-        } else {
-            let part = PreparedPart::new(o, &c.entries)?;
-            let eh = part.root;
-            (part, eh)
-        };
+        let part = PreparedEntries::of(o, &c.entries)?;
+        let eh = part.root()?;
         // The values are dropped here, on the thread that allocated them.
         let (keys, metadata): (Vec<Vec<u8>>, Vec<KvMetadata>) =
             c.entries.into_iter().map(|e| (e.key, e.metadata)).unzip();

@@ -15,6 +15,8 @@
 //! Layers, bottom up:
 //! - [`format`]: the bytes in each column family.
 //! - [`ledger`]: open/recover, state, validation and the group-commit pipeline.
+//! - [`prepare`]: hashing and encoding a tx's entries before it is queued (a big tx on two
+//!   threads).
 //! - [`read`]: snapshot reads, history, scans, txs.
 //! - [`proofs`]: inclusion and dual proofs from the stored history.
 //! - [`audit`]: `verify`, the full recomputation.
@@ -28,6 +30,7 @@ mod error;
 pub mod format;
 pub mod kv;
 mod ledger;
+mod prepare;
 mod proofs;
 mod read;
 
