@@ -496,12 +496,8 @@ impl SqlStore {
         Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
     }
 
-    /// The live value of a stored key at `snapshot`, without a read when the key was never
-    /// written.
+    /// The live value of a stored key at `snapshot`.
     fn committed_live(&self, key: &[u8], snapshot: TxId) -> Result<Option<Vec<u8>>> {
-        if self.ledger.never_written(key) {
-            return Ok(None);
-        }
         Ok(self.ledger.get_latest(key, snapshot)?.map(|e| e.value))
     }
 
@@ -1141,11 +1137,7 @@ impl SqlStore {
         }
         let mut key = encoding::row_prefix(t.id);
         for (c, v) in cols.iter().zip(pk) {
-            if v.is_null() {
-                return Err(SqlError::PkCanNotBeNull);
-            }
-            let v = convert(v, c, &t.name)?;
-            encoding::encode_key_value_into(&mut key, &v, c.ty, c.max_len)?;
+            push_pk_value(&mut key, c, &convert(v, c, &t.name)?)?;
         }
         Ok(key)
     }
@@ -1161,11 +1153,7 @@ impl SqlStore {
         let mut key = Vec::with_capacity(prefix.len() + 9 * pk_positions.len());
         key.extend_from_slice(prefix);
         for &p in pk_positions {
-            let (c, v) = (&t.columns[p], &values[p]);
-            if v.is_null() {
-                return Err(SqlError::PkCanNotBeNull);
-            }
-            encoding::encode_key_value_into(&mut key, v, c.ty, c.max_len)?;
+            push_pk_value(&mut key, &t.columns[p], &values[p])?;
         }
         Ok(key)
     }
@@ -1734,26 +1722,40 @@ fn check_index_columns(cols: &[(SqlType, u32, &str)]) -> Result<()> {
     Ok(())
 }
 
-/// Converts a value for a column (int ↔ float, string → int/float/uuid), checking its size.
-/// [`convert`] of an owned value: one already of the column's type is moved, not copied.
-pub fn convert_owned(v: Value, c: &Column, table: &str) -> Result<Value> {
-    match (c.ty, &v) {
-        (_, Value::Null)
-        | (SqlType::Integer, Value::Integer(_))
-        | (SqlType::Boolean, Value::Boolean(_))
-        | (SqlType::Varchar, Value::Varchar(_))
-        | (SqlType::Blob, Value::Blob(_))
-        | (SqlType::Float, Value::Float(_))
-        | (SqlType::Timestamp, Value::Timestamp(_))
-        | (SqlType::Uuid, Value::Uuid(_))
-        | (SqlType::Json, Value::Json(_)) => {
-            check_size(&v, c, table)?;
-            Ok(v)
-        }
-        _ => convert(&v, c, table),
+/// Appends a primary-key value, already of its column's type, to a row key.
+fn push_pk_value(key: &mut Vec<u8>, c: &Column, v: &Value) -> Result<()> {
+    if v.is_null() {
+        return Err(SqlError::PkCanNotBeNull);
     }
+    encoding::encode_key_value_into(key, v, c.ty, c.max_len)
 }
 
+/// Whether `v` already has the type of a column of type `ty` (NULL fits every column).
+fn has_type(ty: SqlType, v: &Value) -> bool {
+    matches!(
+        (ty, v),
+        (_, Value::Null)
+            | (SqlType::Integer, Value::Integer(_))
+            | (SqlType::Boolean, Value::Boolean(_))
+            | (SqlType::Varchar, Value::Varchar(_))
+            | (SqlType::Blob, Value::Blob(_))
+            | (SqlType::Float, Value::Float(_))
+            | (SqlType::Timestamp, Value::Timestamp(_))
+            | (SqlType::Uuid, Value::Uuid(_))
+            | (SqlType::Json, Value::Json(_))
+    )
+}
+
+/// [`convert`] of an owned value: one already of the column's type is moved, not copied.
+pub fn convert_owned(v: Value, c: &Column, table: &str) -> Result<Value> {
+    if !has_type(c.ty, &v) {
+        return convert(&v, c, table);
+    }
+    check_size(&v, c, table)?;
+    Ok(v)
+}
+
+/// Converts a value for a column (int ↔ float, string → int/float/uuid), checking its size.
 pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
     let cast_err = |what: &str| {
         SqlError::InvalidValue(format!(
@@ -1763,15 +1765,7 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
         ))
     };
     let out = match (c.ty, v) {
-        (_, Value::Null) => Value::Null,
-        (SqlType::Integer, Value::Integer(_))
-        | (SqlType::Boolean, Value::Boolean(_))
-        | (SqlType::Varchar, Value::Varchar(_))
-        | (SqlType::Blob, Value::Blob(_))
-        | (SqlType::Float, Value::Float(_))
-        | (SqlType::Timestamp, Value::Timestamp(_))
-        | (SqlType::Uuid, Value::Uuid(_))
-        | (SqlType::Json, Value::Json(_)) => v.clone(),
+        _ if has_type(c.ty, v) => v.clone(),
         (SqlType::Float, Value::Integer(i)) => Value::Float(*i as f64),
         (SqlType::Integer, Value::Float(f)) => Value::Integer(f.trunc() as i64),
         (SqlType::Integer, Value::Varchar(s)) => Value::Integer(
