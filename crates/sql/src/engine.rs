@@ -33,7 +33,7 @@ use stele_ledger::{KeySpan, Ledger};
 
 use crate::access::{self, Access};
 use crate::catalog::{Catalog, Table};
-use crate::parse::{self, Period, HISTORY_MARK, PERIOD_MARK};
+use crate::parse::{self, IndexHint, Period, HISTORY_MARK, PERIOD_MARK};
 use crate::store::{
     ColumnSpec, KeyRange, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet,
 };
@@ -191,6 +191,7 @@ struct InsertTarget {
 struct Request {
     steps: Vec<Step>,
     periods: Vec<Period>,
+    hints: Vec<IndexHint>,
 }
 
 enum Step {
@@ -201,7 +202,8 @@ enum Step {
 
 impl Template {
     fn new(text: &str, parsed: parse::Parsed) -> Template {
-        let insert = match (parsed.statements.as_slice(), parsed.periods.is_empty()) {
+        let plain = parsed.periods.is_empty() && parsed.hints.is_empty();
+        let insert = match (parsed.statements.as_slice(), plain) {
             ([Statement::Insert(ins)], true) => prepared_insert(ins),
             _ => None,
         };
@@ -247,6 +249,7 @@ impl Template {
         Ok(Request {
             steps: vec![Step::Insert(ins.target.clone(), rows)],
             periods: Vec::new(),
+            hints: Vec::new(),
         })
     }
 }
@@ -256,6 +259,7 @@ impl From<parse::Parsed> for Request {
         Request {
             steps: p.statements.into_iter().map(Step::Statement).collect(),
             periods: p.periods,
+            hints: p.hints,
         }
     }
 }
@@ -1086,6 +1090,84 @@ impl Engine {
         let request = template.bind(params);
         *last = Some(template);
         request
+    }
+
+    /// Orders a query by its `USE INDEX ON (cols)` hint when it has no ORDER BY: classic scans
+    /// the hinted index, so a plain query over one source returns its rows in that index's
+    /// order (its columns, NULLs first, then the primary key). The index must exist.
+    fn hinted_order(
+        &self,
+        mut stmt: Statement,
+        hints: &[IndexHint],
+        ws: &WriteSet,
+    ) -> Result<Statement> {
+        let Statement::Query(q) = &mut stmt else {
+            return Ok(stmt);
+        };
+        if hints.is_empty() || q.order_by.is_some() {
+            return Ok(stmt);
+        }
+        let SetExpr::Select(sel) = q.body.as_mut() else {
+            return Ok(stmt);
+        };
+        let ([from], None) = (sel.from.as_slice(), &sel.distinct) else {
+            return Ok(stmt);
+        };
+        let grouped = !matches!(&sel.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
+        if !from.joins.is_empty() || grouped || has_aggregate(&sel.projection) {
+            return Ok(stmt);
+        }
+        let TableFactor::Table { name, alias, .. } = &from.relation else {
+            return Ok(stmt);
+        };
+        let source = object_name(name);
+        let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
+        let Some(hint) = hints
+            .iter()
+            .find(|h| h.source == source || Some(&h.source) == alias.as_ref())
+        else {
+            return Ok(stmt);
+        };
+        let table = source.split(PERIOD_MARK).next().unwrap_or(&source);
+        let cat = self.store.catalog_in(ws)?;
+        let t = cat.table(table)?;
+        let ids = hint
+            .columns
+            .iter()
+            .map(|c| t.column(c).map(|c| c.id))
+            .collect::<Result<Vec<u32>>>()?;
+        if !t.indexes.iter().any(|i| i.columns == ids) {
+            return Err(SqlError::IndexNotFound(format!(
+                "{table}({})",
+                hint.columns.join(",")
+            )));
+        }
+        let qualifier = alias.unwrap_or_else(|| table.to_string());
+        let mut keys = hint.columns.clone();
+        for c in t.pk_columns() {
+            if !keys.contains(&c.name) {
+                keys.push(c.name.clone());
+            }
+        }
+        let exprs = keys
+            .into_iter()
+            .map(|c| ast::OrderByExpr {
+                expr: SqlExpr::CompoundIdentifier(vec![
+                    ast::Ident::new(qualifier.clone()),
+                    ast::Ident::new(c),
+                ]),
+                options: ast::OrderByOptions {
+                    asc: Some(true),
+                    nulls_first: Some(true),
+                },
+                with_fill: None,
+            })
+            .collect();
+        q.order_by = Some(ast::OrderBy {
+            kind: ast::OrderByKind::Expressions(exprs),
+            interpolate: None,
+        });
+        Ok(stmt)
     }
 
     pub fn store(&self) -> &SqlStore {
@@ -1963,22 +2045,23 @@ impl<'e> SqlSession<'e> {
             ws.read_only();
             ws
         });
-        let result = match stmt {
-            Statement::Query(_) => engine.query_stream(stmt, &request.periods, &mut ws),
-            Statement::ShowTables { .. }
-            | Statement::ShowVariable { .. }
-            | Statement::Explain { .. } => {
-                match engine.statement(stmt, &request.periods, &mut ws)? {
-                    Output::Rows { columns, rows } => Ok(RowStream {
-                        engine,
-                        columns,
-                        rows: Rows::Ready(Some(rows)),
-                    }),
-                    Output::Done(_) => Err(SqlError::IllegalArguments(
-                        "the statement returns no rows".into(),
-                    )),
-                }
-            }
+        let result = match engine.hinted_order(stmt, &request.hints, &ws) {
+            Err(e) => Err(e),
+            Ok(stmt @ Statement::Query(_)) => engine.query_stream(stmt, &request.periods, &mut ws),
+            Ok(
+                stmt @ (Statement::ShowTables { .. }
+                | Statement::ShowVariable { .. }
+                | Statement::Explain { .. }),
+            ) => match engine.statement(stmt, &request.periods, &mut ws)? {
+                Output::Rows { columns, rows } => Ok(RowStream {
+                    engine,
+                    columns,
+                    rows: Rows::Ready(Some(rows)),
+                }),
+                Output::Done(_) => Err(SqlError::IllegalArguments(
+                    "the statement returns no rows".into(),
+                )),
+            },
             _ => Err(SqlError::IllegalArguments(
                 "a query request holds one statement that returns rows".into(),
             )),
@@ -2051,6 +2134,7 @@ impl<'e> SqlSession<'e> {
                         explicit = false;
                     }
                     stmt => {
+                        let stmt = self.engine.hinted_order(stmt, &parsed.hints, &ws)?;
                         let out = self.engine.statement(stmt, &parsed.periods, &mut ws)?;
                         result.outputs.push(out);
                     }
@@ -2083,6 +2167,24 @@ fn find_period_table(stmt: &Statement, marker: &str) -> Option<String> {
     let at = text.find(marker)?;
     let start = text[..at].rfind(|c: char| !(c.is_alphanumeric() || c == '_'))? + 1;
     Some(text[start..at].to_string())
+}
+
+/// Whether a select list holds an aggregate call (its rows are then not the source's rows).
+fn has_aggregate(items: &[ast::SelectItem]) -> bool {
+    use datafusion::sql::sqlparser::ast::visit_expressions;
+    use std::ops::ControlFlow;
+    let found = visit_expressions(&items.to_vec(), |e| match e {
+        SqlExpr::Function(f)
+            if matches!(
+                object_name(&f.name).as_str(),
+                "count" | "sum" | "min" | "max" | "avg"
+            ) =>
+        {
+            ControlFlow::Break(())
+        }
+        _ => ControlFlow::Continue(()),
+    });
+    found.is_break()
 }
 
 /// immudb's classic dialect has INNER and LEFT joins only, and HAVING only with GROUP BY.

@@ -53,6 +53,16 @@ pub struct Period {
 pub struct Parsed {
     pub statements: Vec<Statement>,
     pub periods: Vec<Period>,
+    pub hints: Vec<IndexHint>,
+}
+
+/// A `USE INDEX ON (cols)` cut out of a data source: the index a query's rows come from, so
+/// their order when the query has no ORDER BY.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndexHint {
+    /// The word before the hint: the table's name (with its period marker) or alias, lower-cased.
+    pub source: String,
+    pub columns: Vec<String>,
 }
 
 pub const PERIOD_MARK: &str = "$period$";
@@ -167,6 +177,7 @@ pub fn bind(template: &Parsed, params: &HashMap<String, Value>) -> Result<Parsed
     Ok(Parsed {
         statements,
         periods: template.periods.clone(),
+        hints: template.hints.clone(),
     })
 }
 
@@ -221,6 +232,7 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
         .collect();
     let mut out: Vec<Token> = Vec::with_capacity(toks.len());
     let mut periods = Vec::new();
+    let mut hints = Vec::new();
     let mut i = 0;
     let at = |i: usize| toks.get(i).map(|t| &t.token);
     while i < toks.len() {
@@ -327,9 +339,9 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
                         }
                     }
                 }
-                // `USE INDEX ON (cols)` after a data source: a hint, dropped. The planner picks
-                // its own access path; the answer is the same (rows come in primary-key order
-                // without ORDER BY, where classic follows the hinted index).
+                // `USE INDEX ON (cols)` after a data source: cut out and kept as a hint. The
+                // planner picks its own access path; the hint gives the rows' order when the
+                // query has none (classic scans the hinted index).
                 if up == "USE"
                     && w.quote_style.is_none()
                     && at(i + 1).and_then(upper).as_deref() == Some("INDEX")
@@ -337,10 +349,20 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
                     && at(i + 3) == Some(&Token::LParen)
                 {
                     let mut j = i + 4;
-                    while at(j).is_some_and(|t| !matches!(t, Token::RParen | Token::EOF)) {
+                    let mut columns = Vec::new();
+                    while let Some(t) = at(j).filter(|t| !matches!(t, Token::RParen | Token::EOF)) {
+                        if let Token::Word(c) = t {
+                            columns.push(c.value.to_lowercase());
+                        }
                         j += 1;
                     }
                     if at(j) == Some(&Token::RParen) {
+                        if let Some(Token::Word(source)) = out.last() {
+                            hints.push(IndexHint {
+                                source: source.value.to_lowercase(),
+                                columns,
+                            });
+                        }
                         i = j + 1;
                         continue;
                     }
@@ -385,6 +407,7 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
     Ok(Parsed {
         statements,
         periods,
+        hints,
     })
 }
 
