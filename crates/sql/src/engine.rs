@@ -370,6 +370,10 @@ pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
     if msg.contains("UNION queries have different number of columns") {
         return SqlError::ColumnMismatchInUnion;
     }
+    // `CAST(x AS UUID)`, `CAST(x AS BLOB)`: types the query engine cannot cast to.
+    if let Some(ty) = msg.split("Unsupported SQL type ").nth(1) {
+        return SqlError::NotSupported(format!("CAST to {}", ty.trim()));
+    }
     // Raised by the JSON comparison functions (functions.rs) in these words.
     if msg.contains(&SqlError::ValuesNotComparable.to_string()) {
         return SqlError::ValuesNotComparable;

@@ -226,6 +226,30 @@ impl VisitorMut for Classic<'_> {
                     _ => return ControlFlow::Continue(()),
                 }
             }
+            // A number is not a boolean in classic: `cannot cast INTEGER to BOOLEAN`.
+            Expr::Cast {
+                expr, data_type, ..
+            } if data_type.to_string().eq_ignore_ascii_case("BOOLEAN") => {
+                let number = match expr.as_ref() {
+                    Expr::Value(v) => match &v.value {
+                        SqlValue::Number(n, _) if n.contains(['.', 'e', 'E']) => Some("FLOAT"),
+                        SqlValue::Number(..) => Some("INTEGER"),
+                        _ => None,
+                    },
+                    e => match self.column_type(e) {
+                        Some(SqlType::Integer) => Some("INTEGER"),
+                        Some(SqlType::Float) => Some("FLOAT"),
+                        _ => None,
+                    },
+                };
+                if let Some(from) = number {
+                    self.error = Some(SqlError::InvalidValue(format!(
+                        "unsupported cast: cannot cast {from} to BOOLEAN"
+                    )));
+                    return ControlFlow::Break(());
+                }
+                return ControlFlow::Continue(());
+            }
             // CAST('…' AS TIMESTAMP) accepts immudb's formats, to microseconds (so years past
             // 2262 work too).
             Expr::Cast {
