@@ -108,7 +108,7 @@ fn source_of(relation: &TableFactor) -> String {
 }
 
 /// The SQL type of a result column DataFusion computed.
-fn sql_type_of(t: &DataType) -> Option<SqlType> {
+pub(crate) fn sql_type_of(t: &DataType) -> Option<SqlType> {
     Some(match t {
         DataType::Int8
         | DataType::Int16
@@ -370,7 +370,11 @@ pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
     if msg.contains("UNION queries have different number of columns") {
         return SqlError::ColumnMismatchInUnion;
     }
-    // `CAST(x AS UUID)`, `CAST(x AS BLOB)`: types the query engine cannot cast to.
+    // Raised by `uuid_from_text` (functions.rs) in these words.
+    if let Some(rest) = msg.split("invalid value provided: ").nth(1) {
+        return SqlError::InvalidValue(rest.to_string());
+    }
+    // `CAST(x AS BLOB)`: a type the query engine cannot cast to.
     if let Some(ty) = msg.split("Unsupported SQL type ").nth(1) {
         return SqlError::NotSupported(format!("CAST to {}", ty.trim()));
     }

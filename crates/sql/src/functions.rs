@@ -9,6 +9,10 @@
 //!   (`doc->'name' = 'ann'`, see `semantics.rs`); NULL for JSON null; a value of another kind
 //!   fails with `values are not comparable`.
 //!
+//! `uuid_from_text(x)` is `CAST(x AS UUID)` (`semantics.rs` rewrites it): a UUID's text (with or
+//! without dashes) becomes the 16-byte UUID; a UUID stays as it is; anything else fails with
+//! `invalid value provided: unsupported cast: can not cast ... as a UUID`.
+//!
 //! And two guards the classic rewrites put around operands (`semantics.rs`): `expect_numeric(x)`
 //! and `expect_boolean(x)` return `x` unchanged, or fail with immudb's `invalid value provided
 //! (expecting numeric value)` / `(expecting boolean value)` when a value is NULL, as arithmetic
@@ -16,7 +20,9 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Float64Array, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, Float64Array, StringArray,
+};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::{exec_err, Result as DfResult};
 use datafusion::logical_expr::{
@@ -192,6 +198,69 @@ impl ScalarUDFImpl for Expect {
     }
 }
 
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct UuidFromText {
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for UuidFromText {
+    fn name(&self) -> &str {
+        "uuid_from_text"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::FixedSizeBinary(16))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        let arg = args.args.into_iter().next().expect("one argument");
+        let rows = args.number_rows;
+        let array = arg.into_array(rows)?;
+        match array.data_type() {
+            DataType::FixedSizeBinary(16) => return Ok(ColumnarValue::Array(array)),
+            DataType::Null => {
+                let none = std::iter::repeat_n(None::<[u8; 16]>, array.len());
+                let out = FixedSizeBinaryArray::try_from_sparse_iter_with_size(none, 16)?;
+                return Ok(ColumnarValue::Array(Arc::new(out)));
+            }
+            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {}
+            other => {
+                let what = crate::engine::sql_type_of(other).map_or("value", |t| t.name());
+                return exec_err!(
+                    "invalid value provided: unsupported cast: can not cast {what} as a UUID"
+                );
+            }
+        }
+        let texts = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
+        let texts = texts
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to Utf8");
+        let mut out = Vec::with_capacity(texts.len());
+        for i in 0..texts.len() {
+            if texts.is_null(i) {
+                out.push(None);
+                continue;
+            }
+            let text = texts.value(i);
+            match crate::types::parse_uuid(text) {
+                Some(u) => out.push(Some(u)),
+                None => {
+                    return exec_err!(
+                        "invalid value provided: unsupported cast: can not cast string '{text}' as a UUID"
+                    )
+                }
+            }
+        }
+        let out = FixedSizeBinaryArray::try_from_sparse_iter_with_size(out.into_iter(), 16)?;
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
 fn expect(numeric: bool) -> Arc<ScalarUDF> {
     Arc::new(ScalarUDF::new_from_impl(Expect {
         numeric,
@@ -249,8 +318,11 @@ fn function(kind: Kind, args: usize) -> Arc<ScalarUDF> {
 }
 
 /// The functions to register in every query's context.
-pub static FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 8]> = LazyLock::new(|| {
+pub static FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 9]> = LazyLock::new(|| {
     [
+        Arc::new(ScalarUDF::new_from_impl(UuidFromText {
+            signature: Signature::any(1, Volatility::Immutable),
+        })),
         function(Kind::Get, 2),
         function(Kind::TypeOf, 1),
         function(Kind::Value, 1),

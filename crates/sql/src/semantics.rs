@@ -250,6 +250,12 @@ impl VisitorMut for Classic<'_> {
                 }
                 return ControlFlow::Continue(());
             }
+            // CAST(text AS UUID) parses the text, as writing it into a UUID column does.
+            Expr::Cast {
+                expr, data_type, ..
+            } if data_type.to_string().eq_ignore_ascii_case("UUID") => {
+                format!("uuid_from_text({expr})")
+            }
             // CAST('…' AS TIMESTAMP) accepts immudb's formats, to microseconds (so years past
             // 2262 work too).
             Expr::Cast {
