@@ -1853,16 +1853,16 @@ impl Engine {
         } else {
             &target.columns
         };
-        let mut writes = Vec::with_capacity(rows.len());
-        for r in rows {
-            if r.len() != columns.len() {
-                return Err(SqlError::InvalidNumberOfValues);
-            }
-            writes.push((target.kind, r));
+        if rows.iter().any(|r| r.len() != columns.len()) {
+            return Err(SqlError::InvalidNumberOfValues);
         }
-        Ok(Output::Done(
-            self.store.write_rows_in(ws, t, columns, writes)?,
-        ))
+        Ok(Output::Done(self.store.write_rows_in(
+            ws,
+            t,
+            columns,
+            target.kind,
+            rows,
+        )?))
     }
 
     fn delete(&self, del: ast::Delete, periods: &[Period], ws: &mut WriteSet) -> Result<Output> {
@@ -1891,8 +1891,13 @@ impl Engine {
         .statements
         .remove(0);
         let (_, rows) = self.query(stmt, periods, ws)?;
-        let writes = rows.into_iter().map(|r| (WriteKind::Delete, r)).collect();
-        Ok(Output::Done(self.store.write_rows_in(ws, t, &pk, writes)?))
+        Ok(Output::Done(self.store.write_rows_in(
+            ws,
+            t,
+            &pk,
+            WriteKind::Delete,
+            rows,
+        )?))
     }
 }
 
@@ -1935,9 +1940,15 @@ impl Engine {
             for ((col, _), v) in sets.iter().zip(new) {
                 row[all.iter().position(|n| n == col).unwrap()] = v;
             }
-            writes.push((WriteKind::Upsert, row));
+            writes.push(row);
         }
-        Ok(Output::Done(self.store.write_rows_in(ws, t, &all, writes)?))
+        Ok(Output::Done(self.store.write_rows_in(
+            ws,
+            t,
+            &all,
+            WriteKind::Upsert,
+            writes,
+        )?))
     }
 }
 

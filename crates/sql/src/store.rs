@@ -1170,8 +1170,7 @@ impl SqlStore {
         for (kind, row) in rows {
             let cat = self.catalog_in(&ws)?;
             let (columns, values): (Vec<String>, Vec<Value>) = row.into_iter().unzip();
-            let o =
-                self.write_rows_in(&mut ws, cat.table(table)?, &columns, vec![(kind, values)])?;
+            let o = self.write_rows_in(&mut ws, cat.table(table)?, &columns, kind, vec![values])?;
             outcome.updated_rows += o.updated_rows;
             if outcome.first_inserted_pk.is_none() {
                 outcome.first_inserted_pk = o.first_inserted_pk;
@@ -1182,15 +1181,16 @@ impl SqlStore {
         Ok(outcome)
     }
 
-    /// Writes rows of table `t` (as the transaction's catalog has it) inside a transaction.
-    /// Each row gives the values of `columns`, in that order; columns not listed are NULL (or
+    /// Writes rows of table `t` (as the transaction's catalog has it) inside a transaction, all
+    /// the same way (`kind`). Each row gives the values of `columns`, in that order; columns not listed are NULL (or
     /// allocated, for an AUTO_INCREMENT primary key on insert).
     pub fn write_rows_in(
         &self,
         ws: &mut WriteSet,
         t: &Table,
         columns: &[String],
-        rows: Vec<(WriteKind, Vec<Value>)>,
+        kind: WriteKind,
+        rows: Vec<Vec<Value>>,
     ) -> Result<WriteOutcome> {
         // Watched, the table's rows let the ledger answer existence checks of new keys above
         // the greatest one, and commit-time conflict checks, without reads.
@@ -1241,7 +1241,7 @@ impl SqlStore {
         let mut outcome = WriteOutcome::default();
         // Each row is written as soon as it is checked: a failed statement cancels its whole
         // transaction, so a partly written statement is never committed.
-        for (kind, given) in rows {
+        for given in rows {
             // Full row in column order, converted and checked.
             let mut values = vec![Value::Null; t.columns.len()];
             for (&pos, v) in positions.iter().zip(given) {
