@@ -1205,19 +1205,26 @@ impl SqlStore {
                 ws.greatest.len() - 1
             }
         };
-        let positions = columns
-            .iter()
-            .map(|name| {
-                t.columns
-                    .iter()
-                    .position(|c| c.name == *name)
-                    .ok_or_else(|| SqlError::ColumnDoesNotExist(name.clone()))
-            })
-            .collect::<Result<Vec<usize>>>()?;
+        // Rows that list every column in the table's order are used as they are.
+        let in_table_order = columns.len() == t.columns.len()
+            && columns.iter().zip(&t.columns).all(|(n, c)| *n == c.name);
+        let positions = match in_table_order {
+            true => Vec::new(),
+            false => columns
+                .iter()
+                .map(|name| {
+                    t.columns
+                        .iter()
+                        .position(|c| c.name == *name)
+                        .ok_or_else(|| SqlError::ColumnDoesNotExist(name.clone()))
+                })
+                .collect::<Result<Vec<usize>>>()?,
+        };
         let pk_positions: Vec<usize> = t
-            .pk_columns()
+            .primary_key()
+            .columns
             .iter()
-            .map(|c| t.columns.iter().position(|x| x.id == c.id).unwrap())
+            .filter_map(|id| t.columns.iter().position(|c| c.id == *id))
             .collect();
         let auto = match pk_positions.as_slice() {
             [p] if t.columns[*p].auto_increment => Some(*p),
@@ -1243,9 +1250,18 @@ impl SqlStore {
         // transaction, so a partly written statement is never committed.
         for given in rows {
             // Full row in column order, converted and checked.
-            let mut values = vec![Value::Null; t.columns.len()];
-            for (&pos, v) in positions.iter().zip(given) {
-                values[pos] = convert_owned(v, &t.columns[pos], &t.name)?;
+            let mut values = match in_table_order {
+                true => given,
+                false => {
+                    let mut values = vec![Value::Null; t.columns.len()];
+                    for (&pos, v) in positions.iter().zip(given) {
+                        values[pos] = v;
+                    }
+                    values
+                }
+            };
+            for (v, c) in values.iter_mut().zip(&t.columns) {
+                *v = convert_owned(std::mem::replace(v, Value::Null), c, &t.name)?;
             }
             // An explicit AUTO_INCREMENT key at or below the highest one ever written must name
             // an existing row.
