@@ -30,6 +30,19 @@ pub const TX_RECORD_VERSION: u8 = 1;
 
 // ---------- kv keys ----------
 
+/// The smallest byte string greater than every string starting with `p`, if any: the end of
+/// a prefix's key range.
+pub fn successor(p: &[u8]) -> Option<Vec<u8>> {
+    let mut s = p.to_vec();
+    while let Some(last) = s.pop() {
+        if last != 0xFF {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
 /// Appends the escaped key, without its terminator.
 pub fn escape_into(out: &mut Vec<u8>, key: &[u8]) {
     for &b in key {

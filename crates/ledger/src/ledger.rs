@@ -591,7 +591,7 @@ impl Inner {
         let mut esc = Vec::with_capacity(prefix.len() + 2);
         format::escape_into(&mut esc, prefix);
         let mut it = self.db.raw_iterator_cf(self.cf(CF_KV));
-        match crate::read::successor(&esc) {
+        match format::successor(&esc) {
             Some(end) => it.seek_for_prev(&end),
             None => it.seek_to_last(),
         }

@@ -10,7 +10,7 @@
 use rocksdb::DBRawIteratorWithThreadMode;
 use stele_proof::{KvMetadata, TxHeader, TxId};
 
-use crate::format::{self, TxEntryRecord, CF_IDX, CF_KV, CF_TX};
+use crate::format::{self, successor, TxEntryRecord, CF_IDX, CF_KV, CF_TX};
 use crate::ledger::{now_secs, Inner};
 use crate::{Ledger, LedgerError, Result};
 
@@ -72,18 +72,6 @@ pub struct ScanQuery {
 }
 
 type RawIter<'a> = DBRawIteratorWithThreadMode<'a, rocksdb::DB>;
-
-/// The smallest byte string greater than every string starting with `p`, if any.
-pub(crate) fn successor(p: &[u8]) -> Option<Vec<u8>> {
-    let mut s = p.to_vec();
-    while let Some(last) = s.pop() {
-        if last != 0xFF {
-            s.push(last + 1);
-            return Some(s);
-        }
-    }
-    None
-}
 
 impl Ledger {
     fn snapshot_or_latest(&self, snapshot: Option<TxId>) -> Result<TxId> {

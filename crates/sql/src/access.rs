@@ -22,8 +22,9 @@ use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 
 use crate::catalog::{Column, Index, Table};
 use crate::encoding::{self, NULL_KEY_TAG};
-use crate::store::{successor, KeyRange};
+use crate::store::KeyRange;
 use crate::types::{SqlType, Value};
+use stele_ledger::format::successor;
 
 /// Most key ranges one scan reads.
 pub const MAX_RANGES: usize = 1024;

@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 use std::collections::{BTreeMap, BTreeSet};
+use stele_ledger::format::successor;
 use stele_ledger::proof::{KvMetadata, TxHeader, TxId};
 
 use stele_ledger::{
@@ -132,18 +133,6 @@ impl KeyRange {
             q.inclusive_end = *incl;
         }
     }
-}
-
-/// The smallest byte string greater than every string starting with `p`, if any.
-pub fn successor(p: &[u8]) -> Option<Vec<u8>> {
-    let mut s = p.to_vec();
-    while let Some(last) = s.pop() {
-        if last != 0xFF {
-            s.push(last + 1);
-            return Some(s);
-        }
-    }
-    None
 }
 
 /// Which versions a read sees: the newest version per row whose tx lies in `[from, until]`
