@@ -1580,8 +1580,7 @@ impl Engine {
         let row = match range {
             None => {
                 // The row read: its commit fails if another tx changed it meanwhile.
-                ws.guard_read(self.store.row_key(t, &pk)?);
-                self.store.get_in(t, &pk, Some(ws))?
+                self.store.get_in_guarded(t, &pk, ws)?
             }
             Some(p) => {
                 let r = self.resolve_period(p, cat.snapshot)?;

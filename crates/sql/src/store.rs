@@ -1401,7 +1401,25 @@ impl SqlStore {
             return self.get(t, pk, self.ledger.state().tx_id);
         };
         let key = self.row_key(t, pk)?;
-        Ok(match self.entry_in(&key, ws)? {
+        self.row_in(t, &key, ws)
+    }
+
+    /// [`SqlStore::get_in`] inside a transaction, the row's key guarded as read (unless the
+    /// transaction only reads): its commit fails if another tx changed the row meanwhile.
+    pub fn get_in_guarded(
+        &self,
+        t: &Table,
+        pk: &[Value],
+        ws: &mut WriteSet,
+    ) -> Result<Option<Row>> {
+        let key = self.row_key(t, pk)?;
+        let row = self.row_in(t, &key, ws)?;
+        ws.guard_read(key);
+        Ok(row)
+    }
+
+    fn row_in(&self, t: &Table, key: &[u8], ws: &WriteSet) -> Result<Option<Row>> {
+        Ok(match self.entry_in(key, ws)? {
             Some(e) => Some(Row {
                 values: self.decode(t, &e.value)?,
                 tx: e.tx,
