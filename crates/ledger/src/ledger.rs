@@ -460,8 +460,8 @@ impl Ledger {
                 o.max_tx_entries
             )));
         }
-        let part = PreparedEntries::of(o, &c.entries)?;
-        let eh = part.root()?;
+        let prepared = PreparedEntries::of(o, &c.entries)?;
+        let eh = prepared.root()?;
         // The values are dropped here, on the thread that allocated them.
         let (keys, metadata): (Vec<Vec<u8>>, Vec<KvMetadata>) =
             c.entries.into_iter().map(|e| (e.key, e.metadata)).unzip();
@@ -483,8 +483,8 @@ impl Ledger {
         }
         Ok(Prepared {
             nentries: n as u32,
-            entry_records: part.records,
-            kv: part.kv,
+            entry_records: prepared.records,
+            kv: prepared.kv,
             keys,
             metadata,
             eh,

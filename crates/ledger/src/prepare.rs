@@ -66,11 +66,11 @@ impl PreparedEntries {
     /// Prepares borrowed entries.
     pub(crate) fn of(o: &Options, entries: &[NewEntry]) -> Result<PreparedEntries> {
         let bytes = entries.iter().map(|e| e.key.len() + e.value.len()).sum();
-        let mut part = PreparedEntries::with_capacity(entries.len(), bytes);
+        let mut prepared = PreparedEntries::with_capacity(entries.len(), bytes);
         for e in entries {
-            part.push(o, &e.key, e.metadata, &e.value)?;
+            prepared.push(o, &e.key, e.metadata, &e.value)?;
         }
-        Ok(part)
+        Ok(prepared)
     }
 
     fn push(&mut self, o: &Options, key: &[u8], md: KvMetadata, value: &[u8]) -> Result<()> {

@@ -2191,18 +2191,20 @@ fn find_period_table(stmt: &Statement, marker: &str) -> Option<String> {
 fn has_aggregate(items: &[ast::SelectItem]) -> bool {
     use datafusion::sql::sqlparser::ast::visit_expressions;
     use std::ops::ControlFlow;
-    let found = visit_expressions(&items.to_vec(), |e| match e {
-        SqlExpr::Function(f)
-            if matches!(
-                object_name(&f.name).as_str(),
-                "count" | "sum" | "min" | "max" | "avg"
-            ) =>
-        {
-            ControlFlow::Break(())
-        }
-        _ => ControlFlow::Continue(()),
-    });
-    found.is_break()
+    items.iter().any(|item| {
+        let found = visit_expressions(item, |e| match e {
+            SqlExpr::Function(f)
+                if matches!(
+                    object_name(&f.name).as_str(),
+                    "count" | "sum" | "min" | "max" | "avg"
+                ) =>
+            {
+                ControlFlow::Break(())
+            }
+            _ => ControlFlow::Continue(()),
+        });
+        found.is_break()
+    })
 }
 
 /// immudb's classic dialect has INNER and LEFT joins only, and HAVING only with GROUP BY.

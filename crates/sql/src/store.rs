@@ -1171,8 +1171,8 @@ impl SqlStore {
     }
 
     /// Writes rows of table `t` (as the transaction's catalog has it) inside a transaction, all
-    /// the same way (`kind`). Each row gives the values of `columns`, in that order; columns not listed are NULL (or
-    /// allocated, for an AUTO_INCREMENT primary key on insert).
+    /// the same way (`kind`). Each row gives the values of `columns`, in that order; columns
+    /// not listed are NULL (or allocated, for an AUTO_INCREMENT primary key on insert).
     pub fn write_rows_in(
         &self,
         ws: &mut WriteSet,
