@@ -1,6 +1,8 @@
 //! Durability: a child process commits from several threads and is killed with SIGKILL at a
 //! random moment, over and over. After each restart every tx the child saw acknowledged is there
-//! with its entries, nothing else is half-written, and `verify` passes.
+//! with its entries, nothing else is half-written, and `verify` passes. The child caps the WAL
+//! at 256 KiB, so RocksDB flushes and recycles WAL files (overwrites them in place) many times
+//! a round and the kills land in recycled files too.
 
 mod common;
 
@@ -16,7 +18,7 @@ const ROUNDS: u64 = 24;
 const THREADS: u64 = 4;
 
 fn value_of(key: &str) -> Vec<u8> {
-    format!("value-of-{key}").repeat(3).into_bytes()
+    format!("value-of-{key}").repeat(12).into_bytes()
 }
 
 /// The child: commits until killed, printing `ACK <tx> <key>,<key>...` after each acknowledgement.
@@ -25,7 +27,11 @@ fn value_of(key: &str) -> Vec<u8> {
 fn child_committer() {
     let dir = std::env::var("STELE_CRASH_DIR").expect("STELE_CRASH_DIR");
     let round: u64 = std::env::var("STELE_CRASH_ROUND").unwrap().parse().unwrap();
-    let ledger = Arc::new(Ledger::open(&dir, Options::default()).unwrap());
+    let opts = Options {
+        wal_size_cap: 256 << 10,
+        ..Options::default()
+    };
+    let ledger = Arc::new(Ledger::open(&dir, opts).unwrap());
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
