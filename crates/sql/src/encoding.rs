@@ -96,7 +96,24 @@ pub fn check_value(name: &str, expr: &str) -> Vec<u8> {
 
 /// `R.{1}{table}{0}`: the prefix of every row key of a table.
 pub fn row_prefix(table: u32) -> Vec<u8> {
-    ids(ROW_TAG, &[DATABASE_ID, table, PRIMARY_INDEX_ID])
+    row_prefix_array(table).to_vec()
+}
+
+/// Length of [`row_prefix`].
+pub const ROW_PREFIX_LEN: usize = ROW_TAG.len() + 12;
+
+/// [`row_prefix`] without an allocation.
+pub fn row_prefix_array(table: u32) -> [u8; ROW_PREFIX_LEN] {
+    let mut p = [0u8; ROW_PREFIX_LEN];
+    let (tag, ids) = p.split_at_mut(ROW_TAG.len());
+    tag.copy_from_slice(ROW_TAG);
+    for (slot, id) in ids
+        .chunks_exact_mut(4)
+        .zip([DATABASE_ID, table, PRIMARY_INDEX_ID])
+    {
+        slot.copy_from_slice(&id.to_be_bytes());
+    }
+    p
 }
 
 /// `M.{1}{table}{index}`: the prefix of every entry of a secondary index.

@@ -1183,7 +1183,7 @@ impl SqlStore {
     ) -> Result<WriteOutcome> {
         // Watched, the table's rows let the ledger answer existence checks of new keys above
         // the greatest one, and commit-time conflict checks, without reads.
-        let prefix = encoding::row_prefix(t.id);
+        let prefix = encoding::row_prefix_array(t.id);
         let greatest = match ws.greatest.iter().position(|(id, _)| *id == t.id) {
             Some(i) => i,
             None => {
@@ -1209,13 +1209,20 @@ impl SqlStore {
                 })
                 .collect::<Result<Vec<usize>>>()?,
         };
-        let pk_positions: Vec<usize> = t
-            .primary_key()
-            .columns
-            .iter()
-            .filter_map(|id| t.columns.iter().position(|c| c.id == *id))
-            .collect();
-        let auto = match pk_positions.as_slice() {
+        let pk_position = |id: &u32| t.columns.iter().position(|c| c.id == *id);
+        // A one-column key (the common case) needs no list.
+        let (pk_one, pk_many): (Option<usize>, Vec<usize>);
+        let pk_positions: &[usize] = match t.primary_key().columns.as_slice() {
+            [id] => {
+                pk_one = pk_position(id);
+                pk_one.as_slice()
+            }
+            ids => {
+                pk_many = ids.iter().filter_map(pk_position).collect();
+                &pk_many
+            }
+        };
+        let auto = match pk_positions {
             [p] if t.columns[*p].auto_increment => Some(*p),
             _ => None,
         };
@@ -1235,6 +1242,7 @@ impl SqlStore {
         let prefix_len = prefix.len();
         let snapshot = ws.snapshot;
         let mut outcome = WriteOutcome::default();
+        let mut last_inserted: Option<Vec<Value>> = None;
         // Each row is written as soon as it is checked: a failed statement cancels its whole
         // transaction, so a partly written statement is never committed.
         for given in rows {
@@ -1266,7 +1274,7 @@ impl SqlStore {
                     _ => {}
                 }
             }
-            let key = self.row_key_of(t, &prefix, &pk_positions, &values)?;
+            let key = self.row_key_of(t, &prefix, pk_positions, &values)?;
             if several && !written.insert(key.clone()) {
                 return Err(SqlError::IllegalArguments(
                     "a statement writes the same row twice".into(),
@@ -1280,6 +1288,7 @@ impl SqlStore {
                 // Not watched (never the case after `watch_prefix`): no shortcut.
                 None => false,
             };
+            let mut inserted = false;
             let (existing, slot) = ws.guarded_slot(key, |k| match above {
                 true => Ok(None),
                 false => self.committed_live(k, snapshot),
@@ -1320,12 +1329,10 @@ impl SqlStore {
                         }
                     }
                     let row = encoding::encode_row(t.columns.iter().map(|c| c.id).zip(&values));
-                    if existing.is_none() {
-                        let pk = || pk_positions.iter().map(|&p| values[p].clone()).collect();
-                        if outcome.first_inserted_pk.is_none() {
-                            outcome.first_inserted_pk = Some(pk());
-                        }
-                        outcome.last_inserted_pk = Some(pk());
+                    inserted = existing.is_none();
+                    if inserted && outcome.first_inserted_pk.is_none() {
+                        outcome.first_inserted_pk =
+                            Some(pk_positions.iter().map(|&p| values[p].clone()).collect());
                     }
                     (
                         PendingWrite {
@@ -1350,14 +1357,31 @@ impl SqlStore {
                 }
                 None => slot.write = Some(write),
             }
-            if let (Some(values), true) = (new_values, checks.is_some()) {
-                checked_rows.push(values);
+            if let Some(values) = new_values {
+                match (inserted, checks.is_some()) {
+                    (true, false) => last_inserted = Some(values),
+                    (true, true) => {
+                        last_inserted = Some(values.clone());
+                        checked_rows.push(values);
+                    }
+                    (false, true) => checked_rows.push(values),
+                    (false, false) => {}
+                }
             }
             outcome.updated_rows += 1;
         }
         if let Some(checks) = &checks {
             checks.verify(&checked_rows)?;
         }
+        // The last inserted row's values become its key's (one key column: in place).
+        outcome.last_inserted_pk = last_inserted.map(|mut values| match *pk_positions {
+            [p] => {
+                values.swap(0, p);
+                values.truncate(1);
+                values
+            }
+            _ => pk_positions.iter().map(|&p| values[p].clone()).collect(),
+        });
         Ok(outcome)
     }
 
