@@ -1355,7 +1355,8 @@ impl Engine {
     )> {
         check_joins(&stmt)?;
         let cat = self.store.catalog_in(ws)?;
-        crate::semantics::classic(&mut stmt, &column_types(&cat), Some(ws.now_micros))?;
+        let types = column_types(&cat, &stmt);
+        crate::semantics::classic(&mut stmt, &types, Some(ws.now_micros))?;
         // Rows without ORDER BY come in primary-key order, as classic reads them from an index:
         // a LIMIT or OFFSET then takes the first ones. Parallel partitions would race, so such a
         // query runs on one partition (its scans too).
@@ -2353,22 +2354,56 @@ fn column_type(text: &str) -> Result<(SqlType, Option<u32>)> {
     Ok((ty, size))
 }
 
-/// Column name → type, for names that mean one type in every table (aggregate semantics
-/// depend on it).
-fn column_types(cat: &Catalog) -> HashMap<String, SqlType> {
-    let mut types: HashMap<String, Option<SqlType>> = HashMap::new();
-    for t in cat.tables.values() {
+/// The column types of the tables `stmt` reads, as [`crate::semantics::classic`] takes them
+/// (its rewrites of AVG, SUM/MIN/MAX and comparisons depend on them): a name that means
+/// INTEGER in one table and FLOAT in another is resolved by the tables the statement names.
+fn column_types(cat: &Catalog, stmt: &Statement) -> HashMap<String, SqlType> {
+    use datafusion::sql::sqlparser::ast::{Visit, Visitor};
+    use std::ops::ControlFlow;
+    /// The tables a statement reads, with the names its columns may be qualified by.
+    struct Sources<'c> {
+        cat: &'c Catalog,
+        found: Vec<(&'c Table, Option<String>)>,
+    }
+    impl Visitor for Sources<'_> {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table { name, alias, .. } = f {
+                let table = object_name(name);
+                if let Ok(t) = self.cat.table(source_name(&table)) {
+                    let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
+                    self.found.push((t, alias));
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut sources = Sources {
+        cat,
+        found: Vec::new(),
+    };
+    let _ = stmt.visit(&mut sources);
+    let mut types = HashMap::new();
+    // Unqualified: `None` once two tables disagree.
+    let mut plain: HashMap<&str, Option<SqlType>> = HashMap::new();
+    for (t, alias) in &sources.found {
         for c in &t.columns {
-            let e = types.entry(c.name.clone()).or_insert(Some(c.ty));
+            types.insert(format!("{}.{}", t.name, c.name), c.ty);
+            if let Some(a) = alias {
+                types.insert(format!("{a}.{}", c.name), c.ty);
+            }
+            let e = plain.entry(c.name.as_str()).or_insert(Some(c.ty));
             if *e != Some(c.ty) {
                 *e = None;
             }
         }
     }
+    types.extend(
+        plain
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k.to_string(), v))),
+    );
     types
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| (k, v)))
-        .collect()
 }
 
 /// For tests and tools: a catalog snapshot.

@@ -42,19 +42,29 @@ struct Classic<'a> {
     error: Option<SqlError>,
     /// The transaction's timestamp (unix microseconds) that `NOW()` stands for, when known.
     now: Option<i64>,
-    /// Column name → type, for the columns whose name means one type in every table.
+    /// Column types of the tables the statement reads (see [`classic`]).
     types: &'a HashMap<String, SqlType>,
 }
 
 impl Classic<'_> {
     /// The type of a plain column (`c` or `t.c`), when it is known.
     fn column_type(&self, e: &Expr) -> Option<SqlType> {
-        let name = match e {
-            Expr::Identifier(i) => i.value.to_lowercase(),
-            Expr::CompoundIdentifier(parts) => parts.last()?.value.to_lowercase(),
-            _ => return None,
-        };
-        self.types.get(&name).copied()
+        match e {
+            Expr::Identifier(i) => self.types.get(&i.value.to_lowercase()).copied(),
+            Expr::CompoundIdentifier(parts) => {
+                let name = parts.last()?.value.to_lowercase();
+                // `q.c` by its table or alias; a sub-query's alias is not one: `c` then.
+                let qualified = match parts.len() {
+                    2.. => parts[parts.len() - 2].value.to_lowercase() + "." + &name,
+                    _ => String::new(),
+                };
+                self.types
+                    .get(&qualified)
+                    .or_else(|| self.types.get(&name))
+                    .copied()
+            }
+            _ => None,
+        }
     }
 
     /// What `e` compares as, when its type is known: a column's, a literal's or a CAST's type.
@@ -340,6 +350,8 @@ fn replace_expr(e: &mut Expr, text: &str) -> ControlFlow<SqlError> {
 }
 
 /// Rewrites a query statement to immudb's semantics.
+/// `types`: the columns of the tables the statement reads, keyed `table.column` and
+/// `alias.column`, and `column` alone when every such table having it gives it one type.
 /// `now`: the transaction's timestamp in unix microseconds, for `NOW()`.
 pub fn classic(
     stmt: &mut Statement,
