@@ -1660,11 +1660,8 @@ impl Engine {
                 match qualifier {
                     Some(q) => ColumnDesc::of(source_name(q.table()), f.name(), ty),
                     None if aliases.contains(f.name()) => ColumnDesc::of(&first, f.name(), ty),
-                    None => ColumnDesc {
-                        name: f.name().clone(),
-                        ty,
-                        selector: format!("({first}.col{i})"),
-                    },
+                    // Unaliased computed values are `colN`, as classic names them.
+                    None => ColumnDesc::of(&first, &format!("col{i}"), ty),
                 }
             })
             .collect();
