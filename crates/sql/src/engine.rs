@@ -195,7 +195,8 @@ struct Request {
 }
 
 enum Step {
-    Statement(Statement),
+    /// Boxed: a parsed statement is kilobytes, and a prepared INSERT's step is moved per row.
+    Statement(Box<Statement>),
     /// A prepared INSERT's target and its bound rows.
     Insert(Arc<InsertTarget>, Vec<Vec<Value>>),
 }
@@ -257,7 +258,11 @@ impl Template {
 impl From<parse::Parsed> for Request {
     fn from(p: parse::Parsed) -> Request {
         Request {
-            steps: p.statements.into_iter().map(Step::Statement).collect(),
+            steps: p
+                .statements
+                .into_iter()
+                .map(|s| Step::Statement(Box::new(s)))
+                .collect(),
             periods: p.periods,
             hints: p.hints,
         }
@@ -2061,7 +2066,7 @@ impl<'e> SqlSession<'e> {
             ws.read_only();
             ws
         });
-        let result = match engine.hinted_order(stmt, &request.hints, &ws) {
+        let result = match engine.hinted_order(*stmt, &request.hints, &ws) {
             Err(e) => Err(e),
             Ok(stmt @ Statement::Query(_)) => engine.query_stream(stmt, &request.periods, &mut ws),
             Ok(
@@ -2103,7 +2108,7 @@ impl<'e> SqlSession<'e> {
         if !explicit
             && matches!(
                 parsed.steps.as_slice(),
-                [Step::Statement(Statement::Query(_))]
+                [Step::Statement(stmt)] if matches!(**stmt, Statement::Query(_))
             )
         {
             ws.read_only();
@@ -2121,7 +2126,7 @@ impl<'e> SqlSession<'e> {
                         result.outputs.push(out);
                         return Ok(());
                     }
-                    Step::Statement(stmt) => stmt,
+                    Step::Statement(stmt) => *stmt,
                 };
                 match stmt {
                     Statement::StartTransaction { .. } => {
