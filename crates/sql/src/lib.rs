@@ -9,6 +9,7 @@
 //! - [`encoding`]: catalog keys and values, row keys (order-preserving primary-key encoding) and
 //!   row values (NULL by omission).
 //! - [`catalog`]: the catalog as of a snapshot tx; ids are never reused.
+//! - `pending`: a transaction's pending keys, an ordered map built for ascending appends.
 //! - [`store`]: DDL and row writes as ledger transactions (optimistic, with per-row conflict
 //!   preconditions), secondary-index entries, row reads at a snapshot or over a tx range, and
 //!   `HISTORY OF`.
@@ -35,6 +36,7 @@ pub mod engine;
 mod error;
 mod functions;
 pub mod parse;
+mod pending;
 mod semantics;
 pub mod slt;
 pub mod store;

@@ -34,6 +34,7 @@ use crate::catalog::{Catalog, Column, Index, Table};
 use crate::check;
 use crate::columnar::BatchBuilder;
 use crate::encoding::{self, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
+use crate::pending::PendingMap;
 use crate::types::{SqlType, Value};
 use crate::{Result, SqlError};
 
@@ -179,7 +180,7 @@ pub struct WriteSet {
     // which must not cost a copy of every pending row (copied on write only while shared).
     // One ordered map holds a key's pending version and its guard, so that writing a row
     // (read it, guard it, write it) walks the map once.
-    entries: Arc<BTreeMap<Vec<u8>, Pending>>,
+    entries: Arc<PendingMap<Pending>>,
     fresh: BTreeSet<Vec<u8>>,
     /// Secondary-index entries of this tx: `true` when the entry is deleted.
     index: Arc<BTreeMap<Vec<u8>, bool>>,
@@ -207,10 +208,10 @@ impl WriteSet {
     /// Guards a key the transaction read to write: its commit fails if another tx wrote it
     /// since the snapshot.
     pub(crate) fn guard(&mut self, key: Vec<u8>) {
-        Arc::make_mut(&mut self.entries)
-            .entry(key)
-            .or_default()
-            .guarded = true;
+        let looked = Arc::make_mut(&mut self.entries).slot(key, |_, _| Ok::<_, ()>(()));
+        if let Ok(((), slot)) = looked {
+            slot.guarded = true;
+        }
     }
 
     /// Records a key a query read, guarded as [`WriteSet::guard`] unless the transaction only
@@ -264,10 +265,10 @@ impl WriteSet {
         if key.starts_with(encoding::CATALOG_PREFIX) {
             self.catalog = std::sync::OnceLock::new();
         }
-        Arc::make_mut(&mut self.entries)
-            .entry(key)
-            .or_default()
-            .write = Some(w);
+        let looked = Arc::make_mut(&mut self.entries).slot(key, |_, _| Ok::<_, ()>(()));
+        if let Ok(((), slot)) = looked {
+            slot.write = Some(w);
+        }
     }
 
     /// Guards `key` and returns its live value as the transaction sees it (its pending
@@ -278,20 +279,13 @@ impl WriteSet {
         key: Vec<u8>,
         committed: impl FnOnce(&[u8]) -> Result<Option<Vec<u8>>>,
     ) -> Result<(Option<Vec<u8>>, &mut Pending)> {
-        use std::collections::btree_map::Entry as Slot;
-        let (live, slot) = match Arc::make_mut(&mut self.entries).entry(key) {
-            // Guarded by an earlier read, not written: what is committed counts.
-            Slot::Occupied(o) if o.get().write.is_none() => (committed(o.key())?, o.into_mut()),
-            Slot::Occupied(o) => {
-                let slot = o.into_mut();
-                let live = slot.write.as_ref().and_then(PendingWrite::live);
-                (live.map(<[u8]>::to_vec), slot)
+        let (live, slot) = Arc::make_mut(&mut self.entries).slot(key, |key, pending| {
+            match pending.and_then(|p| p.write.as_ref()) {
+                Some(w) => Ok(w.live().map(<[u8]>::to_vec)),
+                // Absent, or guarded by an earlier read and not written: what is committed.
+                None => committed(key),
             }
-            Slot::Vacant(v) => {
-                let live = committed(v.key())?;
-                (live, v.insert(Pending::default()))
-            }
-        };
+        })?;
         slot.guarded = true;
         Ok((live, slot))
     }
@@ -324,12 +318,9 @@ impl WriteSet {
     fn pending_under<'a>(
         &'a self,
         prefix: &'a [u8],
-    ) -> impl Iterator<Item = (&'a Vec<u8>, &'a PendingWrite)> + 'a {
+    ) -> impl Iterator<Item = (&'a [u8], &'a PendingWrite)> + 'a {
         self.entries
-            .range::<[u8], _>((
-                std::ops::Bound::Included(prefix),
-                std::ops::Bound::Unbounded,
-            ))
+            .range_from(prefix)
             .take_while(move |(k, _)| k.starts_with(prefix))
             .filter_map(|(k, p)| Some((k, p.write.as_ref()?)))
     }
@@ -405,7 +396,7 @@ impl SqlStore {
     fn read_catalog_in(&self, ws: &WriteSet) -> Result<Catalog> {
         let pending: Vec<(Vec<u8>, Vec<u8>, bool)> = ws
             .pending_under(encoding::CATALOG_PREFIX)
-            .map(|(k, w)| (k.clone(), w.value.clone(), w.metadata.deleted))
+            .map(|(k, w)| (k.to_vec(), w.value.clone(), w.metadata.deleted))
             .collect();
         if pending.is_empty() {
             return self.catalog(Some(ws.snapshot));
@@ -432,7 +423,7 @@ impl SqlStore {
         let pending = Arc::unwrap_or_clone(ws.entries);
         let mut entries = Vec::with_capacity(pending.len());
         let mut preconditions = Vec::with_capacity(pending.len());
-        for (key, p) in pending {
+        for (key, p) in pending.into_sorted() {
             match (p.write, p.guarded) {
                 (Some(w), guarded) => {
                     if guarded {
@@ -717,7 +708,7 @@ impl SqlStore {
         let mut live: Option<Vec<u8>> = None;
         let mut committed_live: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         let pending: BTreeSet<Vec<u8>> =
-            ws.pending_under(&prefix).map(|(k, _)| k.clone()).collect();
+            ws.pending_under(&prefix).map(|(k, _)| k.to_vec()).collect();
         self.ledger
             .for_each_version(&prefix, ws.snapshot, |key, tx, md, value| {
                 if key != row.as_slice() {
@@ -1397,7 +1388,7 @@ impl SqlStore {
             ..Default::default()
         })?;
         let stored = last.first().map(|e| e.key.clone());
-        let pending = ws.pending_under(&prefix).last().map(|(k, _)| k.clone());
+        let pending = ws.pending_under(&prefix).last().map(|(k, _)| k.to_vec());
         let Some(key) = stored.into_iter().chain(pending).max() else {
             return Ok(0);
         };
@@ -1514,7 +1505,7 @@ impl SqlStore {
                 }
                 Some(value) => {
                     rows.insert(
-                        key.clone(),
+                        key.to_vec(),
                         Row {
                             values: self.decode(t, value)?,
                             tx: 0,
