@@ -45,12 +45,18 @@ pub fn successor(p: &[u8]) -> Option<Vec<u8>> {
 
 /// Appends the escaped key, without its terminator.
 pub fn escape_into(out: &mut Vec<u8>, key: &[u8]) {
+    // Branch-free: every byte is written with a 0xFF after it, and the cursor moves past the
+    // 0xFF only when the byte was 0x00 (otherwise the next byte overwrites it).
+    let start = out.len();
+    out.resize(start + 2 * key.len(), 0);
+    let buf = &mut out[start..];
+    let mut n = 0;
     for &b in key {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
+        buf[n] = b;
+        buf[n + 1] = 0xFF;
+        n += 1 + (b == 0) as usize;
     }
+    out.truncate(start + n);
 }
 
 /// Replaces `out` with the key whose escaped form (terminator excluded) is `escaped`.

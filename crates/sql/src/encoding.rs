@@ -398,11 +398,8 @@ pub fn encode_row<'a>(columns: impl IntoIterator<Item = (u32, &'a Value)> + Clon
         }
         present += 1;
         b.extend_from_slice(&id.to_be_bytes());
-        let len_at = b.len();
-        b.extend_from_slice(&0u32.to_be_bytes());
+        b.extend_from_slice(&(raw_len(v) as u32).to_be_bytes());
         encode_raw_value_into(&mut b, v);
-        let len = (b.len() - len_at - 4) as u32;
-        b[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
     }
     b[..4].copy_from_slice(&present.to_be_bytes());
     b
