@@ -290,6 +290,35 @@ impl WatchSet {
     }
 }
 
+/// The watched prefixes of the last key looked up. A tx's keys mostly come in runs that share
+/// their longest watched prefix (a SQL table's rows, say), and then share the answer: one
+/// comparison instead of a hash probe per prefix length.
+#[derive(Default)]
+struct MatchMemo {
+    /// The key's first `longest` bytes, when it had that many (`valid`).
+    head: Vec<u8>,
+    valid: bool,
+    hits: Vec<usize>,
+}
+
+impl MatchMemo {
+    fn matching(&mut self, watched: &WatchSet, key: &[u8]) -> &[usize] {
+        let longest = watched.lengths.last().copied().unwrap_or(0);
+        match key.get(..longest) {
+            Some(head) if self.valid && self.head == head => return &self.hits,
+            Some(head) => {
+                self.head.clear();
+                self.head.extend_from_slice(head);
+                self.valid = true;
+            }
+            None => self.valid = false,
+        }
+        self.hits.clear();
+        self.hits.extend(watched.matching(key));
+        &self.hits
+    }
+}
+
 /// One ledger: its own RocksDB, tx ids, AHT and state. Several can be open in one process.
 pub struct Ledger {
     pub(crate) inner: Inner,
@@ -636,6 +665,7 @@ impl Inner {
     ) -> Result<()> {
         // One iterator for every key that needs a read: creating one costs about a seek.
         let mut it = None;
+        let mut memo = MatchMemo::default();
         for p in pre {
             let key = p.key();
             let name = || String::from_utf8_lossy(key);
@@ -686,7 +716,7 @@ impl Inner {
                     // to the key since `tx`.
                     // One pass over the watched prefixes of the key (a hash probe each).
                     let (mut never, mut quiet) = (false, false);
-                    for i in watched.matching(key) {
+                    for &i in memo.matching(watched, key) {
                         let w = &watched.list[i];
                         never |= w.never_written(key);
                         if let Precondition::KeyNotModifiedAfter(_, tx) = p {
@@ -878,6 +908,7 @@ impl Inner {
         let watched: Arc<WatchSet> = self.watched.lock().clone();
         // Per watched prefix written by this group: its last tx and greatest key.
         let mut touched: Vec<Option<(TxId, Vec<u8>)>> = vec![None; watched.list.len()];
+        let mut memo = MatchMemo::default();
         for (i, (ticket, tx)) in group.into_iter().enumerate() {
             if let Err(e) = self.check_preconditions(
                 &tx.preconditions,
@@ -893,7 +924,7 @@ impl Inner {
             // (watched prefix, greatest key of this tx under it)
             let mut hits: Vec<(usize, &[u8])> = Vec::new();
             for key in &tx.keys {
-                for i in watched.matching(key) {
+                for &i in memo.matching(&watched, key) {
                     match hits.iter_mut().find(|(h, _)| *h == i) {
                         Some((_, max)) if *max < key.as_slice() => *max = key,
                         Some(_) => {}
