@@ -92,6 +92,9 @@ pub enum Precondition {
     KeyMustNotExist(Vec<u8>),
     /// The key's newest version (live or not) was written at or before this tx.
     KeyNotModifiedAfter(Vec<u8>, TxId),
+    /// As `KeyNotModifiedAfter`, for the key of entry `i` of the same commit (no copy of the
+    /// key: a SQL transaction guards every row it writes).
+    EntryNotModifiedAfter(usize, TxId),
     /// No committed tx after this one wrote a (hashed) entry whose key starts with the prefix.
     NoWriteUnderSince(Vec<u8>, TxId),
     /// No live index entry starts with the prefix, except the given key (a unique index).
@@ -128,14 +131,26 @@ impl KeySpan {
 }
 
 impl Precondition {
-    fn key(&self) -> &[u8] {
+    /// The key this precondition is about, given the commit's entry keys (empty for an entry
+    /// index out of range, which validation refuses).
+    fn key<'a>(&'a self, entry_keys: &'a [Vec<u8>]) -> &'a [u8] {
         match self {
             Precondition::KeyMustExist(k)
             | Precondition::KeyMustNotExist(k)
             | Precondition::KeyNotModifiedAfter(k, _)
             | Precondition::NoWriteUnderSince(k, _)
             | Precondition::IndexPrefixFree(k, _) => k,
+            Precondition::EntryNotModifiedAfter(i, _) => entry_keys.get(*i).map_or(&[], |k| k),
             Precondition::NoWriteInRangeSince(span, _) => &span.prefix,
+        }
+    }
+
+    /// The tx after which the key must not have been written, for the two "not modified" forms.
+    fn not_modified_after(&self) -> Option<TxId> {
+        match self {
+            Precondition::KeyNotModifiedAfter(_, tx)
+            | Precondition::EntryNotModifiedAfter(_, tx) => Some(*tx),
+            _ => None,
         }
     }
 }
@@ -506,7 +521,7 @@ impl Ledger {
         let (keys, metadata): (Vec<Vec<u8>>, Vec<KvMetadata>) =
             c.entries.into_iter().map(|e| (e.key, e.metadata)).unzip();
         for p in &c.preconditions {
-            let key = p.key();
+            let key = p.key(&keys);
             if key.is_empty() || key.len() > o.max_key_len {
                 return Err(LedgerError::illegal(
                     "precondition on an empty or too long key",
@@ -657,6 +672,7 @@ impl Inner {
     fn check_preconditions(
         &self,
         pre: &[Precondition],
+        entry_keys: &[Vec<u8>],
         own_index: &[IndexEntry],
         overlay: &GroupOverlay,
         watched: &WatchSet,
@@ -667,7 +683,8 @@ impl Inner {
         let mut it = None;
         let mut memo = MatchMemo::default();
         for p in pre {
-            let key = p.key();
+            let key = p.key(entry_keys);
+            let not_modified_after = p.not_modified_after();
             let name = || String::from_utf8_lossy(key);
             match p {
                 Precondition::NoWriteUnderSince(prefix, since) => {
@@ -719,13 +736,13 @@ impl Inner {
                     for &i in memo.matching(watched, key) {
                         let w = &watched.list[i];
                         never |= w.never_written(key);
-                        if let Precondition::KeyNotModifiedAfter(_, tx) = p {
-                            quiet |= w.last_tx <= *tx;
+                        if let Some(tx) = not_modified_after {
+                            quiet |= w.last_tx <= tx;
                         }
                     }
                     match p {
                         _ if never => None,
-                        Precondition::KeyNotModifiedAfter(..) if quiet => continue,
+                        _ if quiet => continue,
                         _ => {
                             let it =
                                 it.get_or_insert_with(|| self.db.raw_iterator_cf(self.cf(CF_KV)));
@@ -748,15 +765,13 @@ impl Inner {
                         name()
                     )))
                 }
-                Precondition::KeyNotModifiedAfter(_, tx)
-                    if latest.is_some_and(|(t, _)| t > *tx) =>
-                {
-                    return Err(LedgerError::PreconditionFailed(format!(
-                        "key {} was modified after tx {tx}",
-                        name()
-                    )))
-                }
                 _ => {}
+            }
+            if let Some(tx) = not_modified_after.filter(|tx| latest.is_some_and(|(t, _)| t > *tx)) {
+                return Err(LedgerError::PreconditionFailed(format!(
+                    "key {} was modified after tx {tx}",
+                    name()
+                )));
             }
         }
         Ok(())
@@ -912,6 +927,7 @@ impl Inner {
         for (i, (ticket, tx)) in group.into_iter().enumerate() {
             if let Err(e) = self.check_preconditions(
                 &tx.preconditions,
+                &tx.keys,
                 &tx.index_entries,
                 &overlay,
                 &watched,

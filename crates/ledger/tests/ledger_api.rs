@@ -275,6 +275,28 @@ fn preconditions_are_atomic() {
         ..Default::default()
     };
     assert_eq!(l.commit_with(ok).unwrap().id, 3);
+    // The same check on an entry of the commit, by its position.
+    let guarded = |at: u64, entry: usize| {
+        l.commit_with(Commit {
+            entries: vec![e("q", "1"), e("x", "3")],
+            preconditions: vec![Precondition::EntryNotModifiedAfter(entry, at)],
+            ..Default::default()
+        })
+    };
+    assert!(
+        matches!(guarded(1, 1), Err(LedgerError::PreconditionFailed(m)) if m.contains("was modified after tx 1"))
+    );
+    assert!(matches!(
+        guarded(2, 2),
+        Err(LedgerError::IllegalArguments(_))
+    ));
+    assert_eq!(l.state().tx_id, 3, "failed preconditions wrote nothing");
+    assert_eq!(guarded(2, 1).unwrap().id, 4);
+    // Entry 1 (`x`) is now written at tx 4: guarding it as of tx 3 fails.
+    assert!(matches!(
+        guarded(3, 1),
+        Err(LedgerError::PreconditionFailed(_))
+    ));
 }
 
 #[test]

@@ -427,8 +427,8 @@ impl SqlStore {
             match (p.write, p.guarded) {
                 (Some(w), guarded) => {
                     if guarded {
-                        preconditions
-                            .push(Precondition::KeyNotModifiedAfter(key.clone(), ws.snapshot));
+                        let entry = entries.len();
+                        preconditions.push(Precondition::EntryNotModifiedAfter(entry, ws.snapshot));
                     }
                     entries.push(NewEntry {
                         key,
