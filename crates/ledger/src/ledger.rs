@@ -521,6 +521,13 @@ impl Ledger {
         let (keys, metadata): (Vec<Vec<u8>>, Vec<KvMetadata>) =
             c.entries.into_iter().map(|e| (e.key, e.metadata)).unzip();
         for p in &c.preconditions {
+            if let Precondition::EntryNotModifiedAfter(i, _) = p {
+                if *i >= n {
+                    return Err(LedgerError::illegal(format!(
+                        "precondition on entry {i} of a transaction of {n} entries"
+                    )));
+                }
+            }
             let key = p.key(&keys);
             if key.is_empty() || key.len() > o.max_key_len {
                 return Err(LedgerError::illegal(

@@ -78,6 +78,14 @@ impl<V: Default> PendingMap<V> {
         }
     }
 
+    /// The slot of `key`, created with the default value when absent.
+    pub fn entry(&mut self, key: Vec<u8>) -> &mut V {
+        match self.slot(key, |_, _| Ok::<(), std::convert::Infallible>(())) {
+            Ok(((), slot)) => slot,
+            Err(never) => match never {},
+        }
+    }
+
     /// Entries with keys at or above `from`, in key order.
     pub fn range_from<'a>(&'a self, from: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a V)> {
         let start = self.tail.partition_point(|(k, _)| k.as_slice() < from);

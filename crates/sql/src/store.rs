@@ -208,10 +208,7 @@ impl WriteSet {
     /// Guards a key the transaction read to write: its commit fails if another tx wrote it
     /// since the snapshot.
     pub(crate) fn guard(&mut self, key: Vec<u8>) {
-        let looked = Arc::make_mut(&mut self.entries).slot(key, |_, _| Ok::<_, ()>(()));
-        if let Ok(((), slot)) = looked {
-            slot.guarded = true;
-        }
+        Arc::make_mut(&mut self.entries).entry(key).guarded = true;
     }
 
     /// Records a key a query read, guarded as [`WriteSet::guard`] unless the transaction only
@@ -265,10 +262,7 @@ impl WriteSet {
         if key.starts_with(encoding::CATALOG_PREFIX) {
             self.catalog = std::sync::OnceLock::new();
         }
-        let looked = Arc::make_mut(&mut self.entries).slot(key, |_, _| Ok::<_, ()>(()));
-        if let Ok(((), slot)) = looked {
-            slot.write = Some(w);
-        }
+        Arc::make_mut(&mut self.entries).entry(key).write = Some(w);
     }
 
     /// Guards `key` and returns its live value as the transaction sees it (its pending
