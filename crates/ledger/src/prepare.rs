@@ -4,7 +4,7 @@
 //! committing caller's thread. (Preparing a big tx on two threads, split where its htree
 //! splits, measured slower here: the second core is not free for it.)
 
-use stele_proof::{htree, Digest, KvMetadata, TxId};
+use stele_proof::{htree, Digest, TxId};
 
 use crate::format;
 use crate::ledger::{NewEntry, Options};
@@ -45,6 +45,29 @@ impl KvRecords {
     }
 }
 
+/// Refuses an entry the ledger cannot store.
+fn check(o: &Options, e: &NewEntry) -> Result<()> {
+    if e.key.is_empty() {
+        return Err(LedgerError::illegal("empty key"));
+    }
+    // Hashed with a u16 length (the entry digest).
+    if e.key.len() > o.max_key_len.min(u16::MAX as usize) {
+        return Err(LedgerError::illegal(format!(
+            "max key length exceeded: {} bytes (at most {})",
+            e.key.len(),
+            o.max_key_len.min(u16::MAX as usize)
+        )));
+    }
+    if e.value.len() > o.max_value_len {
+        return Err(LedgerError::illegal(format!(
+            "max value length exceeded: {} bytes (at most {})",
+            e.value.len(),
+            o.max_value_len
+        )));
+    }
+    Ok(())
+}
+
 /// A transaction's entries, validated, hashed and encoded.
 pub(crate) struct PreparedEntries {
     /// The entry part of the tx record.
@@ -65,39 +88,33 @@ impl PreparedEntries {
 
     /// Prepares borrowed entries.
     pub(crate) fn of(o: &Options, entries: &[NewEntry]) -> Result<PreparedEntries> {
-        let bytes = entries.iter().map(|e| e.key.len() + e.value.len()).sum();
-        let mut prepared = PreparedEntries::with_capacity(entries.len(), bytes);
+        let mut bytes = 0;
         for e in entries {
-            prepared.push(o, &e.key, e.metadata, &e.value)?;
+            check(o, e)?;
+            bytes += e.key.len() + e.value.len();
+        }
+        let mut prepared = PreparedEntries::with_capacity(entries.len(), bytes);
+        // The values' hashes, then the entry digests: independent hashes, hashed together.
+        let mut h_values = Vec::with_capacity(entries.len());
+        stele_proof::sha256_each(entries.len(), &mut h_values, |i, b| {
+            b.extend_from_slice(&entries[i].value)
+        });
+        let metadata: Vec<_> = entries.iter().map(|e| e.metadata.to_bytes()).collect();
+        // Entry digests, header version 1 (docs/format.md); `check` saw that the lengths fit.
+        stele_proof::sha256_each(entries.len(), &mut prepared.digests, |i, b| {
+            let (key, md) = (&entries[i].key, &metadata[i]);
+            b.extend_from_slice(&(md.len() as u16).to_be_bytes());
+            b.extend_from_slice(md);
+            b.extend_from_slice(&(key.len() as u16).to_be_bytes());
+            b.extend_from_slice(key);
+            b.extend_from_slice(&h_values[i]);
+        });
+        for ((e, md), h_value) in entries.iter().zip(&metadata).zip(&h_values) {
+            prepared.kv.push(&e.key, md, &e.value);
+            let len = e.value.len() as u32;
+            format::tx_entry_into(&mut prepared.records, &e.key, md, len, h_value);
         }
         Ok(prepared)
-    }
-
-    fn push(&mut self, o: &Options, key: &[u8], md: KvMetadata, value: &[u8]) -> Result<()> {
-        if key.is_empty() {
-            return Err(LedgerError::illegal("empty key"));
-        }
-        if key.len() > o.max_key_len {
-            return Err(LedgerError::illegal(format!(
-                "max key length exceeded: {} bytes (at most {})",
-                key.len(),
-                o.max_key_len
-            )));
-        }
-        if value.len() > o.max_value_len {
-            return Err(LedgerError::illegal(format!(
-                "max value length exceeded: {} bytes (at most {})",
-                value.len(),
-                o.max_value_len
-            )));
-        }
-        let md = md.to_bytes();
-        let h_value = stele_proof::sha256(value);
-        self.digests
-            .push(stele_proof::entry_digest(1, key, &md, &h_value)?);
-        self.kv.push(key, &md, value);
-        format::tx_entry_into(&mut self.records, key, &md, value.len() as u32, &h_value);
-        Ok(())
     }
 
     /// The root of the entries' htree (`eH`).

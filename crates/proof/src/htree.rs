@@ -4,7 +4,7 @@
 //! promoted unchanged. The root is the transaction's `eH`. Inclusion proofs are the RFC 6962
 //! audit path, leaf first.
 
-use crate::{leaf_hash, node_hash, Digest, ProofError};
+use crate::{leaf_hash, node_hash, Digest, ProofError, LEAF_PREFIX, NODE_PREFIX};
 
 /// Inclusion of leaf `leaf` (0-based) in a tree of `width` leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,17 +88,26 @@ pub fn root(digests: &[Digest]) -> Result<Digest, ProofError> {
             "a tree needs at least one entry".into(),
         ));
     }
-    let mut level: Vec<Digest> = digests.iter().map(leaf_hash).collect();
+    // Each level's hashes are independent: they go through `sha256_each` together.
+    let mut level = Vec::with_capacity(digests.len());
+    crate::sha256_each(digests.len(), &mut level, |i, b| {
+        b.push(LEAF_PREFIX);
+        b.extend_from_slice(&digests[i]);
+    });
+    let mut above = Vec::with_capacity(level.len().div_ceil(2));
     while level.len() > 1 {
         let n = level.len();
-        // Node i of the level above reads nodes 2i and 2i+1, never one already overwritten.
-        for i in 0..n / 2 {
-            level[i] = node_hash(&level[2 * i], &level[2 * i + 1]);
-        }
+        above.clear();
+        crate::sha256_each(n / 2, &mut above, |i, b| {
+            b.push(NODE_PREFIX);
+            b.extend_from_slice(&level[2 * i]);
+            b.extend_from_slice(&level[2 * i + 1]);
+        });
+        // An odd last node is promoted unchanged.
         if n % 2 == 1 {
-            level[n / 2] = level[n - 1];
+            above.push(level[n - 1]);
         }
-        level.truncate(n.div_ceil(2));
+        std::mem::swap(&mut level, &mut above);
     }
     Ok(level[0])
 }

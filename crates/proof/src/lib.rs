@@ -13,6 +13,8 @@
 //! - [`linear`], [`dual`]: linear proofs and dual proofs, built exactly as immudb builds them.
 //! - [`state`]: the client's trusted state and its ECDSA P-256 signature.
 //! - [`verify`]: whole verified reads and writes, as an immudb client checks them.
+//! - `many`: SHA-256 of many short messages at once ([`sha256_each`]), four SHA-NI streams
+//!   interleaved: a tx's values, entry digests and tree levels.
 //!
 //! Invariants: every digest is exactly 32 bytes; the genesis state hash is `H("")`; a proof that
 //! verifies here verifies in the unmodified immudb-py 1.5.0 client, and the other way round.
@@ -26,6 +28,7 @@ pub mod header;
 pub mod history;
 pub mod htree;
 pub mod linear;
+mod many;
 pub mod metadata;
 pub mod state;
 pub mod verify;
@@ -36,6 +39,7 @@ pub use error::ProofError;
 pub use header::TxHeader;
 pub use htree::InclusionProof;
 pub use linear::LinearProof;
+pub use many::sha256_each;
 pub use metadata::KvMetadata;
 pub use state::State;
 
