@@ -2094,8 +2094,9 @@ impl<'e> SqlSession<'e> {
     }
 
     pub fn execute(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<ExecResult> {
-        let store = &self.engine.store;
-        let parsed = match self.engine.parse(sql, params, &mut self.last_template) {
+        let engine = self.engine;
+        let store = &engine.store;
+        let parsed = match engine.parse(sql, params, &mut self.last_template) {
             Ok(p) => p,
             Err(e) => {
                 self.tx = None;
@@ -2103,7 +2104,9 @@ impl<'e> SqlSession<'e> {
             }
         };
         let mut explicit = self.tx.is_some();
-        let mut ws = self.tx.take().unwrap_or_else(|| store.begin());
+        // The transaction stays in the session while the request runs: a write set is a few
+        // hundred bytes, not worth moving out and back for every statement.
+        let ws = self.tx.get_or_insert_with(|| store.begin());
         // A lone query outside a transaction commits nothing: what it reads needs no guard.
         if !explicit
             && matches!(
@@ -2122,7 +2125,7 @@ impl<'e> SqlSession<'e> {
             let step: Result<()> = (|| {
                 let stmt = match step {
                     Step::Insert(target, rows) => {
-                        let out = self.engine.insert_rows(&target, rows, &mut ws)?;
+                        let out = engine.insert_rows(&target, rows, ws)?;
                         result.outputs.push(out);
                         return Ok(());
                     }
@@ -2134,16 +2137,15 @@ impl<'e> SqlSession<'e> {
                             return Err(SqlError::NestedTx);
                         }
                         // What this request wrote before BEGIN commits on its own.
-                        let before = std::mem::replace(&mut ws, store.begin());
+                        let before = std::mem::replace(ws, store.begin());
                         result.committed.extend(store.commit(before)?);
-                        ws = store.begin();
                         explicit = true;
                     }
                     Statement::Commit { .. } => {
                         if !explicit {
                             return Err(SqlError::NoOngoingTx);
                         }
-                        let done = std::mem::replace(&mut ws, store.begin());
+                        let done = std::mem::replace(ws, store.begin());
                         result.committed.extend(store.commit(done)?);
                         explicit = false;
                     }
@@ -2151,12 +2153,12 @@ impl<'e> SqlSession<'e> {
                         if !explicit {
                             return Err(SqlError::NoOngoingTx);
                         }
-                        ws = store.begin();
+                        *ws = store.begin();
                         explicit = false;
                     }
                     stmt => {
-                        let stmt = self.engine.hinted_order(stmt, &parsed.hints, &ws)?;
-                        let out = self.engine.statement(stmt, &parsed.periods, &mut ws)?;
+                        let stmt = engine.hinted_order(stmt, &parsed.hints, ws)?;
+                        let out = engine.statement(stmt, &parsed.periods, ws)?;
                         result.outputs.push(out);
                     }
                 }
@@ -2169,9 +2171,8 @@ impl<'e> SqlSession<'e> {
             }
         }
         if explicit {
-            self.tx = Some(ws);
             result.in_transaction = true;
-        } else {
+        } else if let Some(ws) = self.tx.take() {
             result.committed.extend(store.commit(ws)?);
         }
         Ok(result)
