@@ -110,16 +110,23 @@ fn sha256_padded(blocks: &mut [[u8; 64]; ONE_SHOT_BLOCKS], len: usize) -> Digest
     let n = (len + 9).div_ceil(64);
     blocks[len / 64][len % 64] = 0x80;
     blocks[n - 1][56..].copy_from_slice(&((len as u64) * 8).to_be_bytes());
-    let mut state: [u32; 8] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-        0x5be0cd19,
-    ];
+    let mut state = SHA256_IV;
     for b in &blocks[..n] {
         sha2::compress256(
             &mut state,
             std::slice::from_ref(GenericArray::from_slice(b)),
         );
     }
+    digest_of_state(&state)
+}
+
+/// SHA-256's initial state (FIPS 180-4 5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// The digest of a final SHA-256 state: its words, big-endian.
+fn digest_of_state(state: &[u32; 8]) -> Digest {
     let mut out = [0u8; 32];
     for (o, w) in out.chunks_exact_mut(4).zip(state) {
         o.copy_from_slice(&w.to_be_bytes());

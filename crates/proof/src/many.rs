@@ -7,15 +7,11 @@
 //! than [`MAX_BLOCKS`] blocks) or a CPU without SHA-NI takes the one-stream path. The result is
 //! exactly [`crate::sha256`] of each message: the tests compare them.
 
-use crate::Digest;
+use crate::{digest_of_state, Digest, SHA256_IV};
 
 /// Longest padded message, in blocks, that goes through the four-stream path: lanes of one
 /// group run as many blocks as the longest, so a long message would make the others wait.
 const MAX_BLOCKS: usize = 4;
-
-const IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
 
 /// Appends to `out` the SHA-256 of messages `0..n`; `message(i, buf)` appends message `i`'s
 /// bytes to `buf`.
@@ -37,7 +33,7 @@ pub fn sha256_each(n: usize, out: &mut Vec<Digest>, mut message: impl FnMut(usiz
             }
             // SAFETY: `available()` checked the CPU features the function is compiled for.
             let states = unsafe { shani::hash4(&bufs) };
-            out.extend(states.iter().map(digest_of));
+            out.extend(states.iter().map(digest_of_state));
         } else {
             out.extend(bufs[..lanes].iter().map(|b| crate::sha256(b)));
         }
@@ -53,14 +49,6 @@ fn pad(b: &mut Vec<u8>) {
     let zeros = if rem <= 56 { 56 - rem } else { 120 - rem };
     b.resize(b.len() + zeros, 0);
     b.extend_from_slice(&bits.to_be_bytes());
-}
-
-fn digest_of(state: &[u32; 8]) -> Digest {
-    let mut d = [0u8; 32];
-    for (o, w) in d.chunks_exact_mut(4).zip(state) {
-        o.copy_from_slice(&w.to_be_bytes());
-    }
-    d
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -96,8 +84,8 @@ mod shani {
     pub unsafe fn hash4(msgs: &[Vec<u8>; 4]) -> [[u32; 8]; 4] {
         let blocks = msgs.each_ref().map(|m| m.len() / 64);
         let most = blocks.iter().copied().max().unwrap_or(0);
-        let mut states = [super::IV; 4];
-        let mut done = [super::IV; 4];
+        let mut states = [super::SHA256_IV; 4];
+        let mut done = [super::SHA256_IV; 4];
         for k in 0..most {
             let input: [&[u8]; 4] = std::array::from_fn(|l| {
                 let at = if k < blocks[l] { k * 64 } else { 0 };
