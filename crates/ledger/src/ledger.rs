@@ -427,39 +427,42 @@ impl Ledger {
     /// The ledger also keeps the greatest key written under the prefix, found here with one
     /// seek: keys above it are known to be absent without a read (see `never_written`).
     pub fn watch_prefix(&self, prefix: &[u8]) -> Result<()> {
+        self.watched(prefix, |_| ())
+    }
+
+    /// Watches `prefix` (as [`Ledger::watch_prefix`]) and returns the greatest key ever written
+    /// under it, `None` if none was. It covers every tx committed before the call (watchers
+    /// learn of a write before its tx is published).
+    pub fn watch_greatest_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.watched(prefix, |w| w.max_key.clone())
+    }
+
+    /// `read` of the watch on `prefix`, which starts if there is none.
+    fn watched<R>(&self, prefix: &[u8], read: impl Fn(&Watched) -> R) -> Result<R> {
         // Cheap when already watched: callers may call it on every write.
-        if self.inner.watched.lock().get(prefix).is_some() {
-            return Ok(());
+        if let Some(w) = self.inner.watched.lock().get(prefix) {
+            return Ok(read(w));
         }
         // Holding the chain lock, no group is in flight: every later group sees the prefix.
         let _no_group = self.inner.chain.lock();
-        if self.inner.watched.lock().get(prefix).is_some() {
-            return Ok(());
+        if let Some(w) = self.inner.watched.lock().get(prefix) {
+            return Ok(read(w));
         }
         let max_key = self.inner.max_key_under(prefix)?;
         let now = self.inner.committed.lock().tx_id;
-        Arc::make_mut(&mut self.inner.watched.lock()).push(Watched {
+        let w = Watched {
             prefix: prefix.to_vec(),
             last_tx: now,
             max_key,
-        });
-        Ok(())
+        };
+        let r = read(&w);
+        Arc::make_mut(&mut self.inner.watched.lock()).push(w);
+        Ok(r)
     }
 
     /// The last committed tx known to have written under a watched prefix (`None` if unwatched).
     pub fn last_write_under(&self, prefix: &[u8]) -> Option<TxId> {
         self.inner.watched.lock().get(prefix).map(|w| w.last_tx)
-    }
-
-    /// The greatest key ever written under a watched prefix: `None` if the prefix is not
-    /// watched, `Some(None)` if nothing was ever written there. It covers every tx committed
-    /// before the call (watchers learn of a write before its tx is published).
-    pub fn greatest_key_under(&self, prefix: &[u8]) -> Option<Option<Vec<u8>>> {
-        self.inner
-            .watched
-            .lock()
-            .get(prefix)
-            .map(|w| w.max_key.clone())
     }
 
     /// True when `key` is known, without a read, to have no version at any tx: it lies under

@@ -196,7 +196,7 @@ pub struct WriteSet {
     /// Per table written, the greatest row key ever written as of (at least) the snapshot,
     /// read once from the ledger: a key above it has no committed version the transaction
     /// could see, and needs neither a read nor a probe of the ledger's watched prefixes.
-    greatest: Vec<(u32, Option<Option<Vec<u8>>>)>,
+    greatest: Vec<(u32, Option<Vec<u8>>)>,
 }
 
 impl WriteSet {
@@ -1172,9 +1172,8 @@ impl SqlStore {
         let greatest = match ws.greatest.iter().position(|(id, _)| *id == t.id) {
             Some(i) => i,
             None => {
-                self.ledger.watch_prefix(&prefix)?;
                 // Read after the snapshot was taken: it covers every tx the snapshot holds.
-                let max = self.ledger.greatest_key_under(&prefix);
+                let max = self.ledger.watch_greatest_key(&prefix)?;
                 ws.greatest.push((t.id, max));
                 ws.greatest.len() - 1
             }
@@ -1267,12 +1266,10 @@ impl SqlStore {
             }
             // Index maintenance needs the key after the pending map took it.
             let index_key = secondary.then(|| key.clone());
-            let above = match &ws.greatest[greatest].1 {
-                Some(Some(max)) => key > *max,
-                Some(None) => true,
-                // Not watched (never the case after `watch_prefix`): no shortcut.
-                None => false,
-            };
+            let above = ws.greatest[greatest]
+                .1
+                .as_ref()
+                .is_none_or(|max| key > *max);
             let mut inserted = false;
             let (existing, slot) = ws.guarded_slot(key, |k| match above {
                 true => Ok(None),
