@@ -15,8 +15,7 @@
 //! Layers, bottom up:
 //! - [`format`]: the bytes in each column family.
 //! - [`ledger`]: open/recover, state, validation and the group-commit pipeline.
-//! - [`prepare`]: hashing and encoding a tx's entries before it is queued (a big tx on two
-//!   threads).
+//! - `prepare`: validating, hashing and encoding a tx's entries before it is queued.
 //! - [`read`]: snapshot reads, history, scans, txs.
 //! - [`proofs`]: inclusion and dual proofs from the stored history.
 //! - [`audit`]: `verify`, the full recomputation.

@@ -4,6 +4,7 @@
 //! committing caller's thread. (Preparing a big tx on two threads, split where its htree
 //! splits, measured slower here: the second core is not free for it.)
 
+use stele_proof::entry::entry_preimage_v1;
 use stele_proof::{htree, Digest, TxId};
 
 use crate::format;
@@ -51,11 +52,11 @@ fn check(o: &Options, e: &NewEntry) -> Result<()> {
         return Err(LedgerError::illegal("empty key"));
     }
     // Hashed with a u16 length (the entry digest).
-    if e.key.len() > o.max_key_len.min(u16::MAX as usize) {
+    let max_key_len = o.max_key_len.min(u16::MAX as usize);
+    if e.key.len() > max_key_len {
         return Err(LedgerError::illegal(format!(
-            "max key length exceeded: {} bytes (at most {})",
-            e.key.len(),
-            o.max_key_len.min(u16::MAX as usize)
+            "max key length exceeded: {} bytes (at most {max_key_len})",
+            e.key.len()
         )));
     }
     if e.value.len() > o.max_value_len {
@@ -100,14 +101,11 @@ impl PreparedEntries {
             b.extend_from_slice(&entries[i].value)
         });
         let metadata: Vec<_> = entries.iter().map(|e| e.metadata.to_bytes()).collect();
-        // Entry digests, header version 1 (docs/format.md); `check` saw that the lengths fit.
+        // Entry digests, header version 1. The preimage fails only for a key too long for its
+        // u16 length, which `check` refused above.
         stele_proof::sha256_each(entries.len(), &mut prepared.digests, |i, b| {
-            let (key, md) = (&entries[i].key, &metadata[i]);
-            b.extend_from_slice(&(md.len() as u16).to_be_bytes());
-            b.extend_from_slice(md);
-            b.extend_from_slice(&(key.len() as u16).to_be_bytes());
-            b.extend_from_slice(key);
-            b.extend_from_slice(&h_values[i]);
+            let copy = |parts: &[&[u8]]| parts.iter().for_each(|p| b.extend_from_slice(p));
+            let _ = entry_preimage_v1(&entries[i].key, &metadata[i], &h_values[i], copy);
         });
         for ((e, md), h_value) in entries.iter().zip(&metadata).zip(&h_values) {
             prepared.kv.push(&e.key, md, &e.value);

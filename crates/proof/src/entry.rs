@@ -40,20 +40,29 @@ pub fn entry_digest(
             }
             Ok(sha256_concat(&[key, h_value]))
         }
-        1 => {
-            let klen = u16::try_from(key.len()).map_err(|_| ProofError::KeyTooLong(key.len()))?;
-            // Metadata is at most 11 bytes (see `metadata`), so its length always fits.
-            let mdlen = md.len() as u16;
-            Ok(sha256_concat(&[
-                &mdlen.to_be_bytes(),
-                md,
-                &klen.to_be_bytes(),
-                key,
-                h_value,
-            ]))
-        }
+        1 => entry_preimage_v1(key, md, h_value, sha256_concat),
         v => Err(ProofError::UnsupportedVersion(v)),
     }
+}
+
+/// Hands the parts of a header-version-1 entry digest's input, `u16(len md) ‖ md ‖
+/// u16(len key) ‖ key ‖ H(value)`, to `take` (which hashes them, or copies them for a batch).
+pub fn entry_preimage_v1<R>(
+    key: &[u8],
+    md: &[u8],
+    h_value: &Digest,
+    take: impl FnOnce(&[&[u8]]) -> R,
+) -> Result<R, ProofError> {
+    let klen = u16::try_from(key.len()).map_err(|_| ProofError::KeyTooLong(key.len()))?;
+    // Metadata is at most 11 bytes (see `metadata`), so its length always fits.
+    let mdlen = md.len() as u16;
+    Ok(take(&[
+        &mdlen.to_be_bytes(),
+        md,
+        &klen.to_be_bytes(),
+        key,
+        h_value,
+    ]))
 }
 
 #[cfg(test)]
