@@ -2,12 +2,14 @@
 //!
 //! `cargo run --release -p stele-bench -- ledger [--json] [--quick] [--history N]`
 //! `cargo run --release -p stele-bench -- sql [--json] [--quick]`
+//! `cargo run --release -p stele-bench -- server [--json] [--quick] [--only OPERATION]`
 //!
 //! Every figure is printed as `{"name", "unit", "stele", "baseline", "baseline_value", "ratio"}`;
 //! `ratio = stele / baseline_value` (so above 1 is better for throughputs, below 1 for latencies).
 //! Only ratios from the same run mean anything: disk sync latency on shared machines swings 20x.
 
 mod ledger;
+mod server;
 mod sql;
 
 use serde_json::{json, Value};
@@ -46,7 +48,7 @@ fn main() {
     let mut argv = std::env::args().skip(1);
     let Some(suite) = argv.next() else {
         eprintln!(
-            "usage: stele-bench ledger|sql [--json] [--quick] [--history N] [--only SECTION]"
+            "usage: stele-bench ledger|sql|server [--json] [--quick] [--history N] [--only SECTION]"
         );
         std::process::exit(2);
     };
@@ -79,8 +81,9 @@ fn main() {
     let figures = match suite.as_str() {
         "ledger" => ledger::run(&args),
         "sql" => sql::run(&args),
+        "server" => server::run(&args),
         other => {
-            eprintln!("unknown suite {other}: expected ledger or sql");
+            eprintln!("unknown suite {other}: expected ledger, sql or server");
             std::process::exit(2);
         }
     };

@@ -1,104 +1,124 @@
 //! `stele`: the one binary.
 //!
-//! For now it works on embedded ledgers in a data directory (one sub-directory a database):
-//! `serve` opens the default database and reports its state (the gRPC server comes with a
-//! later issue), `verify` audits a database, the key/value commands read and write it with
-//! immudb's key/value model, and `sql` runs SQL on it.
+//! `serve` runs the gRPC server (immudb's protocol) on a data directory; the other commands
+//! work on the embedded databases of a data directory directly (one sub-directory a database):
+//! `verify` audits one, the key/value commands read and write it with immudb's key/value model,
+//! `sql` runs SQL on it, `slt` runs sqllogictest files. Every flag can also be given as a
+//! `STELE_*` environment variable.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
 use stele_ledger::kv::ReadAt;
 use stele_ledger::{HistoryQuery, Ledger, LedgerError, Options, ScanQuery};
 
-const USAGE: &str = "\
-usage: stele [--data-dir DIR] [--db NAME] COMMAND
-
-commands:
-  serve                 open the database and report its state
-  state                 print the current tx id and state hash (Alh)
-  verify                recompute every hash from the stored bytes; names the first bad tx
-  set KEY VALUE         write a key
-  get KEY [--at-tx N | --revision N]
-  delete KEY
-  history KEY [--desc] [--limit N]
-  scan [PREFIX] [--desc] [--limit N]
-  tx ID                 show a transaction's header and keys
-  sql [STATEMENTS]      run SQL (immudb's dialect) in one session: the argument as one
-                        request, or else stdin, a request per statement ending with ';'
-  slt FILE... [--label NAME]...
-                        run sqllogictest files, each on a fresh temporary database
-
-defaults: --data-dir ./data, --db defaultdb";
-
+#[derive(Parser)]
+#[command(
+    name = "stele",
+    version,
+    about = "Stele: an immutable, verifiable ledger database"
+)]
 struct Cli {
+    /// Directory holding the databases (one sub-directory each).
+    #[arg(long, global = true, env = "STELE_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
+    /// Database the embedded commands work on.
+    #[arg(long, global = true, env = "STELE_DB", default_value = "defaultdb", value_parser = db_name)]
     db: String,
-    command: String,
-    args: Vec<String>,
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn parse() -> Result<Cli, String> {
-    let mut data_dir = PathBuf::from("data");
-    let mut db = "defaultdb".to_string();
-    let mut rest = Vec::new();
-    let mut it = std::env::args().skip(1);
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--data-dir" => data_dir = it.next().ok_or("--data-dir needs a directory")?.into(),
-            "--db" => db = it.next().ok_or("--db needs a database name")?,
-            "-h" | "--help" => return Err(String::new()),
-            _ => rest.push(a),
-        }
-    }
-    if db.is_empty()
-        || !db
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gRPC server (immudb 1.9.3's protocol) until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Print the current tx id and state hash (Alh).
+    State,
+    /// Recompute every hash from the stored bytes; names the first bad tx.
+    Verify,
+    /// Write a key.
+    Set { key: String, value: String },
+    /// Read a key (latest, at a tx, or at a revision).
+    Get {
+        key: String,
+        #[arg(long, conflicts_with = "revision")]
+        at_tx: Option<u64>,
+        #[arg(long, allow_hyphen_values = true)]
+        revision: Option<i64>,
+    },
+    /// Delete a key.
+    Delete { key: String },
+    /// Every version of a key.
+    History {
+        key: String,
+        #[arg(long)]
+        desc: bool,
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+    },
+    /// Live keys under a prefix.
+    Scan {
+        prefix: Option<String>,
+        #[arg(long)]
+        desc: bool,
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+    },
+    /// Show a transaction's header and keys.
+    Tx { id: u64 },
+    /// Run SQL (immudb's dialect) in one session: the arguments as one request, or else stdin,
+    /// a request per statement ending with ';'.
+    Sql { statements: Vec<String> },
+    /// Run sqllogictest files, each on a fresh temporary database.
+    Slt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long = "label")]
+        labels: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (loopback unless you mean otherwise).
+    #[arg(long, env = "STELE_LISTEN", default_value = "127.0.0.1:3322")]
+    listen: SocketAddr,
+    /// ECDSA P-256 private key (PEM) to sign states and verified answers with.
+    #[arg(long, env = "STELE_SIGNING_KEY")]
+    signing_key: Option<PathBuf>,
+    /// TLS certificate chain (PEM); needs --tls-key.
+    #[arg(long, env = "STELE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert.
+    #[arg(long, env = "STELE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The superuser `immudb`'s password when the data directory is first created.
+    #[arg(
+        long,
+        env = "STELE_ADMIN_PASSWORD",
+        default_value = "immudb",
+        hide_env_values = true
+    )]
+    admin_password: String,
+    /// Most threads for blocking work (commits, reads, SQL): bounds what many clients cost.
+    #[arg(long, env = "STELE_BLOCKING_THREADS", default_value_t = 64)]
+    blocking_threads: usize,
+}
+
+fn db_name(s: &str) -> Result<String, String> {
+    if s.is_empty()
+        || !s
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
     {
         return Err(format!(
-            "invalid database name {db:?}: use ASCII letters, digits, '_' and '-'"
+            "invalid database name {s:?}: use ASCII letters, digits, '_' and '-'"
         ));
     }
-    if rest.is_empty() {
-        return Err(String::new());
-    }
-    let command = rest.remove(0);
-    Ok(Cli {
-        data_dir,
-        db,
-        command,
-        args: rest,
-    })
-}
-
-/// Takes `--flag VALUE` out of `args`.
-fn flag(args: &mut Vec<String>, name: &str) -> Result<Option<String>, String> {
-    match args.iter().position(|a| a == name) {
-        None => Ok(None),
-        Some(i) if i + 1 < args.len() => {
-            let v = args.remove(i + 1);
-            args.remove(i);
-            Ok(Some(v))
-        }
-        Some(_) => Err(format!("{name} needs a value")),
-    }
-}
-
-fn switch(args: &mut Vec<String>, name: &str) -> bool {
-    let found = args.iter().position(|a| a == name);
-    if let Some(i) = found {
-        args.remove(i);
-    }
-    found.is_some()
-}
-
-fn number<T: std::str::FromStr>(v: Option<String>, name: &str) -> Result<Option<T>, String> {
-    v.map(|s| {
-        s.parse()
-            .map_err(|_| format!("{name} needs a number, got {s:?}"))
-    })
-    .transpose()
+    Ok(s.to_string())
 }
 
 fn show(b: &[u8]) -> String {
@@ -106,17 +126,10 @@ fn show(b: &[u8]) -> String {
 }
 
 /// `stele slt`: prints each failure with its line, then `N passed, M failed`.
-fn run_slt(mut args: Vec<String>) -> Result<(), String> {
-    let mut labels = Vec::new();
-    while let Some(l) = flag(&mut args, "--label")? {
-        labels.push(l);
-    }
-    if args.is_empty() {
-        return Err("slt expects at least one FILE".into());
-    }
+fn run_slt(files: &[PathBuf], labels: &[String]) -> Result<(), String> {
     let mut total = stele_sql::slt::Report::default();
-    for f in &args {
-        total.add(stele_sql::slt::run_file(std::path::Path::new(f), &labels));
+    for f in files {
+        total.add(stele_sql::slt::run_file(f, labels));
     }
     for f in &total.failures {
         println!("{f}\n");
@@ -203,36 +216,69 @@ fn run_sql(ledger: Ledger, args: Vec<String>) -> Result<(), String> {
     }
 }
 
-fn run(cli: Cli) -> Result<(), String> {
-    if cli.command == "slt" {
-        return run_slt(cli.args);
+/// `stele serve`: the server on a runtime whose blocking pool is bounded.
+fn serve(data_dir: PathBuf, a: ServeArgs) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(a.blocking_threads.max(1))
+        .thread_name("stele-server")
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let mut config = stele_server::Config::new(data_dir, a.listen);
+    config.signing_key = a.signing_key;
+    config.tls = a.tls_cert.zip(a.tls_key);
+    config.admin_password = a.admin_password;
+    runtime
+        .block_on(stele_server::serve(config, shutdown_signal()))
+        .map_err(|e| e.to_string())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
     }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing the calls in flight");
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let command = match cli.command {
+        Command::Serve(a) => return serve(cli.data_dir, a),
+        Command::Slt { files, labels } => return run_slt(&files, &labels),
+        c => c,
+    };
     let path = cli.data_dir.join(&cli.db);
     let ledger = Ledger::open(&path, Options::default())
         .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    if cli.command == "sql" {
-        return run_sql(ledger, cli.args);
-    }
     let err = |e: LedgerError| e.to_string();
-    let mut args = cli.args;
-    let positional = |args: &Vec<String>, n: usize, what: &str| -> Result<(), String> {
-        if args.len() != n {
-            return Err(format!("{} expects {what}", cli.command));
-        }
-        Ok(())
-    };
-    match cli.command.as_str() {
-        "serve" | "state" => {
+    match command {
+        Command::Serve(_) | Command::Slt { .. } => unreachable!("handled above"),
+        Command::Sql { statements } => return run_sql(ledger, statements),
+        Command::State => {
             let s = ledger.state();
             println!("database {} at {}", cli.db, path.display());
             println!("tx {}  state hash {}", s.tx_id, hex::encode(s.alh));
-            if cli.command == "serve" {
-                println!(
-                    "the gRPC server is not part of this build yet: use the key/value commands"
-                );
-            }
         }
-        "verify" => {
+        Command::Verify => {
             let r = ledger.verify().map_err(err)?;
             println!(
                 "verified {} txs, {} entries; state tx {} hash {}",
@@ -242,48 +288,37 @@ fn run(cli: Cli) -> Result<(), String> {
                 hex::encode(r.state.alh)
             );
         }
-        "set" => {
-            positional(&args, 2, "KEY VALUE")?;
+        Command::Set { key, value } => {
             let h = ledger
                 .kv()
-                .set(vec![(
-                    args[0].clone().into_bytes(),
-                    args[1].clone().into_bytes(),
-                )])
+                .set(vec![(key.into_bytes(), value.into_bytes())])
                 .map_err(err)?;
             println!("tx {}", h.id);
         }
-        "get" => {
-            let at_tx = number(flag(&mut args, "--at-tx")?, "--at-tx")?;
-            let rev = number(flag(&mut args, "--revision")?, "--revision")?;
-            positional(&args, 1, "KEY")?;
-            let at = match (at_tx, rev) {
-                (Some(_), Some(_)) => return Err("use either --at-tx or --revision".into()),
-                (Some(t), None) => ReadAt::AtTx(t),
+        Command::Get {
+            key,
+            at_tx,
+            revision,
+        } => {
+            let at = match (at_tx, revision) {
+                (Some(t), _) => ReadAt::AtTx(t),
                 (None, Some(r)) => ReadAt::AtRevision(r),
                 (None, None) => ReadAt::Latest,
             };
-            let e = ledger.kv().get(args[0].as_bytes(), at).map_err(err)?;
+            let e = ledger.kv().get(key.as_bytes(), at).map_err(err)?;
             println!("{}\ttx {}\trevision {}", show(&e.value), e.tx, e.revision);
         }
-        "delete" => {
-            positional(&args, 1, "KEY")?;
-            let h = ledger
-                .kv()
-                .delete(vec![args[0].clone().into_bytes()])
-                .map_err(err)?;
+        Command::Delete { key } => {
+            let h = ledger.kv().delete(vec![key.into_bytes()]).map_err(err)?;
             println!("tx {}", h.id);
         }
-        "history" => {
-            let desc = switch(&mut args, "--desc");
-            let limit = number(flag(&mut args, "--limit")?, "--limit")?.unwrap_or(0);
-            positional(&args, 1, "KEY")?;
+        Command::History { key, desc, limit } => {
             let q = HistoryQuery {
                 desc,
                 limit,
                 ..Default::default()
             };
-            for e in ledger.kv().history(args[0].as_bytes(), &q).map_err(err)? {
+            for e in ledger.kv().history(key.as_bytes(), &q).map_err(err)? {
                 let v = if e.metadata.deleted {
                     "(deleted)".to_string()
                 } else {
@@ -292,32 +327,22 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("revision {}\ttx {}\t{v}", e.revision, e.tx);
             }
         }
-        "scan" => {
-            let desc = switch(&mut args, "--desc");
-            let limit = number(flag(&mut args, "--limit")?, "--limit")?.unwrap_or(0);
-            if args.len() > 1 {
-                return Err("scan expects at most a PREFIX".into());
-            }
-            let prefix = args
-                .first()
-                .map(|p| p.clone().into_bytes())
-                .unwrap_or_default();
-            for e in ledger
-                .kv()
-                .scan(&ScanQuery {
-                    prefix,
-                    desc,
-                    limit,
-                    ..Default::default()
-                })
-                .map_err(err)?
-            {
+        Command::Scan {
+            prefix,
+            desc,
+            limit,
+        } => {
+            let q = ScanQuery {
+                prefix: prefix.map(String::into_bytes).unwrap_or_default(),
+                desc,
+                limit,
+                ..Default::default()
+            };
+            for e in ledger.kv().scan(&q).map_err(err)? {
                 println!("{}\t{}\ttx {}", show(&e.key), show(&e.value), e.tx);
             }
         }
-        "tx" => {
-            positional(&args, 1, "ID")?;
-            let id = number(Some(args[0].clone()), "tx")?.unwrap();
+        Command::Tx { id } => {
             let tx = ledger.tx(id).map_err(err)?;
             let h = &tx.header;
             println!(
@@ -332,24 +357,12 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("  {}", show(&e.key));
             }
         }
-        other => return Err(format!("unknown command {other:?}\n\n{USAGE}")),
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let cli = match parse() {
-        Ok(c) => c,
-        Err(msg) => {
-            if msg.is_empty() {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            eprintln!("error: {msg}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(cli) {
+    match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
             eprintln!("error: {msg}");

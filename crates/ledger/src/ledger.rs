@@ -199,6 +199,8 @@ struct Prepared {
     preconditions: Vec<Precondition>,
     index_entries: Vec<IndexEntry>,
     sync: bool,
+    /// A replicated tx: the header it must come out with (its timestamp is used as is).
+    expected: Option<TxHeader>,
 }
 
 /// The queue of prepared txs and the answers for their callers, under one lock.
@@ -407,6 +409,24 @@ impl Ledger {
         Ok(Ledger { inner })
     }
 
+    /// Writes every memtable to table files (what is committed is already durable in the WAL;
+    /// this shortens recovery).
+    pub fn flush(&self) -> Result<()> {
+        for cf in [CF_TX, CF_KV, CF_AHT, CF_IDX] {
+            self.inner.db.flush_cf(self.inner.cf(cf))?;
+        }
+        Ok(())
+    }
+
+    /// Compacts every column family's whole key range (reclaims space, speeds up reads).
+    pub fn compact(&self) {
+        for cf in [CF_TX, CF_KV, CF_AHT, CF_IDX] {
+            self.inner
+                .db
+                .compact_range_cf(self.inner.cf(cf), None::<&[u8]>, None::<&[u8]>);
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
@@ -503,6 +523,15 @@ impl Ledger {
         self.inner.submit(tx)
     }
 
+    /// Appends a tx replicated from another ledger: committed only if its header comes out
+    /// exactly as `expected` (same id, timestamp, previous Alh, entries and AHT root), so the
+    /// replica's chain is the primary's, byte for byte.
+    pub fn commit_replicated(&self, commit: Commit, expected: &TxHeader) -> Result<TxHeader> {
+        let mut tx = self.prepare(commit)?;
+        tx.expected = Some(expected.clone());
+        self.inner.submit(tx)
+    }
+
     /// Validates and hashes a transaction; runs on the caller's thread, outside the critical section.
     fn prepare(&self, c: Commit) -> Result<Prepared> {
         let o = &self.inner.opts;
@@ -556,6 +585,7 @@ impl Ledger {
             preconditions: c.preconditions,
             index_entries: c.index_entries,
             sync: !c.no_sync,
+            expected: None,
         })
     }
 
@@ -1032,7 +1062,10 @@ impl Inner {
             )));
         }
         // Timestamps never go backwards, whatever the wall clock does.
-        let ts = now_secs().max(chain.state.ts);
+        let ts = match &tx.expected {
+            Some(e) => e.ts,
+            None => now_secs().max(chain.state.ts),
+        };
         let header = TxHeader::new_v1(
             id,
             chain.state.alh,
@@ -1041,6 +1074,17 @@ impl Inner {
             tx.eh,
             chain.frontier.root(),
         );
+        if let Some(e) = &tx.expected {
+            if *e != header {
+                return Err(LedgerError::PreconditionFailed(format!(
+                    "replicated tx {} does not follow this ledger: expected tx {} after Alh {}, with eH {}",
+                    e.id,
+                    header.id,
+                    hex_of(&header.prev_alh),
+                    hex_of(&header.eh),
+                )));
+            }
+        }
         let alh = header.alh()?;
         let mut record = format::encode_tx_header(&header);
         record.extend_from_slice(&tx.entry_records);
@@ -1076,6 +1120,10 @@ impl Inner {
         chain.state = Committed { tx_id: id, alh, ts };
         Ok((header, tx.sync))
     }
+}
+
+fn hex_of(d: &Digest) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Should a leader panic, fails its group and steps down, so that no caller waits forever.

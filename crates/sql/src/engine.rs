@@ -147,7 +147,8 @@ pub enum Output {
 /// The SQL engine of one database.
 pub struct Engine {
     store: Arc<SqlStore>,
-    runtime: tokio::runtime::Runtime,
+    /// Drives DataFusion; may be shared by every engine of a process ([`Engine::with_runtime`]).
+    runtime: Arc<tokio::runtime::Runtime>,
     /// Parsed statements by SQL text, parameters as placeholders (see [`parse::parse_template`]).
     templates: parking_lot::Mutex<HashMap<String, Arc<Template>>>,
 }
@@ -1056,10 +1057,25 @@ fn eval_const(e: &SqlExpr) -> Option<Value> {
 
 impl Engine {
     pub fn new(ledger: Arc<Ledger>) -> Result<Engine> {
+        Engine::with_runtime(ledger, Engine::runtime()?)
+    }
+
+    /// A runtime for DataFusion, to share between engines: its threads run query plans only.
+    pub fn runtime() -> Result<Arc<tokio::runtime::Runtime>> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .thread_name("stele-sql")
             .build()
             .map_err(df_err)?;
+        Ok(Arc::new(runtime))
+    }
+
+    /// An engine whose queries run on `runtime`. Its methods block on it, so they must be
+    /// called from a blocking thread, never from inside an async task.
+    pub fn with_runtime(
+        ledger: Arc<Ledger>,
+        runtime: Arc<tokio::runtime::Runtime>,
+    ) -> Result<Engine> {
         Ok(Engine {
             store: Arc::new(SqlStore::new(ledger)?),
             runtime,
@@ -1195,7 +1211,7 @@ impl Engine {
     /// A session: holds an explicit transaction across requests.
     pub fn session(&self) -> SqlSession<'_> {
         SqlSession {
-            engine: self,
+            engine: EngineRef::Borrowed(self),
             tx: None,
             last_template: None,
         }
@@ -1644,11 +1660,11 @@ impl Engine {
         stmt: Statement,
         periods: &[Period],
         ws: &mut WriteSet,
-    ) -> Result<RowStream<'_>> {
+    ) -> Result<RowStream> {
         if let Statement::Query(q) = &stmt {
             if let Some((columns, rows)) = self.point_select(q, periods, ws)? {
                 return Ok(RowStream {
-                    engine: self,
+                    runtime: self.runtime.clone(),
                     columns,
                     rows: Rows::Ready(Some(rows)),
                 });
@@ -1677,7 +1693,7 @@ impl Engine {
         // Scans are planned by now: their reads are known.
         ws.read_spans(std::mem::take(&mut log.lock().reads));
         Ok(RowStream {
-            engine: self,
+            runtime: self.runtime.clone(),
             columns,
             rows: Rows::Stream(stream),
         })
@@ -1957,8 +1973,8 @@ impl Engine {
 /// A query's result: its columns, then its rows batch by batch as execution produces them
 /// (the whole result is never held unless the caller keeps it). Reads the snapshot the query
 /// was planned at, whatever is committed meanwhile.
-pub struct RowStream<'e> {
-    engine: &'e Engine,
+pub struct RowStream {
+    runtime: Arc<tokio::runtime::Runtime>,
     columns: Vec<ColumnDesc>,
     rows: Rows,
 }
@@ -1969,7 +1985,7 @@ enum Rows {
     Stream(datafusion::physical_plan::SendableRecordBatchStream),
 }
 
-impl RowStream<'_> {
+impl RowStream {
     /// The result's column names and SQL types.
     pub fn columns(&self) -> &[ColumnDesc] {
         &self.columns
@@ -1983,7 +1999,7 @@ impl RowStream<'_> {
             Rows::Stream(s) => s,
         };
         loop {
-            let Some(batch) = self.engine.runtime.block_on(stream.next()) else {
+            let Some(batch) = self.runtime.block_on(stream.next()) else {
                 return Ok(None);
             };
             let b = batch.map_err(df_err)?;
@@ -2005,7 +2021,7 @@ impl RowStream<'_> {
     }
 }
 
-impl Iterator for RowStream<'_> {
+impl Iterator for RowStream {
     type Item = Result<Vec<Vec<Value>>>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -2026,10 +2042,38 @@ pub struct ExecResult {
 /// stays open across requests. Without BEGIN, each request is one transaction. An error
 /// inside an explicit transaction cancels it.
 pub struct SqlSession<'e> {
-    engine: &'e Engine,
+    engine: EngineRef<'e>,
     tx: Option<WriteSet>,
     /// The template of the session's last parameterised request.
     last_template: Option<Arc<Template>>,
+}
+
+/// The engine a session runs on: borrowed, or shared so that the session is `'static` (a
+/// server keeps a client's open transaction between its calls).
+enum EngineRef<'e> {
+    Borrowed(&'e Engine),
+    Shared(Arc<Engine>),
+}
+
+impl std::ops::Deref for EngineRef<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        match self {
+            EngineRef::Borrowed(e) => e,
+            EngineRef::Shared(e) => e,
+        }
+    }
+}
+
+impl SqlSession<'static> {
+    /// A session that owns a handle to its engine: it can be kept and moved between threads.
+    pub fn shared(engine: Arc<Engine>) -> SqlSession<'static> {
+        SqlSession {
+            engine: EngineRef::Shared(engine),
+            tx: None,
+            last_template: None,
+        }
+    }
 }
 
 impl<'e> SqlSession<'e> {
@@ -2042,7 +2086,7 @@ impl<'e> SqlSession<'e> {
     /// transaction's snapshot and own writes. Nothing is written, so nothing is committed; a
     /// statement that writes is refused. An error before the first row, inside an explicit
     /// transaction, cancels the transaction (as [`SqlSession::execute`]).
-    pub fn query(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<RowStream<'e>> {
+    pub fn query(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<RowStream> {
         let result = self.query_inner(sql, params);
         if result.is_err() {
             self.tx = None;
@@ -2050,8 +2094,8 @@ impl<'e> SqlSession<'e> {
         result
     }
 
-    fn query_inner(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<RowStream<'e>> {
-        let engine = self.engine;
+    fn query_inner(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<RowStream> {
+        let engine = &*self.engine;
         let request = engine.parse(sql, params, &mut self.last_template)?;
         let mut steps = request.steps;
         let (Some(Step::Statement(stmt)), true) = (steps.pop(), steps.is_empty()) else {
@@ -2075,7 +2119,7 @@ impl<'e> SqlSession<'e> {
                 | Statement::Explain { .. }),
             ) => match engine.statement(stmt, &request.periods, &mut ws)? {
                 Output::Rows { columns, rows } => Ok(RowStream {
-                    engine,
+                    runtime: engine.runtime.clone(),
                     columns,
                     rows: Rows::Ready(Some(rows)),
                 }),
@@ -2094,7 +2138,7 @@ impl<'e> SqlSession<'e> {
     }
 
     pub fn execute(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<ExecResult> {
-        let engine = self.engine;
+        let engine = &*self.engine;
         let store = &engine.store;
         let parsed = match engine.parse(sql, params, &mut self.last_template) {
             Ok(p) => p,

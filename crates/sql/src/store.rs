@@ -101,6 +101,8 @@ pub struct WriteOutcome {
     /// Primary keys of the first and last inserted rows.
     pub first_inserted_pk: Option<Vec<Value>>,
     pub last_inserted_pk: Option<Vec<Value>>,
+    /// The table rows were inserted into, when any were (what the keys above belong to).
+    pub inserted_into: Option<String>,
 }
 
 /// Bounds on stored row keys: `(key, inclusive)` at each end, unbounded when `None`.
@@ -1150,6 +1152,7 @@ impl SqlStore {
                 outcome.first_inserted_pk = o.first_inserted_pk;
             }
             outcome.last_inserted_pk = o.last_inserted_pk.or(outcome.last_inserted_pk);
+            outcome.inserted_into = o.inserted_into.or(outcome.inserted_into);
         }
         outcome.tx = self.commit(ws)?;
         Ok(outcome)
@@ -1364,6 +1367,9 @@ impl SqlStore {
             }
             _ => pk_positions.iter().map(|&p| values[p].clone()).collect(),
         });
+        if outcome.last_inserted_pk.is_some() {
+            outcome.inserted_into = Some(t.name.clone());
+        }
         Ok(outcome)
     }
 

@@ -175,12 +175,22 @@ impl Kv<'_> {
 
     /// Runs every operation in one transaction, in order.
     pub fn exec_all(&self, ops: Vec<KvOp>, no_sync: bool) -> Result<TxHeader> {
+        self.exec_all_with(ops, Vec::new(), no_sync)
+    }
+
+    /// As [`Kv::exec_all`], with the caller's own preconditions (on stored keys) checked
+    /// atomically with the commit.
+    pub fn exec_all_with(
+        &self,
+        ops: Vec<KvOp>,
+        mut preconditions: Vec<Precondition>,
+        no_sync: bool,
+    ) -> Result<TxHeader> {
         if ops.is_empty() {
             return Err(LedgerError::illegal("no operations"));
         }
         let snapshot = self.ledger.state().tx_id;
         let mut entries = Vec::with_capacity(ops.len());
-        let mut preconditions = Vec::new();
         // Plain keys set by this request: a ref or zadd may name them.
         let set_here: std::collections::HashSet<Vec<u8>> = ops
             .iter()

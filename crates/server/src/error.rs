@@ -1,0 +1,101 @@
+//! The server's one error type, grouped by what the client should do, and its mapping onto gRPC
+//! status codes (the only place that mapping is made). Messages are immudb's texts where its
+//! clients read them (`key not found`, `tx not found`, `user already exists`, ...).
+
+use stele_ledger::LedgerError;
+use stele_sql::SqlError;
+use tonic::{Code, Status};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    // --- who is calling: log in, or ask for more rights ---
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    PermissionDenied(String),
+
+    // --- bad request: nothing was done; fix it ---
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    AlreadyExists(String),
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0} is not implemented by this server")]
+    Unimplemented(&'static str),
+
+    // --- from the layers below, mapped by kind ---
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+
+    // --- the server cannot go on with this call: retry later ---
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = ServerError> = std::result::Result<T, E>;
+
+impl ServerError {
+    pub fn invalid(msg: impl Into<String>) -> ServerError {
+        ServerError::InvalidArgument(msg.into())
+    }
+    pub fn denied(msg: impl Into<String>) -> ServerError {
+        ServerError::PermissionDenied(msg.into())
+    }
+}
+
+fn ledger_code(e: &LedgerError) -> Code {
+    match e {
+        LedgerError::KeyNotFound | LedgerError::TxNotFound => Code::NotFound,
+        LedgerError::InvalidRevision | LedgerError::IllegalArguments(_) => Code::InvalidArgument,
+        LedgerError::PreconditionFailed(_) => Code::FailedPrecondition,
+        LedgerError::Corrupted { .. } | LedgerError::VerificationFailed { .. } => Code::DataLoss,
+        LedgerError::Closed => Code::Unavailable,
+        LedgerError::Storage(_) | LedgerError::CommitFailed(_) | LedgerError::Proof(_) => {
+            Code::Internal
+        }
+    }
+}
+
+fn sql_code(e: &SqlError) -> Code {
+    match e {
+        SqlError::Ledger(l) => ledger_code(l),
+        SqlError::ReadConflict => Code::Aborted,
+        SqlError::Corrupted(_) => Code::DataLoss,
+        SqlError::TableDoesNotExist(_)
+        | SqlError::ColumnDoesNotExist(_)
+        | SqlError::IndexNotFound(_)
+        | SqlError::ConstraintNotFound(_) => Code::NotFound,
+        SqlError::TableAlreadyExists(_)
+        | SqlError::IndexAlreadyExists
+        | SqlError::ColumnAlreadyExists(_)
+        | SqlError::KeyAlreadyExists
+        | SqlError::ConstraintAlreadyExists(_) => Code::AlreadyExists,
+        _ => Code::InvalidArgument,
+    }
+}
+
+impl From<ServerError> for Status {
+    fn from(e: ServerError) -> Status {
+        let code = match &e {
+            ServerError::Unauthenticated(_) => Code::Unauthenticated,
+            ServerError::PermissionDenied(_) => Code::PermissionDenied,
+            ServerError::InvalidArgument(_) => Code::InvalidArgument,
+            ServerError::NotFound(_) => Code::NotFound,
+            ServerError::AlreadyExists(_) => Code::AlreadyExists,
+            ServerError::FailedPrecondition(_) => Code::FailedPrecondition,
+            ServerError::Unimplemented(_) => Code::Unimplemented,
+            ServerError::Ledger(l) => ledger_code(l),
+            ServerError::Sql(s) => sql_code(s),
+            ServerError::Unavailable(_) => Code::Unavailable,
+            ServerError::Internal(_) => Code::Internal,
+        };
+        Status::new(code, e.to_string())
+    }
+}

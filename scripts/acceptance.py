@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Runs an acceptance script of ../shared/acceptance against a fresh `stele serve`.
+
+Usage: acceptance.py STELE_BIN SCRIPT
+The server gets a temporary data directory and a free loopback port (it is started with
+--listen 127.0.0.1:0 and the port is read from its start-up log line); the script gets the
+address in STELE_URL. Exits with the script's status; the server is always stopped.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+
+
+def main():
+    stele, script = sys.argv[1], sys.argv[2]
+    with tempfile.TemporaryDirectory() as data:
+        server = subprocess.Popen(
+            [stele, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        found = threading.Event()
+        addr = []
+
+        def read_log():
+            for line in server.stderr:
+                m = re.search(r"addr=(\S+)", line)
+                if m and not addr:
+                    addr.append(m.group(1))
+                    found.set()
+            found.set()
+
+        threading.Thread(target=read_log, daemon=True).start()
+        try:
+            if not found.wait(120) or not addr:
+                print("acceptance: the server did not start", file=sys.stderr)
+                return 1
+            env = dict(os.environ, STELE_URL=addr[0])
+            return subprocess.call([sys.executable, script], env=env)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
