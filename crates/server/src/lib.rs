@@ -66,20 +66,46 @@ impl Config {
     }
 }
 
-/// Loads a P-256 signing key from PEM (SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY`).
+/// Loads a P-256 signing key from PEM: a SEC1 `EC PRIVATE KEY` or PKCS#8 `PRIVATE KEY` block,
+/// base64 wrapped at any width (as Go's PEM reader, and so immudb's `--signingKey`, accepts);
+/// other blocks (an `EC PARAMETERS` block before the key, say) are skipped.
 pub fn load_signing_key(path: &std::path::Path) -> Result<p256::ecdsa::SigningKey> {
+    use base64::Engine as _;
     use p256::pkcs8::DecodePrivateKey;
-    let pem = std::fs::read_to_string(path)
+    let text = std::fs::read_to_string(path)
         .map_err(|e| ServerError::invalid(format!("cannot read {}: {e}", path.display())))?;
-    let key = p256::SecretKey::from_sec1_pem(&pem)
-        .or_else(|_| p256::SecretKey::from_pkcs8_pem(&pem))
-        .map_err(|_| {
-            ServerError::invalid(format!(
-                "{} is not a PEM ECDSA P-256 private key (SEC1 or PKCS#8)",
-                path.display()
-            ))
-        })?;
-    Ok(key.into())
+    let bad = || {
+        ServerError::invalid(format!(
+            "{} is not a PEM ECDSA P-256 private key (EC PRIVATE KEY or PRIVATE KEY block)",
+            path.display()
+        ))
+    };
+    for label in ["EC PRIVATE KEY", "PRIVATE KEY"] {
+        let (begin, end) = (
+            format!("-----BEGIN {label}-----"),
+            format!("-----END {label}-----"),
+        );
+        let Some(start) = text.find(&begin) else {
+            continue;
+        };
+        let body = &text[start + begin.len()..];
+        let body = &body[..body.find(&end).ok_or_else(bad)?];
+        let b64: String = body
+            .lines()
+            .filter(|l| !l.contains(':')) // RFC 1421 headers, if any
+            .flat_map(|l| l.chars().filter(|c| !c.is_whitespace()))
+            .collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| bad())?;
+        let key = if label == "EC PRIVATE KEY" {
+            p256::SecretKey::from_sec1_der(&der).map_err(|_| bad())?
+        } else {
+            p256::SecretKey::from_pkcs8_der(&der).map_err(|_| bad())?
+        };
+        return Ok(key.into());
+    }
+    Err(bad())
 }
 
 /// Runs the server until `shutdown` completes: then it stops accepting calls, lets the calls

@@ -1,7 +1,7 @@
 //! Key/value calls (spec wire §4.1): immudb's model over the ledger's [`Kv`] view.
 
 use stele_ledger::kv::{KvOp, ReadAt, ZScanQuery};
-use stele_ledger::{Commit, HistoryQuery, Ledger, NewEntry, Precondition, ScanQuery};
+use stele_ledger::{Commit, HistoryQuery, Ledger, LedgerError, NewEntry, Precondition, ScanQuery};
 use stele_proto::immudb as pb;
 
 use crate::convert;
@@ -111,7 +111,30 @@ pub fn get_entry(db: &Database, r: &pb::KeyRequest) -> Result<stele_ledger::kv::
     if r.key.is_empty() {
         return Err(ServerError::invalid("illegal arguments: empty key"));
     }
-    Ok(db.ledger.kv().get(&r.key, read_at(r)?)?)
+    let at = read_at(r)?;
+    match db.ledger.kv().get(&r.key, at) {
+        Err(LedgerError::KeyNotFound) if at == ReadAt::Latest && expired(db, &r.key)? => {
+            Err(ServerError::NotFound("key not found: expired entry".into()))
+        }
+        other => Ok(other?),
+    }
+}
+
+/// Whether the newest version of a key has expired: immudb says so (`...: expired entry`),
+/// where a deleted or absent key is just `key not found`.
+fn expired(db: &Database, key: &[u8]) -> Result<bool> {
+    let newest = db.ledger.history(
+        &stele_ledger::kv::set_key(key),
+        &HistoryQuery {
+            limit: 1,
+            desc: true,
+            ..Default::default()
+        },
+    )?;
+    let now = crate::now_millis() / 1000;
+    Ok(newest
+        .first()
+        .is_some_and(|e| !e.metadata.deleted && e.metadata.expired_at(now as u64)))
 }
 
 pub fn get(db: &Database, r: pb::KeyRequest) -> Result<pb::Entry> {

@@ -238,9 +238,10 @@ impl Service {
     async fn chunks_on_db<Q: Send + 'static>(
         &self,
         req: Request<Q>,
+        need: Need,
         f: impl FnOnce(&Shared, &Database, Q) -> Result<Vec<pb::Chunk>> + Send + 'static,
     ) -> Reply<BoxStream<pb::Chunk>> {
-        let chunks = self.on_db(req, Need::Read, f).await?.into_inner();
+        let chunks = self.on_db(req, need, f).await?.into_inner();
         Ok(Response::new(Box::pin(futures::stream::iter(
             chunks.into_iter().map(Ok),
         ))))
@@ -691,7 +692,8 @@ impl ImmuService for Service {
     type streamGetStream = BoxStream<pb::Chunk>;
 
     async fn stream_get(&self, req: Request<pb::KeyRequest>) -> Reply<Self::streamGetStream> {
-        self.chunks_on_db(req, |_, db, r| streams::get(db, r)).await
+        self.chunks_on_db(req, Need::Read, |_, db, r| streams::get(db, r))
+            .await
     }
 
     async fn stream_set(&self, req: Request<tonic::Streaming<pb::Chunk>>) -> Reply<pb::TxHeader> {
@@ -711,7 +713,8 @@ impl ImmuService for Service {
         &self,
         req: Request<pb::VerifiableGetRequest>,
     ) -> Reply<Self::streamVerifiableGetStream> {
-        self.chunks_on_db(req, streams::verifiable_get).await
+        self.chunks_on_db(req, Need::Read, streams::verifiable_get)
+            .await
     }
 
     async fn stream_verifiable_set(
@@ -732,8 +735,10 @@ impl ImmuService for Service {
     type streamScanStream = BoxStream<pb::Chunk>;
 
     async fn stream_scan(&self, req: Request<pb::ScanRequest>) -> Reply<Self::streamScanStream> {
-        self.chunks_on_db(req, |_, db, r| streams::entries(kv::scan(db, r)?))
-            .await
+        self.chunks_on_db(req, Need::Read, |_, db, r| {
+            streams::entries(kv::scan(db, r)?)
+        })
+        .await
     }
 
     type streamZScanStream = BoxStream<pb::Chunk>;
@@ -742,8 +747,10 @@ impl ImmuService for Service {
         &self,
         req: Request<pb::ZScanRequest>,
     ) -> Reply<Self::streamZScanStream> {
-        self.chunks_on_db(req, |_, db, r| streams::zentries(kv::zscan(db, r)?))
-            .await
+        self.chunks_on_db(req, Need::Read, |_, db, r| {
+            streams::zentries(kv::zscan(db, r)?)
+        })
+        .await
     }
 
     type streamHistoryStream = BoxStream<pb::Chunk>;
@@ -752,8 +759,10 @@ impl ImmuService for Service {
         &self,
         req: Request<pb::HistoryRequest>,
     ) -> Reply<Self::streamHistoryStream> {
-        self.chunks_on_db(req, |_, db, r| streams::entries(kv::history(db, r)?))
-            .await
+        self.chunks_on_db(req, Need::Read, |_, db, r| {
+            streams::entries(kv::history(db, r)?)
+        })
+        .await
     }
 
     async fn stream_exec_all(
@@ -773,7 +782,7 @@ impl ImmuService for Service {
     type exportTxStream = BoxStream<pb::Chunk>;
 
     async fn export_tx(&self, req: Request<pb::ExportTxRequest>) -> Reply<Self::exportTxStream> {
-        self.chunks_on_db(req, |_, db, r| streams::export_tx(db, r))
+        self.chunks_on_db(req, Need::Admin, |_, db, r| streams::export_tx(db, r))
             .await
     }
 
