@@ -20,7 +20,8 @@ use tonic::transport::Channel;
 use crate::{percentiles, Args, Figure};
 
 const VALUE_LEN: usize = 100;
-const PRELOADED: u64 = 10_000;
+/// Keys (each written by its own tx, as verified writes are) and rows read by the read trials.
+const PRELOADED: u64 = 2_000;
 
 type Client = ImmuServiceClient<InterceptedService<Channel, Auth>>;
 
@@ -285,11 +286,10 @@ fn local_op(ledger: &Ledger, engine: &Engine, op: Op, key: Vec<u8>, id: i64, sin
 }
 
 fn preload_local(ledger: &Ledger, engine: &Engine) {
+    for i in 0..PRELOADED {
+        ledger.kv().set(vec![(read_key(i), value(i))]).unwrap();
+    }
     for chunk in (0..PRELOADED).collect::<Vec<_>>().chunks(1000) {
-        ledger
-            .kv()
-            .set(chunk.iter().map(|&i| (read_key(i), value(i))).collect())
-            .unwrap();
         let values: Vec<String> = chunk.iter().map(|i| format!("({i}, 'v{i}')")).collect();
         engine
             .execute(
@@ -301,21 +301,20 @@ fn preload_local(ledger: &Ledger, engine: &Engine) {
 }
 
 async fn preload_server(client: &mut Client) {
-    for chunk in (0..PRELOADED).collect::<Vec<_>>().chunks(1000) {
+    for i in 0..PRELOADED {
         client
             .set(pb::SetRequest {
-                k_vs: chunk
-                    .iter()
-                    .map(|&i| pb::KeyValue {
-                        key: read_key(i),
-                        value: value(i),
-                        metadata: None,
-                    })
-                    .collect(),
+                k_vs: vec![pb::KeyValue {
+                    key: read_key(i),
+                    value: value(i),
+                    metadata: None,
+                }],
                 ..Default::default()
             })
             .await
             .unwrap();
+    }
+    for chunk in (0..PRELOADED).collect::<Vec<_>>().chunks(1000) {
         let values: Vec<String> = chunk.iter().map(|i| format!("({i}, 'v{i}')")).collect();
         client
             .sql_exec(pb::SqlExecRequest {
@@ -392,15 +391,18 @@ pub fn run(args: &Args) -> Vec<Figure> {
             .is_none_or(|o| op.name().to_lowercase().contains(&o.to_lowercase()))
     };
     let mut figures = Vec::new();
+    // Numbers every trial of the run: written keys and rows are unique across trials.
+    let mut round = 0;
     for op in Op::ALL.into_iter().filter(|op| wants(*op)) {
         for clients in [1usize, 8, 64] {
             log(&format!("{} with {clients} clients", op.name()));
             let connections: Vec<Client> = rt.block_on(async { futures_join(clients, addr).await });
             let mut remote = Vec::new();
             let mut local = Vec::new();
-            for t in 0..trials {
-                remote.push(rt.block_on(grpc_trial(&connections, op, t, dur)));
-                local.push(local_trial(&ledger, &engine, clients, op, t, dur));
+            for _ in 0..trials {
+                round += 1;
+                remote.push(rt.block_on(grpc_trial(&connections, op, round, dur)));
+                local.push(local_trial(&ledger, &engine, clients, op, round, dur));
             }
             let name = |what: &str| format!("server {} {clients} clients: {what}", op.name());
             let pick = |v: &[Trial], f: fn(&Trial) -> f64| median(v.iter().map(f).collect());
@@ -446,7 +448,8 @@ async fn grpc_trial(connections: &[Client], op: Op, t: usize, dur: Duration) -> 
             let mut client = client.clone();
             tokio::spawn(async move {
                 let mut lat = Vec::new();
-                let mut since = 0;
+                // Verified calls prove against the client's state, as an SDK's do.
+                let mut since = client.current_state(()).await.unwrap().into_inner().tx_id;
                 let mut i = 0u64;
                 while start.elapsed() < dur {
                     let s = Instant::now();
@@ -454,7 +457,7 @@ async fn grpc_trial(connections: &[Client], op: Op, t: usize, dur: Duration) -> 
                         &mut client,
                         op,
                         key_for(op, t, c, i),
-                        sql_id(t + 1, c, i),
+                        sql_id(t, c, i),
                         &mut since,
                     )
                     .await;
@@ -486,7 +489,7 @@ fn local_trial(
             .map(|c| {
                 s.spawn(move || {
                     let mut lat = Vec::new();
-                    let mut since = 0;
+                    let mut since = ledger.state().tx_id;
                     let mut i = 0u64;
                     while start.elapsed() < dur {
                         let st = Instant::now();
@@ -495,7 +498,7 @@ fn local_trial(
                             engine,
                             op,
                             key_for(op, t, c, i),
-                            sql_id(t + 1, c, i),
+                            sql_id(t, c, i),
                             &mut since,
                         );
                         lat.push(st.elapsed());

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use serde_json::{json, Value as Json};
-use stele_ledger::kv::ReadAt;
 use stele_ledger::{Ledger, LedgerError, Options, ScanQuery};
 use stele_sql::Engine;
 
@@ -326,7 +325,7 @@ impl Registry {
                 created_by: String::new(),
                 created_at: crate::now_text(),
             };
-            reg.put_user(user)?;
+            reg.add_user(user)?;
         }
         if !reg.dbs.read().contains_key(DEFAULT_DB) {
             reg.create(DEFAULT_DB, Settings::default(), true)?;
@@ -568,33 +567,31 @@ impl Registry {
         self.users.read().values().cloned().collect()
     }
 
-    pub fn put_user(&self, user: User) -> Result<()> {
+    /// Adds a user; fails with immudb's `user already exists`.
+    pub fn add_user(&self, user: User) -> Result<()> {
         let mut users = self.users.write();
+        if users.contains_key(&user.name) {
+            return Err(ServerError::AlreadyExists("user already exists".into()));
+        }
+        self.store_user(&mut users, user)
+    }
+
+    /// Applies `f` to a stored user and writes it back (under the lock: no lost update).
+    pub fn update_user(&self, name: &str, f: impl FnOnce(&mut User) -> Result<()>) -> Result<()> {
+        let mut users = self.users.write();
+        let mut user = users
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ServerError::NotFound(format!("user {name} not found")))?;
+        f(&mut user)?;
+        self.store_user(&mut users, user)
+    }
+
+    /// Persists a user, then shows it: the map never holds what systemdb does not.
+    fn store_user(&self, users: &mut BTreeMap<String, User>, user: User) -> Result<()> {
         self.system_put(format!("{USER_KEY}{}", user.name), &user.to_json())?;
         users.insert(user.name.clone(), user);
         Ok(())
-    }
-
-    /// Adds a user; fails with immudb's `user already exists`.
-    pub fn add_user(&self, user: User) -> Result<()> {
-        if self.users.read().contains_key(&user.name) {
-            return Err(ServerError::AlreadyExists("user already exists".into()));
-        }
-        self.put_user(user)
-    }
-
-    /// Applies `f` to a stored user and writes it back.
-    pub fn update_user(&self, name: &str, f: impl FnOnce(&mut User) -> Result<()>) -> Result<()> {
-        let mut user = self
-            .user(name)
-            .ok_or_else(|| ServerError::NotFound(format!("user {name} not found")))?;
-        f(&mut user)?;
-        self.put_user(user)
-    }
-
-    /// Reads one stored system key (for tests of what is persisted).
-    pub fn system_get(&self, key: &str) -> Result<Vec<u8>> {
-        Ok(self.system.kv().get(key.as_bytes(), ReadAt::Latest)?.value)
     }
 }
 

@@ -180,7 +180,7 @@ pub fn tx_sql_exec(_s: &Shared, caller: Caller, r: pb::SqlExecRequest) -> Result
             "illegal arguments: the transaction is read-only: use TxSQLQuery, or open a read-write transaction",
         ));
     }
-    let params = sql::params(&r.params)?;
+    let params = crate::convert::params(&r.params)?;
     let result = {
         let _pending = tx.db.request();
         tx.sql.execute(&r.sql, &params)
@@ -215,7 +215,7 @@ pub fn tx_sql_query(caller: &Caller, r: pb::SqlQueryRequest) -> Result<Vec<pb::S
     let tx = open
         .as_mut()
         .ok_or_else(|| ServerError::FailedPrecondition(NO_TX.into()))?;
-    let params = sql::params(&r.params)?;
+    let params = crate::convert::params(&r.params)?;
     let _pending = tx.db.request();
     let rows = tx.sql.query(&r.sql, &params);
     let messages = rows.map_err(ServerError::from).and_then(|mut rows| {

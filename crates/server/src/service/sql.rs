@@ -1,8 +1,6 @@
 //! SQL calls (spec wire §5): requests run in a session of the database's engine; results go
 //! out as `SQLQueryResult` batches; interactive transactions live in a client's session.
 
-use std::collections::HashMap;
-
 use stele_proto::immudb as pb;
 use stele_sql::{ExecResult, Output, RowStream, SqlSession, SqlType, Value};
 
@@ -163,9 +161,4 @@ pub fn describe_table(db: &Database, r: pb::Table) -> Result<pb::SqlQueryResult>
         })
         .collect();
     Ok(pb::SqlQueryResult { columns, rows })
-}
-
-/// Parameters of a request, for the calls that run inside a session's transaction.
-pub fn params(ps: &[pb::NamedParam]) -> Result<HashMap<String, Value>> {
-    convert::params(ps)
 }
