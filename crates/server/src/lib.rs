@@ -16,6 +16,7 @@
 //! Layers:
 //! - [`registry`]: databases and users, persisted in `systemdb`.
 //! - [`auth`]: tokens, sessions, the caller of a call and what it may do.
+//! - `call`: the layer every call passes first (its name, its deadline).
 //! - `convert`: ledger and SQL types to and from the wire's messages.
 //! - `stream`: the chunk framing of the streaming calls.
 //! - `service`: the RPCs, grouped by kind (key/value, verified, SQL, administration, streams).
@@ -24,6 +25,7 @@
 //! (a replica is fed by `replicateTx`), the DCB service.
 
 pub mod auth;
+mod call;
 mod convert;
 mod error;
 pub mod registry;
@@ -171,6 +173,7 @@ pub async fn serve_on(
     // the client's delayed ACK (about 40 ms a call).
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let result = builder
+        .layer(call::CallLayer)
         .add_service(service.into_server())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;

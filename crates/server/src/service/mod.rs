@@ -92,8 +92,8 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = std::result::Result<T, Status>> + 
 /// The RPC's name, for the log line of a failed call.
 fn rpc_name<T>(req: &Request<T>) -> String {
     req.extensions()
-        .get::<tonic::GrpcMethod<'static>>()
-        .map_or_else(|| "?".to_string(), |m| m.method().to_string())
+        .get::<crate::call::RpcName>()
+        .map_or_else(|| "?".to_string(), |n| n.0.clone())
 }
 
 fn failed(rpc: &str, e: ServerError) -> Status {
