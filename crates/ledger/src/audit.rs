@@ -56,8 +56,9 @@ impl Ledger {
                     .db
                     .get_pinned_cf(inner.cf(CF_KV), format::kv_key(&e.key, id))?
                     .ok_or_else(|| fail(id, format!("value of key {:02x?} is missing", e.key)))?;
-                let (md, value) =
+                let record =
                     format::decode_kv_record(&raw, id).map_err(|err| fail(id, err.to_string()))?;
+                let (md, value) = (record.metadata, record.value);
                 if md.to_bytes() != e.metadata {
                     return Err(fail(id, format!("metadata of key {:02x?} differs", e.key)));
                 }

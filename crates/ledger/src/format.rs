@@ -2,15 +2,19 @@
 //!
 //! Column families:
 //! - `tx`:   `u64be(id)` → tx record (header, then the entry list in hashed order).
-//! - `kv`:   `esc(key) ‖ 0x00 0x00 ‖ u64be(!id)` → kv record (`u8 len md ‖ md ‖ value`).
-//!           Every version of every key, newest first; this is both the value store and the
-//!           versioned index (non-indexable entries are kept but flagged by their metadata).
+//! - `kv`:   `esc(key) ‖ 0x00 0x00 ‖ u64be(!id)` → kv record
+//!           (`u8 0x80|len md ‖ md ‖ u64be revision ‖ value`). Every version of every key,
+//!           newest first; this is both the value store and the versioned index
+//!           (non-indexable entries are kept but flagged by their metadata, revision 0).
+//! - `rev`:  `esc(key)` → `u64be` revision of the key's newest indexable version (how many
+//!           indexable versions it has): what a commit reads to number the next one.
 //! - `aht`:  `u8 level ‖ u64be(index)` → 32-byte perfect-subtree hash of the AHT.
 //! - `idx`:  `esc(key) ‖ 0x00 0x00 ‖ u64be(!id)` → kv record with an empty value: derived
 //!           index entries (SQL secondary indexes). Versioned like `kv`, written in the same
 //!           batch as the tx that caused them (or back-filled with older ids), but not part of
 //!           any tx record and not hashed: they can be rebuilt from the hashed entries.
-//! - `default`: `"format"` → `u32be(FORMAT_VERSION)`.
+//! - `default`: `"format"` → `u32be(FORMAT_VERSION)`. Version 1 had no revisions (no
+//!           `rev` family, kv records without the 0x80 flag); opening it migrates it.
 //!
 //! `esc` doubles every 0x00 byte as `0x00 0xFF`, so that the encoding is order-preserving and
 //! prefix-free: all versions of a key are contiguous and keys keep their byte order.
@@ -23,8 +27,9 @@ pub const CF_TX: &str = "tx";
 pub const CF_KV: &str = "kv";
 pub const CF_AHT: &str = "aht";
 pub const CF_IDX: &str = "idx";
+pub const CF_REV: &str = "rev";
 pub const FORMAT_KEY: &[u8] = b"format";
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// Tx record layout version, the first byte of every tx record.
 pub const TX_RECORD_VERSION: u8 = 1;
 
@@ -121,30 +126,72 @@ pub fn decode_kv_key(raw: &[u8]) -> Result<(Vec<u8>, TxId)> {
 
 // ---------- kv records ----------
 
+/// Set in a kv record's first byte when the record carries its revision (every kv record
+/// since format version 2; idx records never do).
+const REVISION_FLAG: u8 = 0x80;
+
+/// A kv record without a revision (the `idx` family's records).
 pub fn encode_kv_record(md: &[u8], value: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + md.len() + value.len());
-    kv_record_into(&mut out, md, value);
-    out
-}
-
-/// [`encode_kv_record`], appended to `out`.
-pub fn kv_record_into(out: &mut Vec<u8>, md: &[u8], value: &[u8]) {
     out.push(md.len() as u8);
     out.extend_from_slice(md);
     out.extend_from_slice(value);
+    out
 }
 
-/// Splits a kv record into metadata and value.
-pub fn decode_kv_record(raw: &[u8], tx: TxId) -> Result<(KvMetadata, &[u8])> {
-    let mdlen = *raw
+/// A kv record carrying `revision`, appended to `out`; returns the offset of the revision
+/// within the appended bytes (a committer stamps it in place, see [`set_kv_revision`]).
+pub fn kv_record_into(out: &mut Vec<u8>, md: &[u8], revision: u64, value: &[u8]) -> usize {
+    debug_assert!(md.len() < REVISION_FLAG as usize);
+    out.push(REVISION_FLAG | md.len() as u8);
+    out.extend_from_slice(md);
+    out.extend_from_slice(&revision.to_be_bytes());
+    out.extend_from_slice(value);
+    1 + md.len()
+}
+
+/// Overwrites the revision of a record laid out by [`kv_record_into`] (at `at`).
+pub fn set_kv_revision(record: &mut [u8], at: usize, revision: u64) {
+    record[at..at + 8].copy_from_slice(&revision.to_be_bytes());
+}
+
+/// A decoded kv record.
+#[derive(Debug, Clone, Copy)]
+pub struct KvRecord<'a> {
+    pub metadata: KvMetadata,
+    /// 0 for a non-indexable entry, an idx record, or a record from before format 2.
+    pub revision: u64,
+    pub value: &'a [u8],
+}
+
+/// Splits a kv record into metadata, revision and value.
+pub fn decode_kv_record(raw: &[u8], tx: TxId) -> Result<KvRecord<'_>> {
+    let first = *raw
         .first()
-        .ok_or_else(|| LedgerError::corrupted(tx, "empty kv record"))? as usize;
-    if raw.len() < 1 + mdlen {
+        .ok_or_else(|| LedgerError::corrupted(tx, "empty kv record"))?;
+    let mdlen = (first & !REVISION_FLAG) as usize;
+    let revlen = if first & REVISION_FLAG != 0 { 8 } else { 0 };
+    if raw.len() < 1 + mdlen + revlen {
         return Err(LedgerError::corrupted(tx, "truncated kv record"));
     }
-    let md = KvMetadata::from_bytes(&raw[1..1 + mdlen])
+    let metadata = KvMetadata::from_bytes(&raw[1..1 + mdlen])
         .map_err(|e| LedgerError::corrupted(tx, e.to_string()))?;
-    Ok((md, &raw[1 + mdlen..]))
+    let revision = match revlen {
+        0 => 0,
+        _ => u64::from_be_bytes(raw[1 + mdlen..1 + mdlen + 8].try_into().unwrap()),
+    };
+    Ok(KvRecord {
+        metadata,
+        revision,
+        value: &raw[1 + mdlen + revlen..],
+    })
+}
+
+/// The `rev` family's key of `key`.
+pub fn rev_key(key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + 2);
+    escape_into(&mut out, key);
+    out
 }
 
 // ---------- tx records ----------

@@ -30,7 +30,7 @@ use stele_proof::{
     Digest, EntrySpec, KvMetadata, ProofError, TxHeader, TxId, GENESIS_ALH,
 };
 
-use crate::format::{self, CF_AHT, CF_IDX, CF_KV, CF_TX};
+use crate::format::{self, CF_AHT, CF_IDX, CF_KV, CF_REV, CF_TX};
 use crate::prepare::{KvRecords, PreparedEntries};
 use crate::{LedgerError, Result};
 
@@ -195,6 +195,9 @@ struct Prepared {
     /// precondition checks).
     keys: Vec<Vec<u8>>,
     metadata: Vec<KvMetadata>,
+    /// Per entry, its `rev` key (empty for a non-indexable entry): computed by the caller,
+    /// so the committer only looks them up.
+    rev_keys: Vec<Vec<u8>>,
     eh: Digest,
     preconditions: Vec<Precondition>,
     index_entries: Vec<IndexEntry>,
@@ -341,6 +344,9 @@ pub struct Ledger {
     pub(crate) inner: Inner,
 }
 
+/// Every column family of a ledger (see [`format`]).
+const ALL_CFS: [&str; 5] = [CF_TX, CF_KV, CF_AHT, CF_IDX, CF_REV];
+
 pub(crate) fn now_secs() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -364,15 +370,23 @@ impl Ledger {
         // families (`aht`, `idx`) with the big ones, and bounds recovery's replay too.
         db_opts.set_recycle_log_file_num(4);
         db_opts.set_max_total_wal_size(opts.wal_size_cap);
-        let cfs = [CF_TX, CF_KV, CF_AHT, CF_IDX].map(|n| {
+        let cfs = ALL_CFS.map(|n| {
             let mut o = rocksdb::Options::default();
             o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            if n == CF_REV {
+                // Point reads only, mostly of keys never written before: a bloom filter
+                // answers those without reading a block.
+                let mut t = rocksdb::BlockBasedOptions::default();
+                t.set_bloom_filter(10.0, false);
+                o.set_block_based_table_factory(&t);
+            }
             ColumnFamilyDescriptor::new(n, o)
         });
         let db = DB::open_cf_descriptors(&db_opts, &path, cfs)?;
         match db.get(format::FORMAT_KEY)? {
             None => db.put(format::FORMAT_KEY, format::FORMAT_VERSION.to_be_bytes())?,
             Some(v) if v[..] == format::FORMAT_VERSION.to_be_bytes() => {}
+            Some(v) if v[..] == 1u32.to_be_bytes() => crate::migrate::revisions(&db)?,
             Some(v) => {
                 return Err(LedgerError::corrupted(
                     0,
@@ -412,7 +426,7 @@ impl Ledger {
     /// Writes every memtable to table files (what is committed is already durable in the WAL;
     /// this shortens recovery).
     pub fn flush(&self) -> Result<()> {
-        for cf in [CF_TX, CF_KV, CF_AHT, CF_IDX] {
+        for cf in ALL_CFS {
             self.inner.db.flush_cf(self.inner.cf(cf))?;
         }
         Ok(())
@@ -420,7 +434,7 @@ impl Ledger {
 
     /// Compacts every column family's whole key range (reclaims space, speeds up reads).
     pub fn compact(&self) {
-        for cf in [CF_TX, CF_KV, CF_AHT, CF_IDX] {
+        for cf in ALL_CFS {
             self.inner
                 .db
                 .compact_range_cf(self.inner.cf(cf), None::<&[u8]>, None::<&[u8]>);
@@ -575,12 +589,21 @@ impl Ledger {
                 String::from_utf8_lossy(w[0])
             )));
         }
+        let rev_keys = keys
+            .iter()
+            .zip(&metadata)
+            .map(|(k, md)| match md.non_indexable {
+                true => Vec::new(),
+                false => format::rev_key(k),
+            })
+            .collect();
         Ok(Prepared {
             nentries: n as u32,
             entry_records: prepared.records,
             kv: prepared.kv,
             keys,
             metadata,
+            rev_keys,
             eh,
             preconditions: c.preconditions,
             index_entries: c.index_entries,
@@ -671,7 +694,7 @@ impl Inner {
                 break;
             }
             let tx = !u64::from_be_bytes(k[prefix.len()..].try_into().unwrap());
-            let (md, _) = format::decode_kv_record(it.value().unwrap(), tx)?;
+            let md = format::decode_kv_record(it.value().unwrap(), tx)?.metadata;
             if !md.non_indexable {
                 return Ok(Some((tx, md)));
             }
@@ -888,7 +911,7 @@ impl Inner {
             // The first version of a key met is its newest; nothing newer is committed while
             // the leader checks.
             let (key, tx) = format::decode_kv_key(raw)?;
-            let (md, _) = format::decode_kv_record(it.value().unwrap(), tx)?;
+            let md = format::decode_kv_record(it.value().unwrap(), tx)?.metadata;
             let live = overlay.idx.get(&key).copied().unwrap_or(!md.deleted);
             if live && key.as_slice() != except && !deleted_by_tx(&key) {
                 return Ok(true);
@@ -964,6 +987,16 @@ impl Inner {
         // Per watched prefix written by this group: its last tx and greatest key.
         let mut touched: Vec<Option<(TxId, Vec<u8>)>> = vec![None; watched.list.len()];
         let mut memo = MatchMemo::default();
+        let mut revisions = match self.newest_revisions(&group) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = e.to_string();
+                return group
+                    .into_iter()
+                    .map(|(t, _)| (t, Err(LedgerError::CommitFailed(msg.clone()))))
+                    .collect();
+            }
+        };
         for (i, (ticket, tx)) in group.into_iter().enumerate() {
             if let Err(e) = self.check_preconditions(
                 &tx.preconditions,
@@ -991,7 +1024,8 @@ impl Inner {
             let hits: Vec<(usize, Vec<u8>)> =
                 hits.into_iter().map(|(i, k)| (i, k.to_vec())).collect();
             let track = i < track_until;
-            match self.append(&mut batch, tx, &mut chain, track.then_some(&mut overlay)) {
+            let overlay = track.then_some(&mut overlay);
+            match self.append(&mut batch, tx, &mut chain, &mut revisions, overlay) {
                 Ok((header, wants_sync)) => {
                     for (i, key) in hits {
                         let t = touched[i].get_or_insert_with(|| (header.id, Vec::new()));
@@ -1042,12 +1076,42 @@ impl Inner {
         answers
     }
 
+    /// The newest revision of every indexable key the group writes, as committed (0 for a
+    /// key never written): one batched point read of the `rev` family.
+    fn newest_revisions(&self, group: &[(u64, Prepared)]) -> Result<HashMap<Vec<u8>, u64>> {
+        let mut keys: Vec<&[u8]> = group
+            .iter()
+            .flat_map(|(_, tx)| tx.rev_keys.iter())
+            .filter(|k| !k.is_empty())
+            .map(Vec::as_slice)
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let found = self.db.batched_multi_get_cf(self.cf(CF_REV), &keys, true);
+        let mut out = HashMap::with_capacity(keys.len());
+        for (key, got) in keys.into_iter().zip(found) {
+            let revision = match got? {
+                None => 0,
+                Some(v) => u64::from_be_bytes(
+                    AsRef::<[u8]>::as_ref(&v)
+                        .try_into()
+                        .map_err(|_| LedgerError::corrupted(0, "bad revision record"))?,
+                ),
+            };
+            out.insert(key.to_vec(), revision);
+        }
+        Ok(out)
+    }
+
     /// Chains one prepared tx onto the chain's tip and adds its records to `batch`.
+    /// `revisions` holds the newest revision of each key the group writes (by `rev` key),
+    /// advanced here for this tx's indexable entries.
     fn append(
         &self,
         batch: &mut WriteBatch,
         mut tx: Prepared,
         chain: &mut Chain,
+        revisions: &mut HashMap<Vec<u8>, u64>,
         overlay: Option<&mut GroupOverlay>,
     ) -> Result<(TxHeader, bool)> {
         let id = chain.state.tx_id + 1;
@@ -1089,9 +1153,23 @@ impl Inner {
         let mut record = format::encode_tx_header(&header);
         record.extend_from_slice(&tx.entry_records);
         batch.put_cf(self.cf(CF_TX), id.to_be_bytes(), record);
+        let rev_cf = self.cf(CF_REV);
+        let mut own = Vec::with_capacity(tx.keys.len());
+        for rev_key in &tx.rev_keys {
+            if rev_key.is_empty() {
+                own.push(0);
+                continue;
+            }
+            let newest = revisions
+                .get_mut(rev_key.as_slice())
+                .ok_or_else(|| LedgerError::CommitFailed("a key's revision was not read".into()))?;
+            *newest += 1;
+            own.push(*newest);
+            batch.put_cf(rev_cf, rev_key, newest.to_be_bytes());
+        }
         let kv_cf = self.cf(CF_KV);
         tx.kv
-            .stamp(id, |key, record| batch.put_cf(kv_cf, key, record));
+            .stamp(id, &own, |key, record| batch.put_cf(kv_cf, key, record));
         let idx_cf = self.cf(CF_IDX);
         for e in &tx.index_entries {
             let md = KvMetadata {

@@ -10,11 +10,15 @@
 //!   the new AHT nodes: after a crash a tx is wholly there or not at all. No WAL of our own.
 //! - Tx ids are consecutive from 1; header version 1, empty tx metadata, `blTxID = id − 1`.
 //! - A commit is acknowledged only after its batch is written (and synced, unless `no_sync`).
-//! - Every key keeps every version; nothing is ever overwritten or deleted in RocksDB.
+//! - Every key keeps every version; no version is ever overwritten or deleted in RocksDB
+//!   (only the `rev` family's per-key counters, derived data, are).
+//! - A version's revision (1 for a key's first indexable version) is stored with it at
+//!   commit, so reads report revisions without counting versions.
 //!
 //! Layers, bottom up:
 //! - [`format`]: the bytes in each column family.
 //! - [`ledger`]: open/recover, state, validation and the group-commit pipeline.
+//! - `migrate`: bringing a data directory of an older format up to date, once, at open.
 //! - `prepare`: validating, hashing and encoding a tx's entries before it is queued.
 //! - [`read`]: snapshot reads, history, scans, txs.
 //! - [`proofs`]: inclusion and dual proofs from the stored history.
@@ -29,6 +33,7 @@ mod error;
 pub mod format;
 pub mod kv;
 mod ledger;
+mod migrate;
 mod prepare;
 mod proofs;
 mod read;

@@ -11,18 +11,19 @@ use crate::format;
 use crate::ledger::{NewEntry, Options};
 use crate::{LedgerError, Result};
 
-/// Kv keys (with a placeholder tx id, set at commit) and kv records, back to back in one
-/// buffer: a big transaction costs two allocations here, not two per entry.
+/// Kv keys (with a placeholder tx id, set at commit) and kv records (with a placeholder
+/// revision, set at commit), back to back in one buffer: a big transaction costs two
+/// allocations here, not two per entry.
 pub(crate) struct KvRecords {
     buf: Vec<u8>,
-    /// Per entry, where its key ends and where its record ends.
-    ends: Vec<(usize, usize)>,
+    /// Per entry, where its key ends, where its revision starts and where its record ends.
+    ends: Vec<(usize, usize, usize)>,
 }
 
 impl KvRecords {
     fn with_capacity(entries: usize, bytes: usize) -> KvRecords {
         KvRecords {
-            buf: Vec::with_capacity(bytes + entries * 16),
+            buf: Vec::with_capacity(bytes + entries * 24),
             ends: Vec::with_capacity(entries),
         }
     }
@@ -30,16 +31,18 @@ impl KvRecords {
     fn push(&mut self, key: &[u8], md: &[u8], value: &[u8]) {
         format::kv_key_into(&mut self.buf, key, 0);
         let key_end = self.buf.len();
-        format::kv_record_into(&mut self.buf, md, value);
-        self.ends.push((key_end, self.buf.len()));
+        let rev_at = key_end + format::kv_record_into(&mut self.buf, md, 0, value);
+        self.ends.push((key_end, rev_at, self.buf.len()));
     }
 
-    /// Stamps every key with the tx id that writes it and hands each `(key, record)` over.
-    pub(crate) fn stamp(&mut self, id: TxId, mut put: impl FnMut(&[u8], &[u8])) {
+    /// Stamps every key with the tx id that writes it and every record with its revision
+    /// (`revisions[i]` for entry `i`), and hands each `(key, record)` over.
+    pub(crate) fn stamp(&mut self, id: TxId, revisions: &[u64], mut put: impl FnMut(&[u8], &[u8])) {
         let rev = (!id).to_be_bytes();
         let mut start = 0;
-        for &(key_end, end) in &self.ends {
+        for (&(key_end, rev_at, end), &revision) in self.ends.iter().zip(revisions) {
             self.buf[key_end - 8..key_end].copy_from_slice(&rev);
+            format::set_kv_revision(&mut self.buf, rev_at, revision);
             put(&self.buf[start..key_end], &self.buf[key_end..end]);
             start = end;
         }

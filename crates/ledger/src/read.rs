@@ -24,7 +24,8 @@ pub struct Entry {
     pub metadata: KvMetadata,
     /// The tx that wrote this version.
     pub tx: TxId,
-    /// 1-based position of this version among the key's versions (0 where not computed: scans).
+    /// 1-based position of this version among the key's indexable versions (deletes count),
+    /// stored at commit; 0 for a non-indexable entry and for derived index entries.
     pub revision: u64,
 }
 
@@ -92,23 +93,19 @@ impl Ledger {
     /// The newest live version of `key` at `snapshot` (latest when `None`), with its revision.
     pub fn get(&self, key: &[u8], snapshot: Option<TxId>) -> Result<Entry> {
         let snapshot = self.snapshot_or_latest(snapshot)?;
-        let mut versions = self.versions_desc(key, snapshot, 1);
-        let newest = versions
+        let newest = self
+            .versions_desc(key, snapshot, 1)
             .next()
             .transpose()?
             .ok_or(LedgerError::KeyNotFound)?;
         if !newest.is_live(now_secs()) {
             return Err(LedgerError::KeyNotFound);
         }
-        let older = versions.try_fold(0u64, |n, v| v.map(|_| n + 1))?;
-        Ok(Entry {
-            revision: older + 1,
-            ..newest
-        })
+        Ok(newest)
     }
 
-    /// The newest live version of `key` at `snapshot`, without counting its revision (one
-    /// seek): `None` when absent, deleted or expired.
+    /// The newest live version of `key` at `snapshot` (one seek): `None` when absent, deleted
+    /// or expired.
     pub fn get_latest(&self, key: &[u8], snapshot: TxId) -> Result<Option<Entry>> {
         match self.versions_desc(key, snapshot, 1).next().transpose()? {
             Some(e) if e.is_live(now_secs()) => Ok(Some(e)),
@@ -182,7 +179,8 @@ impl Ledger {
                 it.seek(&target);
                 continue;
             }
-            let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
+            let record = format::decode_kv_record(it.value().unwrap(), tx)?;
+            let (md, value) = (record.metadata, record.value);
             if md.non_indexable {
                 it.next();
                 continue;
@@ -211,19 +209,13 @@ impl Ledger {
             .db
             .get_pinned_cf(self.inner.cf(CF_KV), format::kv_key(key, tx))?
             .ok_or(LedgerError::KeyNotFound)?;
-        let (metadata, value) = format::decode_kv_record(&raw, tx)?;
-        let revision = if metadata.non_indexable {
-            0
-        } else {
-            self.versions_desc(key, tx, 0)
-                .try_fold(0u64, |n, v| v.map(|_| n + 1))?
-        };
+        let record = format::decode_kv_record(&raw, tx)?;
         Ok(Entry {
             key: key.to_vec(),
-            value: value.to_vec(),
-            metadata,
+            value: record.value.to_vec(),
+            metadata: record.metadata,
             tx,
-            revision,
+            revision: record.revision,
         })
     }
 
@@ -236,12 +228,11 @@ impl Ledger {
         snapshot: Option<TxId>,
     ) -> Result<Entry> {
         let snapshot = self.snapshot_or_latest(snapshot)?;
-        let total = self
-            .versions_desc(key, snapshot, 0)
-            .try_fold(0u64, |n, v| v.map(|_| n + 1))?;
-        if total == 0 {
-            return Err(LedgerError::KeyNotFound);
-        }
+        // The newest version at the snapshot carries the count of versions up to it.
+        let total = match self.versions_desc(key, snapshot, 0).next().transpose()? {
+            Some(newest) => newest.revision,
+            None => return Err(LedgerError::KeyNotFound),
+        };
         let rev = if revision > 0 {
             revision
         } else {
@@ -251,18 +242,13 @@ impl Ledger {
             return Err(LedgerError::InvalidRevision);
         }
         let skip = (total - rev as u64) as usize;
-        let e = self
-            .versions_desc(key, snapshot, usize::MAX)
+        self.versions_desc(key, snapshot, usize::MAX)
             .nth(skip)
-            .ok_or(LedgerError::InvalidRevision)??;
-        Ok(Entry {
-            revision: rev as u64,
-            ..e
-        })
+            .ok_or(LedgerError::InvalidRevision)?
     }
 
-    /// Every indexable version of `key` at `snapshot`, newest first, revisions unset; only the
-    /// first `with_values` versions carry their value (counting needs none).
+    /// Every indexable version of `key` at `snapshot`, newest first; only the first
+    /// `with_values` versions carry their value.
     fn versions_desc<'a>(
         &'a self,
         key: &[u8],
@@ -295,13 +281,13 @@ impl Ledger {
                 return None;
             }
             let tx = !u64::from_be_bytes(k[prefix.len()..].try_into().unwrap());
-            let decoded = format::decode_kv_record(it.value().unwrap(), tx).map(|(md, v)| {
-                let value = if with_values > 0 && !md.non_indexable {
-                    v.to_vec()
+            let decoded = format::decode_kv_record(it.value().unwrap(), tx).map(|r| {
+                let value = if with_values > 0 && !r.metadata.non_indexable {
+                    r.value.to_vec()
                 } else {
                     Vec::new()
                 };
-                (md, value)
+                (r.metadata, r.revision, value)
             });
             it.next();
             match decoded {
@@ -309,15 +295,15 @@ impl Ledger {
                     done = true;
                     return Some(Err(e));
                 }
-                Ok((md, _)) if md.non_indexable => continue,
-                Ok((metadata, value)) => {
+                Ok((md, _, _)) if md.non_indexable => continue,
+                Ok((metadata, revision, value)) => {
                     with_values = with_values.saturating_sub(1);
                     return Some(Ok(Entry {
                         key: key.clone(),
                         value,
                         metadata,
                         tx,
-                        revision: 0,
+                        revision,
                     }));
                 }
             }
@@ -330,10 +316,6 @@ impl Ledger {
         let mut all = self
             .versions_desc(key, snapshot, usize::MAX)
             .collect::<Result<Vec<_>>>()?;
-        let total = all.len() as u64;
-        for (i, e) in all.iter_mut().enumerate() {
-            e.revision = total - i as u64;
-        }
         if !q.desc {
             all.reverse();
         }
@@ -384,9 +366,9 @@ impl Ledger {
             }
             let Some((_, tx)) = decoded else { break };
             if tx <= snapshot {
-                let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
-                if !md.non_indexable {
-                    versions.push((tx, md, value.to_vec()));
+                let r = format::decode_kv_record(it.value().unwrap(), tx)?;
+                if !r.metadata.non_indexable {
+                    versions.push((tx, r.metadata, r.value.to_vec()));
                 }
             }
             it.next();
@@ -444,17 +426,17 @@ impl Ledger {
                     it.seek(format::kv_key(&key, snapshot));
                     continue;
                 }
-                let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
-                if md.non_indexable {
+                let r = format::decode_kv_record(it.value().unwrap(), tx)?;
+                if r.metadata.non_indexable {
                     it.next();
                     continue;
                 }
                 let e = Entry {
                     key,
-                    value: value.to_vec(),
-                    metadata: md,
+                    value: r.value.to_vec(),
+                    metadata: r.metadata,
                     tx,
-                    revision: 0,
+                    revision: r.revision,
                 };
                 let next = format::kv_key(&e.key, 0);
                 if !emit(e) {
@@ -494,14 +476,14 @@ impl Ledger {
                 }
                 let (key, tx) = decoded.unwrap();
                 if in_upper(&key) && tx <= snapshot {
-                    let (md, value) = format::decode_kv_record(it.value().unwrap(), tx)?;
-                    if !md.non_indexable {
+                    let r = format::decode_kv_record(it.value().unwrap(), tx)?;
+                    if !r.metadata.non_indexable {
                         candidate = Some(Entry {
                             key,
-                            value: value.to_vec(),
-                            metadata: md,
+                            value: r.value.to_vec(),
+                            metadata: r.metadata,
                             tx,
-                            revision: 0,
+                            revision: r.revision,
                         });
                     }
                 }
@@ -533,7 +515,7 @@ impl Ledger {
             .db
             .get_pinned_cf(self.inner.cf(CF_KV), format::kv_key(key, id))?
             .ok_or_else(|| LedgerError::corrupted(id, "entry value missing"))?;
-        Ok(format::decode_kv_record(&raw, id)?.1.to_vec())
+        Ok(format::decode_kv_record(&raw, id)?.value.to_vec())
     }
 
     /// The first committed tx whose timestamp is at or after `ts` (unix seconds), if any.

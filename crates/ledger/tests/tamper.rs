@@ -1,7 +1,7 @@
 //! Tampering: changing any stored byte directly in RocksDB (a value, a key, a header byte, an
 //! AHT node) makes `verify` fail, and the error names the tx.
 
-use stele_ledger::format::{self, CF_AHT, CF_IDX, CF_KV, CF_TX};
+use stele_ledger::format::{self, CF_AHT, CF_IDX, CF_KV, CF_REV, CF_TX};
 use stele_ledger::rocksdb::{ColumnFamilyDescriptor, Options as DbOptions, DB};
 use stele_ledger::{Ledger, LedgerError, NewEntry, Options};
 
@@ -22,7 +22,7 @@ fn build(dir: &std::path::Path) {
 }
 
 fn raw_db(dir: &std::path::Path) -> DB {
-    let cfs = [CF_TX, CF_KV, CF_AHT, CF_IDX]
+    let cfs = [CF_TX, CF_KV, CF_AHT, CF_IDX, CF_REV]
         .map(|n| ColumnFamilyDescriptor::new(n, DbOptions::default()));
     DB::open_cf_descriptors(&DbOptions::default(), dir, cfs).unwrap()
 }

@@ -12,7 +12,11 @@ fn our_proto_matches_the_descriptor_immudb_py_ships() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("immudb.pb");
     std::fs::write(&path, stele_proto::immudb::FILE_DESCRIPTOR_SET).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/compare_descriptor.py");
+    // The package directory as cargo gives it when running the test (a binary built from
+    // another checkout sharing the target directory would carry that checkout's path).
+    let package = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let script = format!("{package}/tests/compare_descriptor.py");
     let out = std::process::Command::new(python)
         .arg(script)
         .arg(&path)
