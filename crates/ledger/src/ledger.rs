@@ -174,6 +174,12 @@ pub struct Commit {
     pub index_entries: Vec<IndexEntry>,
     /// Acknowledge once written to RocksDB's WAL without waiting for the disk sync (bulk loads).
     pub no_sync: bool,
+    /// Number no revisions for this tx's entries: they store revision 0 and reads count the
+    /// key's versions instead. For layers whose keys are never read by revision on a hot
+    /// path (SQL rows): numbering costs a read and a write per entry at commit. A layer keeps
+    /// to one choice for its keys (a numbered write after unnumbered ones would count from
+    /// the last numbered version).
+    pub unnumbered: bool,
 }
 
 /// What the ledger's state is: the last committed tx and its Alh (`H("")` when empty).
@@ -195,8 +201,8 @@ struct Prepared {
     /// precondition checks).
     keys: Vec<Vec<u8>>,
     metadata: Vec<KvMetadata>,
-    /// Per entry, its `rev` key (empty for a non-indexable entry): computed by the caller,
-    /// so the committer only looks them up.
+    /// Per entry, its `rev` key (empty for an entry that gets no revision: non-indexable, or
+    /// an unnumbered commit's): computed by the caller, so the committer only looks them up.
     rev_keys: Vec<Vec<u8>>,
     eh: Digest,
     preconditions: Vec<Precondition>,
@@ -592,7 +598,7 @@ impl Ledger {
         let rev_keys = keys
             .iter()
             .zip(&metadata)
-            .map(|(k, md)| match md.non_indexable {
+            .map(|(k, md)| match md.non_indexable || c.unnumbered {
                 true => Vec::new(),
                 false => format::rev_key(k),
             })

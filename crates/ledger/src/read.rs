@@ -25,7 +25,8 @@ pub struct Entry {
     /// The tx that wrote this version.
     pub tx: TxId,
     /// 1-based position of this version among the key's indexable versions (deletes count),
-    /// stored at commit; 0 for a non-indexable entry and for derived index entries.
+    /// stored at commit; 0 for a non-indexable entry, a derived index entry, and in scans of
+    /// keys written by unnumbered commits (`Commit::unnumbered`).
     pub revision: u64,
 }
 
@@ -100,6 +101,11 @@ impl Ledger {
             .ok_or(LedgerError::KeyNotFound)?;
         if !newest.is_live(now_secs()) {
             return Err(LedgerError::KeyNotFound);
+        }
+        if newest.revision == 0 {
+            // Written by an unnumbered commit: count.
+            let revision = self.count_versions(key, snapshot)?;
+            return Ok(Entry { revision, ..newest });
         }
         Ok(newest)
     }
@@ -210,12 +216,16 @@ impl Ledger {
             .get_pinned_cf(self.inner.cf(CF_KV), format::kv_key(key, tx))?
             .ok_or(LedgerError::KeyNotFound)?;
         let record = format::decode_kv_record(&raw, tx)?;
+        let revision = match record.revision {
+            0 if !record.metadata.non_indexable => self.count_versions(key, tx)?,
+            r => r,
+        };
         Ok(Entry {
             key: key.to_vec(),
             value: record.value.to_vec(),
             metadata: record.metadata,
             tx,
-            revision: record.revision,
+            revision,
         })
     }
 
@@ -230,7 +240,8 @@ impl Ledger {
         let snapshot = self.snapshot_or_latest(snapshot)?;
         // The newest version at the snapshot carries the count of versions up to it.
         let total = match self.versions_desc(key, snapshot, 0).next().transpose()? {
-            Some(newest) => newest.revision,
+            Some(newest) if newest.revision > 0 => newest.revision,
+            Some(_) => self.count_versions(key, snapshot)?,
             None => return Err(LedgerError::KeyNotFound),
         };
         let rev = if revision > 0 {
@@ -242,13 +253,26 @@ impl Ledger {
             return Err(LedgerError::InvalidRevision);
         }
         let skip = (total - rev as u64) as usize;
-        self.versions_desc(key, snapshot, usize::MAX)
+        let e = self
+            .versions_desc(key, snapshot, usize::MAX)
             .nth(skip)
-            .ok_or(LedgerError::InvalidRevision)?
+            .ok_or(LedgerError::InvalidRevision)??;
+        Ok(Entry {
+            revision: rev as u64,
+            ..e
+        })
     }
 
-    /// Every indexable version of `key` at `snapshot`, newest first; only the first
-    /// `with_values` versions carry their value.
+    /// How many indexable versions `key` has at `snapshot` (one iterator step a version):
+    /// the revision of a version an unnumbered commit wrote.
+    fn count_versions(&self, key: &[u8], snapshot: TxId) -> Result<u64> {
+        self.versions_desc(key, snapshot, 0)
+            .try_fold(0u64, |n, v| v.map(|_| n + 1))
+    }
+
+    /// Every indexable version of `key` at `snapshot`, newest first, with their stored
+    /// revisions (0 where an unnumbered commit wrote them); only the first `with_values`
+    /// versions carry their value.
     fn versions_desc<'a>(
         &'a self,
         key: &[u8],
@@ -316,6 +340,11 @@ impl Ledger {
         let mut all = self
             .versions_desc(key, snapshot, usize::MAX)
             .collect::<Result<Vec<_>>>()?;
+        // Positions, so that unnumbered versions are numbered too.
+        let total = all.len() as u64;
+        for (i, e) in all.iter_mut().enumerate() {
+            e.revision = total - i as u64;
+        }
         if !q.desc {
             all.reverse();
         }

@@ -175,3 +175,44 @@ fn format_1_directory_is_numbered_when_opened() {
         format::FORMAT_VERSION.to_be_bytes()
     );
 }
+
+#[test]
+fn unnumbered_commits_are_counted_when_read() {
+    use stele_ledger::Commit;
+    let dir = tempfile::tempdir().unwrap();
+    let l = Ledger::open(dir.path(), Options::default()).unwrap();
+    let mut txs = Vec::new();
+    for i in 0..4u64 {
+        let mut e = NewEntry::new(&b"row"[..], i.to_be_bytes());
+        e.metadata.deleted = i == 1;
+        let commit = Commit {
+            entries: vec![e, entry(b"k0", 3)],
+            unnumbered: true,
+            ..Default::default()
+        };
+        txs.push(l.commit_with(commit).unwrap().id);
+    }
+    assert_eq!(l.get(b"row", None).unwrap().revision, 4);
+    assert_eq!(l.get(b"row", Some(txs[2])).unwrap().revision, 3);
+    for (i, tx) in txs.iter().enumerate() {
+        assert_eq!(l.get_at_tx(b"row", *tx).unwrap().revision, i as u64 + 1);
+        assert_eq!(
+            l.get_at_revision(b"row", i as i64 + 1, None).unwrap().tx,
+            *tx
+        );
+    }
+    assert_eq!(l.get_at_revision(b"row", -3, None).unwrap().revision, 1);
+    let hist = l.history(b"row", &HistoryQuery::default()).unwrap();
+    assert_eq!(
+        hist.iter().map(|e| e.revision).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    // A scan reports what is stored: 0 for an unnumbered version.
+    let scanned = l
+        .scan(&ScanQuery {
+            prefix: b"row".to_vec(),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((scanned.len(), scanned[0].revision), (1, 0));
+}

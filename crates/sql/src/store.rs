@@ -468,6 +468,8 @@ impl SqlStore {
             preconditions,
             index_entries,
             no_sync: false,
+            // Rows are read by revision only in HISTORY OF, which counts them.
+            unnumbered: true,
         };
         Ok(Some(self.ledger.commit_with(commit).map_err(map_conflict)?))
     }
