@@ -145,10 +145,15 @@ fn plan_key(prefix: &[u8], cols: &[&Column], filters: &[&Expr]) -> Option<KeyPla
                 break;
             }
             // A value too long for the column equals no stored value: it selects nothing.
-            let encoded: Vec<Vec<u8>> = vals
+            // Sorted and de-duplicated: the ranges come out in key order (what a scan without
+            // ORDER BY returns) and each key once, however the IN list repeats or orders them.
+            // The encoding is order-preserving and prefix-free, so the products stay sorted.
+            let mut encoded: Vec<Vec<u8>> = vals
                 .iter()
                 .filter_map(|v| encoding::encode_key_value(v, col.ty, col.max_len).ok())
                 .collect();
+            encoded.sort_unstable();
+            encoded.dedup();
             prefixes = prefixes
                 .iter()
                 .flat_map(|p| {
