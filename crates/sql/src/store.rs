@@ -1183,6 +1183,14 @@ impl SqlStore {
                 ws.greatest.len() - 1
             }
         };
+        // A column listed twice would write one of its values and drop the other.
+        if let Some(name) = (1..columns.len()).find_map(|i| {
+            columns[..i]
+                .contains(&columns[i])
+                .then(|| columns[i].clone())
+        }) {
+            return Err(SqlError::DuplicatedColumn(name));
+        }
         // Rows that list every column in the table's order are used as they are.
         let in_table_order = columns.len() == t.columns.len()
             && columns.iter().zip(&t.columns).all(|(n, c)| *n == c.name);
@@ -1250,16 +1258,17 @@ impl SqlStore {
                 *v = convert_owned(std::mem::replace(v, Value::Null), c, &t.name)?;
             }
             // An explicit AUTO_INCREMENT key at or below the highest one ever written must name
-            // an existing row.
+            // an existing row, for UPSERT too; only INSERT allocates a key it is not given.
             let mut explicit_old_id = false;
-            if let (Some(pos), WriteKind::Insert | WriteKind::InsertOrIgnore) = (auto, kind) {
+            if let Some(pos) = auto {
+                let allocates = matches!(kind, WriteKind::Insert | WriteKind::InsertOrIgnore);
                 match values[pos] {
-                    Value::Null => {
+                    Value::Null if allocates => {
                         max_auto += 1;
                         values[pos] = Value::Integer(max_auto);
                     }
                     Value::Integer(v) if v > max_auto => max_auto = v,
-                    Value::Integer(_) => explicit_old_id = true,
+                    Value::Integer(_) if kind != WriteKind::Delete => explicit_old_id = true,
                     _ => {}
                 }
             }
