@@ -1424,7 +1424,7 @@ impl Engine {
                 continue;
             };
             let t = cat.table(&name)?;
-            let range = self.resolve_period(p, cat.snapshot)?;
+            let range = self.resolve_period(p, cat.snapshot, ws.now_micros)?;
             self.register(
                 &ctx,
                 t,
@@ -1605,7 +1605,7 @@ impl Engine {
                 self.store.get_in_guarded(t, &pk, ws)?
             }
             Some(p) => {
-                let r = self.resolve_period(p, cat.snapshot)?;
+                let r = self.resolve_period(p, cat.snapshot, ws.now_micros)?;
                 if r.from > r.until {
                     None
                 } else {
@@ -1745,7 +1745,8 @@ impl Engine {
     }
 
     /// SINCE/AFTER/UNTIL/BEFORE TX n → a tx range (spec immudb-sql.md §1.7).
-    fn resolve_period(&self, p: &Period, snapshot: TxId) -> Result<TxRange> {
+    /// The tx range a period selects; `now_micros` is the statement's `NOW()`.
+    fn resolve_period(&self, p: &Period, snapshot: TxId, now_micros: i64) -> Result<TxRange> {
         let mut range = TxRange {
             from: 1,
             until: snapshot,
@@ -1763,7 +1764,10 @@ impl Engine {
                 _ => {
                     let parsed = parse::parse(&format!("SELECT {expr}"), &HashMap::new())?;
                     let stmt = parsed.statements.into_iter().next().unwrap();
-                    let (_, rows) = self.query(stmt, &[], &mut WriteSet::default())?;
+                    // Evaluated in the statement's time: NOW() is the transaction's.
+                    let mut ws = WriteSet::default();
+                    ws.now_micros = now_micros;
+                    let (_, rows) = self.query(stmt, &[], &mut ws)?;
                     rows.into_iter()
                         .next()
                         .and_then(|r| r.into_iter().next())

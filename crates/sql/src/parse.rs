@@ -379,6 +379,21 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
                 if w.quote_style.is_none()
                     && matches!(up.as_str(), "SINCE" | "AFTER" | "UNTIL" | "BEFORE")
                 {
+                    // The period belongs between the table and its alias: `t AS a BEFORE ...`
+                    // (or `t a BEFORE ...`) is immudb's syntax error, not a table named `a`.
+                    let n = out.len();
+                    let after_alias = n >= 2
+                        && matches!(out[n - 1], Token::Word(_))
+                        && (upper(&out[n - 2]).as_deref() == Some("AS")
+                            || (n >= 3
+                                && matches!(out[n - 2], Token::Word(_))
+                                && matches!(upper(&out[n - 3]).as_deref(), Some("FROM" | "JOIN"))));
+                    if after_alias {
+                        return Err(parse_err(format!(
+                            "syntax error: unexpected {up} at position {}",
+                            toks[i].span.end.column.saturating_sub(1)
+                        )));
+                    }
                     if let Some(Token::Word(_)) = out.last() {
                         // Without parameters a period's `@name` fails: no template then.
                         let (period, next) = read_period(&toks, i, params.unwrap_or(&no_params))?;
