@@ -84,6 +84,9 @@ pub enum SqlError {
     MaxLengthExceeded { table: String, column: String },
     #[error("invalid value provided: {0}")]
     InvalidValue(String),
+    /// A string given for a TIMESTAMP column (classic converts none implicitly).
+    #[error("value is not a timestamp: invalid value provided: table: {table}, column: {column}")]
+    NotATimestamp { table: String, column: String },
     #[error("division by zero")]
     DivisionByZero,
     #[error("values are not comparable")]

@@ -1847,10 +1847,10 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
             crate::types::parse_uuid(s).ok_or_else(|| cast_err(&format!("string '{s}'")))?,
         ),
         (SqlType::Timestamp, Value::Varchar(_)) => {
-            return Err(SqlError::InvalidValue(format!(
-                "value is not a timestamp: table: {table}, column: {}",
-                c.name
-            )))
+            return Err(SqlError::NotATimestamp {
+                table: table.to_string(),
+                column: c.name.clone(),
+            })
         }
         (_, other) => return Err(cast_err(&format!("{other:?}"))),
     };
