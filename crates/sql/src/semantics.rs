@@ -26,8 +26,9 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, LimitClause, OrderBy,
-    OrderByKind, Query, SetExpr, Statement, Value as SqlValue, VisitMut, VisitorMut,
+    BinaryOperator, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, LimitClause, OrderBy, OrderByKind, Query, SetExpr, Statement,
+    Value as SqlValue, VisitMut, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -200,6 +201,20 @@ impl VisitorMut for Classic<'_> {
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         let text = match e {
+            // immudb's INTEGER and FLOAT are 64 bits; DataFusion reads SQL's INTEGER and FLOAT
+            // as 32 (`CAST(3000000000 AS INTEGER)` failed, `CAST('0.1' AS FLOAT)` rounded).
+            Expr::Cast { data_type, .. }
+                if matches!(
+                    data_type,
+                    DataType::Integer(_) | DataType::Int(_) | DataType::Float(_)
+                ) =>
+            {
+                *data_type = match data_type {
+                    DataType::Float(_) => DataType::Double(ExactNumberInfo::None),
+                    _ => DataType::BigInt(None),
+                };
+                return ControlFlow::Continue(());
+            }
             Expr::BinaryOp { left, op, right } => {
                 // Values of different kinds (numbers, strings, booleans, timestamps, blobs) are
                 // not comparable; JSON and UUID values convert.

@@ -1810,6 +1810,12 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
             c.name
         ))
     };
+    // What the message names: `string 'abc'` as classic says it, else the type and value.
+    let described = |v: &Value| match (v, v.sql_type()) {
+        (Value::Varchar(s), _) => format!("string '{s}'"),
+        (_, Some(ty)) => format!("{} {}", ty.name(), crate::slt::render(v)),
+        (_, None) => crate::slt::render(v),
+    };
     let out = match (c.ty, v) {
         _ if has_type(c.ty, v) => v.clone(),
         (SqlType::Float, Value::Integer(i)) => Value::Float(*i as f64),
@@ -1839,7 +1845,7 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
                 Value::Integer(i) => i.to_string(),
                 Value::Float(f) => f.to_string(),
                 Value::Boolean(b) => b.to_string(),
-                _ => return Err(cast_err(&format!("{other:?}"))),
+                _ => return Err(cast_err(&described(other))),
             };
             Value::Json(text)
         }
@@ -1852,7 +1858,7 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
                 column: c.name.clone(),
             })
         }
-        (_, other) => return Err(cast_err(&format!("{other:?}"))),
+        (_, other) => return Err(cast_err(&described(other))),
     };
     check_size(&out, c, table)?;
     Ok(out)
