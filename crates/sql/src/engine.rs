@@ -1671,6 +1671,11 @@ impl Engine {
             }
         }
         let (first, aliases) = selector_context(&stmt);
+        // A set operation's columns come out unqualified; those that are plain columns of the
+        // first query keep their names (classic names a UNION's columns after its first query).
+        let set_operation = matches!(&stmt, Statement::Query(q) if matches!(q.body.as_ref(), SetExpr::SetOperation { .. }));
+        let plain =
+            |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
         let (ctx, plan, log) = self.plan(stmt, periods, ws)?;
         let columns: Vec<ColumnDesc> = plan
             .schema()
@@ -1681,6 +1686,9 @@ impl Engine {
                 match qualifier {
                     Some(q) => ColumnDesc::of(source_name(q.table()), f.name(), ty),
                     None if aliases.contains(f.name()) => ColumnDesc::of(&first, f.name(), ty),
+                    None if set_operation && plain(f.name()) => {
+                        ColumnDesc::of(&first, f.name(), ty)
+                    }
                     // Unaliased computed values are `colN`, as classic names them.
                     None => ColumnDesc::of(&first, &format!("col{i}"), ty),
                 }

@@ -109,6 +109,11 @@ def test_column_name_modes(fresh_db):
     # aliases
     assert c.sqlQuery(f"SELECT name AS who FROM {t}",
                       columnNameMode=constants.COLUMN_NAME_MODE_FIELD) == [{"who": "x"}]
+    # a UNION's columns are named after its first query's; computed ones are colN
+    for op in ("UNION", "UNION ALL"):
+        rows = c.sqlQuery(f"SELECT id, name, id + 1 FROM {t} {op} SELECT id, name, id * 2 FROM {t}",
+                          columnNameMode=constants.COLUMN_NAME_MODE_FIELD)
+        assert sorted(rows[0]) == ["col2", "id", "name"], rows
 
 
 def test_raw_query_column_names_and_types(fresh_db):
