@@ -69,6 +69,43 @@ fn source_name(internal: &str) -> &str {
     name.strip_suffix(HISTORY_MARK).unwrap_or(name)
 }
 
+/// Turns a top-level `UNION` (distinct) of a query without ORDER BY, LIMIT or OFFSET, and the
+/// UNIONs chained under it, into `UNION ALL`; true when it did (the caller then drops repeated
+/// rows itself, keeping first occurrences in order).
+fn distinct_union_to_all(stmt: &mut Statement) -> bool {
+    use ast::{SetOperator, SetQuantifier};
+    let Statement::Query(q) = stmt else {
+        return false;
+    };
+    if q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return false;
+    }
+    match q.body.as_ref() {
+        SetExpr::SetOperation {
+            op: SetOperator::Union,
+            set_quantifier: SetQuantifier::None | SetQuantifier::Distinct,
+            ..
+        } => {}
+        _ => return false,
+    }
+    // Every UNION under a distinct one may keep its duplicates: the top drops them all.
+    fn to_all(body: &mut SetExpr) {
+        if let SetExpr::SetOperation {
+            op: SetOperator::Union,
+            set_quantifier,
+            left,
+            right,
+        } = body
+        {
+            *set_quantifier = SetQuantifier::All;
+            to_all(left);
+            to_all(right);
+        }
+    }
+    to_all(&mut q.body);
+    true
+}
+
 /// The name of a query's first data source (its alias if it has one), and the aliases its
 /// select list gives: what result columns are named after.
 fn selector_context(stmt: &Statement) -> (String, std::collections::HashSet<String>) {
@@ -1382,7 +1419,8 @@ impl Engine {
         // a LIMIT or OFFSET then takes the first ones. Parallel partitions would race, so such a
         // query runs on one partition (its scans too).
         let in_key_order = matches!(&stmt, Statement::Query(q)
-            if q.order_by.is_none() && (q.limit_clause.is_some() || q.fetch.is_some()));
+            if q.order_by.is_none() && (q.limit_clause.is_some() || q.fetch.is_some()
+                || matches!(q.body.as_ref(), SetExpr::SetOperation { .. })));
         let ctx = match in_key_order {
             true => SessionContext::new_with_config(
                 datafusion::prelude::SessionConfig::new().with_target_partitions(1),
@@ -1667,9 +1705,16 @@ impl Engine {
                     runtime: self.runtime.clone(),
                     columns,
                     rows: Rows::Ready(Some(rows)),
+                    distinct: None,
                 });
             }
         }
+        let mut stmt = stmt;
+        // UNION without ORDER BY or LIMIT: classic returns the first occurrence of each row in
+        // the order its branches produce them. DataFusion's UNION DISTINCT is a hash
+        // aggregate (an order that changes run to run): run it as UNION ALL, branch after
+        // branch, and drop repeats here.
+        let distinct_union = distinct_union_to_all(&mut stmt);
         let (first, aliases) = selector_context(&stmt);
         // A set operation's columns come out unqualified; those that are plain columns of the
         // first query keep their names (classic names a UNION's columns after its first query).
@@ -1696,7 +1741,24 @@ impl Engine {
             .collect();
         let stream = self
             .runtime
-            .block_on(async { ctx.execute_logical_plan(plan).await?.execute_stream().await })
+            .block_on(async {
+                let df = ctx.execute_logical_plan(plan).await?;
+                if !set_operation {
+                    return df.execute_stream().await;
+                }
+                // A set operation's partitions (its branches', in order) one after another:
+                // merging them as they come would interleave the branches' rows.
+                let schema = Arc::new(df.schema().as_arrow().clone());
+                let parts = df.execute_stream_partitioned().await?;
+                use futures::StreamExt as _;
+                let chained = futures::stream::iter(parts).flatten();
+                Ok(Box::pin(
+                    datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                        schema, chained,
+                    ),
+                )
+                    as datafusion::physical_plan::SendableRecordBatchStream)
+            })
             .map_err(df_err)?;
         // Scans are planned by now: their reads are known.
         ws.read_spans(std::mem::take(&mut log.lock().reads));
@@ -1704,6 +1766,7 @@ impl Engine {
             runtime: self.runtime.clone(),
             columns,
             rows: Rows::Stream(stream),
+            distinct: distinct_union.then(std::collections::HashSet::new),
         })
     }
 
@@ -1989,6 +2052,9 @@ pub struct RowStream {
     runtime: Arc<tokio::runtime::Runtime>,
     columns: Vec<ColumnDesc>,
     rows: Rows,
+    /// A UNION's rows seen so far: later copies are dropped, so the first occurrences come
+    /// out in the order the branches produce them (classic's order).
+    distinct: Option<std::collections::HashSet<String>>,
 }
 
 enum Rows {
@@ -2027,6 +2093,13 @@ impl RowStream {
                     )?);
                 }
                 rows.push(row);
+            }
+            if let Some(seen) = &mut self.distinct {
+                // Debug text tells values of different types apart.
+                rows.retain(|row| seen.insert(format!("{row:?}")));
+                if rows.is_empty() {
+                    continue;
+                }
             }
             return Ok(Some(rows));
         }
@@ -2134,6 +2207,7 @@ impl<'e> SqlSession<'e> {
                     runtime: engine.runtime.clone(),
                     columns,
                     rows: Rows::Ready(Some(rows)),
+                    distinct: None,
                 }),
                 Output::Done(_) => Err(SqlError::IllegalArguments(
                     "the statement returns no rows".into(),
