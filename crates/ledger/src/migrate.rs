@@ -21,7 +21,7 @@ pub(crate) fn revisions(db: &DB) -> Result<()> {
     let mut batch = WriteBatch::default();
     let mut it = db.raw_iterator_cf(kv);
     it.seek_to_first();
-    // One key's versions, newest first: (kv key, tx, metadata bytes, non-indexable).
+    // One key's versions, newest first: (kv key, tx, non-indexable).
     let mut versions: Vec<(Vec<u8>, u64, bool)> = Vec::new();
     loop {
         let escaped = it.key().map(|k| escaped_part(k).to_vec());
@@ -45,11 +45,11 @@ pub(crate) fn revisions(db: &DB) -> Result<()> {
                 LedgerError::corrupted(*tx, "kv record vanished during migration")
             })?;
             let record = format::decode_kv_record(&raw, *tx)?;
-            // The metadata's stored bytes, kept as they are.
-            let md = &raw[1..1 + (raw[0] & 0x7F) as usize];
             let own = if *non_indexable { 0 } else { revision };
             let mut out = Vec::with_capacity(raw.len() + 8);
-            format::kv_record_into(&mut out, md, own, record.value);
+            // Metadata encodes canonically: these are the bytes that were stored.
+            let md = record.metadata.to_bytes();
+            format::kv_record_into(&mut out, &md, own, record.value);
             batch.put_cf(kv, kv_key, out);
             if !*non_indexable {
                 revision -= 1;

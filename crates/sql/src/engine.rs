@@ -69,6 +69,11 @@ fn source_name(internal: &str) -> &str {
     name.strip_suffix(HISTORY_MARK).unwrap_or(name)
 }
 
+/// A query whose body is a set operation (UNION and friends).
+fn is_set_operation(stmt: &Statement) -> bool {
+    matches!(stmt, Statement::Query(q) if matches!(q.body.as_ref(), SetExpr::SetOperation { .. }))
+}
+
 /// Turns a top-level `UNION` (distinct) of a query without ORDER BY, LIMIT or OFFSET, and the
 /// UNIONs chained under it, into `UNION ALL`; true when it did (the caller then drops repeated
 /// rows itself, keeping first occurrences in order).
@@ -1419,8 +1424,8 @@ impl Engine {
         // a LIMIT or OFFSET then takes the first ones. Parallel partitions would race, so such a
         // query runs on one partition (its scans too).
         let in_key_order = matches!(&stmt, Statement::Query(q)
-            if q.order_by.is_none() && (q.limit_clause.is_some() || q.fetch.is_some()
-                || matches!(q.body.as_ref(), SetExpr::SetOperation { .. })));
+            if q.order_by.is_none()
+                && (q.limit_clause.is_some() || q.fetch.is_some() || is_set_operation(&stmt)));
         let ctx = match in_key_order {
             true => SessionContext::new_with_config(
                 datafusion::prelude::SessionConfig::new().with_target_partitions(1),
@@ -1718,7 +1723,7 @@ impl Engine {
         let (first, aliases) = selector_context(&stmt);
         // A set operation's columns come out unqualified; those that are plain columns of the
         // first query keep their names (classic names a UNION's columns after its first query).
-        let set_operation = matches!(&stmt, Statement::Query(q) if matches!(q.body.as_ref(), SetExpr::SetOperation { .. }));
+        let set_operation = is_set_operation(&stmt);
         let plain =
             |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
         let (ctx, plan, log) = self.plan(stmt, periods, ws)?;
@@ -1815,8 +1820,8 @@ impl Engine {
         Ok(())
     }
 
-    /// SINCE/AFTER/UNTIL/BEFORE TX n → a tx range (spec immudb-sql.md §1.7).
-    /// The tx range a period selects; `now_micros` is the statement's `NOW()`.
+    /// SINCE/AFTER/UNTIL/BEFORE TX n → a tx range (spec immudb-sql.md §1.7); `now_micros`
+    /// is the statement's `NOW()`.
     fn resolve_period(&self, p: &Period, snapshot: TxId, now_micros: i64) -> Result<TxRange> {
         let mut range = TxRange {
             from: 1,

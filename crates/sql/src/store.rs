@@ -1820,16 +1820,12 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
         _ if has_type(c.ty, v) => v.clone(),
         (SqlType::Float, Value::Integer(i)) => Value::Float(*i as f64),
         (SqlType::Integer, Value::Float(f)) => Value::Integer(f.trunc() as i64),
-        (SqlType::Integer, Value::Varchar(s)) => Value::Integer(
-            s.trim()
-                .parse()
-                .map_err(|_| cast_err(&format!("string '{s}'")))?,
-        ),
-        (SqlType::Float, Value::Varchar(s)) => Value::Float(
-            s.trim()
-                .parse()
-                .map_err(|_| cast_err(&format!("string '{s}'")))?,
-        ),
+        (SqlType::Integer, Value::Varchar(s)) => {
+            Value::Integer(s.trim().parse().map_err(|_| cast_err(&described(v)))?)
+        }
+        (SqlType::Float, Value::Varchar(s)) => {
+            Value::Float(s.trim().parse().map_err(|_| cast_err(&described(v)))?)
+        }
         (SqlType::Json, Value::Varchar(s)) => {
             // Stored as compact text; anything that is not JSON is refused.
             let parsed: serde_json::Value = serde_json::from_str(s).map_err(|_| {
@@ -1849,9 +1845,9 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
             };
             Value::Json(text)
         }
-        (SqlType::Uuid, Value::Varchar(s)) => Value::Uuid(
-            crate::types::parse_uuid(s).ok_or_else(|| cast_err(&format!("string '{s}'")))?,
-        ),
+        (SqlType::Uuid, Value::Varchar(s)) => {
+            Value::Uuid(crate::types::parse_uuid(s).ok_or_else(|| cast_err(&described(v)))?)
+        }
         (SqlType::Timestamp, Value::Varchar(_)) => {
             return Err(SqlError::NotATimestamp {
                 table: table.to_string(),
