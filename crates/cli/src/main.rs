@@ -1,18 +1,32 @@
 //! `stele`: the one binary.
 //!
-//! `serve` runs the gRPC server (immudb's protocol) on a data directory; the other commands
-//! work on the embedded databases of a data directory directly (one sub-directory a database):
-//! `verify` audits one, the key/value commands read and write it with immudb's key/value model,
-//! `sql` runs SQL on it, `slt` runs sqllogictest files. Every flag can also be given as a
-//! `STELE_*` environment variable.
+//! Every command works on an embedded database (a sub-directory of `--data-dir`) or, with
+//! `--server HOST:PORT`, against a server over immudb's API: the same commands, the same
+//! output. `serve` runs the server. Remote verified commands (`vset`, `vget`, `vtx`,
+//! `verify --server`) check every proof here against the trusted state kept per server and
+//! database in the user's state directory. Every flag can also be given as a `STELE_*`
+//! environment variable.
+//!
+//! - [`remote`]: the commands over gRPC (stele-client), admin commands included.
+//! - `embedded`: the commands on a data directory, and `serve` (the `embedded` feature).
+//! - [`shell`]: `stele sql`, one shell over either kind of SQL session.
+//! - [`table`]: results as aligned tables, CSV or JSON.
+//! - [`progress`]: the progress line of long walks.
+//!
+//! Without the `embedded` feature this is a client only: it links stele-proto and stele-proof,
+//! never RocksDB or DataFusion.
 
-use std::net::SocketAddr;
+#[cfg(feature = "embedded")]
+mod embedded;
+mod progress;
+mod remote;
+mod shell;
+mod table;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use stele_ledger::kv::ReadAt;
-use stele_ledger::{HistoryQuery, Ledger, LedgerError, Options, ScanQuery};
 
 #[derive(Parser)]
 #[command(
@@ -20,25 +34,45 @@ use stele_ledger::{HistoryQuery, Ledger, LedgerError, Options, ScanQuery};
     version,
     about = "Stele: an immutable, verifiable ledger database"
 )]
-struct Cli {
+pub struct Cli {
     /// Directory holding the databases (one sub-directory each).
     #[arg(long, global = true, env = "STELE_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
-    /// Database the embedded commands work on.
+    /// Database the commands work on.
     #[arg(long, global = true, env = "STELE_DB", default_value = "defaultdb", value_parser = db_name)]
     db: String,
+    /// Work against the server at HOST:PORT instead of a data directory.
+    #[arg(long, global = true, env = "STELE_SERVER")]
+    server: Option<String>,
+    /// User to log in as (with --server); the password comes from STELE_PASSWORD or a prompt.
+    #[arg(long, global = true, env = "STELE_USER", default_value = "immudb")]
+    user: String,
+    /// CA certificate (PEM) to trust: connect with TLS (with --server).
+    #[arg(long, global = true, env = "STELE_TLS_CA")]
+    tls_ca: Option<PathBuf>,
+    /// Name to check the server's certificate against (default: the host of --server).
+    #[arg(long, global = true, env = "STELE_TLS_DOMAIN")]
+    tls_domain: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub enum Command {
     /// Run the gRPC server (immudb 1.9.3's protocol) until SIGINT or SIGTERM.
-    Serve(ServeArgs),
-    /// Print the current tx id and state hash (Alh).
+    Serve(Box<ServeArgs>),
+    /// Print the current tx id and state hash (Alh); with --server also the trusted state.
     State,
-    /// Recompute every hash from the stored bytes; names the first bad tx.
-    Verify,
+    /// Check the whole history: on a data directory every hash is recomputed; with --server
+    /// every tx is fetched with its values and proved against the trusted state.
+    Verify {
+        /// First tx to check (with --server).
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Last tx to check (with --server; default: the server's last).
+        #[arg(long)]
+        to: Option<u64>,
+    },
     /// Write a key.
     Set { key: String, value: String },
     /// Read a key (latest, at a tx, or at a revision).
@@ -49,7 +83,7 @@ enum Command {
         #[arg(long, allow_hyphen_values = true)]
         revision: Option<i64>,
     },
-    /// Delete a key.
+    /// Delete a key (its history stays).
     Delete { key: String },
     /// Every version of a key.
     History {
@@ -69,32 +103,122 @@ enum Command {
     },
     /// Show a transaction's header and keys.
     Tx { id: u64 },
-    /// Run SQL (immudb's dialect) in one session: the arguments as one request, or else stdin,
-    /// a request per statement ending with ';'.
-    Sql { statements: Vec<String> },
-    /// Run sqllogictest files, each on a fresh temporary database.
+    /// Write a key and prove the write against the trusted state (with --server).
+    Vset { key: String, value: String },
+    /// Read a key and prove it against the trusted state (with --server).
+    Vget {
+        key: String,
+        #[arg(long, conflicts_with = "revision")]
+        at_tx: Option<u64>,
+        #[arg(long, allow_hyphen_values = true)]
+        revision: Option<i64>,
+    },
+    /// Read a transaction and prove it against the trusted state (with --server).
+    Vtx { id: u64 },
+    /// SQL (immudb's dialect): a shell on a terminal; otherwise the arguments (or -e) as one
+    /// request, or stdin's statements, each ending with ';', in one session.
+    Sql(SqlArgs),
+    /// Run sqllogictest files, each on a fresh database (with --server: one the runner
+    /// creates on the server and deletes after).
     Slt {
         #[arg(required = true)]
         files: Vec<PathBuf>,
         #[arg(long = "label")]
         labels: Vec<String>,
     },
+    /// Users and their permissions (with --server).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Databases (with --server).
+    #[command(subcommand)]
+    Database(DatabaseCommand),
+    /// The server's version, uptime, databases and sizes (with --server).
+    Status,
 }
 
 #[derive(clap::Args)]
-struct ServeArgs {
+pub struct SqlArgs {
+    /// Statements to run as one request (without them, and without -e, stdin or a shell).
+    statements: Vec<String>,
+    /// A request to run (as the positional statements).
+    #[arg(short = 'e', long = "execute")]
+    execute: Option<String>,
+    /// How results print.
+    #[arg(long, value_enum, default_value_t = table::Format::Table)]
+    format: table::Format,
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Create a user with a permission on a database (password from STELE_NEW_PASSWORD or a
+    /// prompt).
+    Create {
+        name: String,
+        /// read, readwrite or admin.
+        #[arg(long, default_value = "read")]
+        permission: String,
+        /// The database the permission is on (default: --db).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// List users and their permissions.
+    List,
+    /// Change a user's password (new password from STELE_NEW_PASSWORD or a prompt).
+    Password { name: String },
+    /// Grant or revoke a permission on a database.
+    Permission {
+        /// grant or revoke.
+        #[arg(value_parser = ["grant", "revoke"])]
+        action: String,
+        name: String,
+        /// read, readwrite or admin.
+        permission: String,
+        /// The database (default: --db).
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Activate (or, with --off, deactivate) a user.
+    Activate {
+        name: String,
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum DatabaseCommand {
+    /// Create a database.
+    Create {
+        name: String,
+        #[arg(long)]
+        if_not_exists: bool,
+    },
+    /// List databases with their state and sizes.
+    List,
+    /// Load a database that was unloaded.
+    Load { name: String },
+    /// Unload a database (it stays on disk).
+    Unload { name: String },
+    /// Delete an unloaded database and its data.
+    Delete { name: String },
+    /// Show the settings of --db.
+    Settings,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
     /// Address to listen on (loopback unless you mean otherwise).
     #[arg(long, env = "STELE_LISTEN", default_value = "127.0.0.1:3322")]
-    listen: SocketAddr,
+    pub listen: std::net::SocketAddr,
     /// ECDSA P-256 private key (PEM) to sign states and verified answers with.
     #[arg(long, env = "STELE_SIGNING_KEY")]
-    signing_key: Option<PathBuf>,
+    pub signing_key: Option<PathBuf>,
     /// TLS certificate chain (PEM); needs --tls-key.
     #[arg(long, env = "STELE_TLS_CERT", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM); needs --tls-cert.
     #[arg(long, env = "STELE_TLS_KEY", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     /// The superuser `immudb`'s password when the data directory is first created.
     #[arg(
         long,
@@ -102,10 +226,10 @@ struct ServeArgs {
         default_value = "immudb",
         hide_env_values = true
     )]
-    admin_password: String,
+    pub admin_password: String,
     /// Most threads for blocking work (commits, reads, SQL): bounds what many clients cost.
     #[arg(long, env = "STELE_BLOCKING_THREADS", default_value_t = 64)]
-    blocking_threads: usize,
+    pub blocking_threads: usize,
 }
 
 fn db_name(s: &str) -> Result<String, String> {
@@ -121,244 +245,40 @@ fn db_name(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
-fn show(b: &[u8]) -> String {
+/// A key or value as text when it is UTF-8, else as `0x` and hex.
+pub fn show(b: &[u8]) -> String {
     String::from_utf8(b.to_vec()).unwrap_or_else(|_| format!("0x{}", hex::encode(b)))
 }
 
-/// `stele slt`: prints each failure with its line, then `N passed, M failed`.
-fn run_slt(files: &[PathBuf], labels: &[String]) -> Result<(), String> {
-    let mut total = stele_sql::slt::Report::default();
-    for f in files {
-        total.add(stele_sql::slt::run_file(f, labels));
-    }
-    for f in &total.failures {
-        println!("{f}\n");
-    }
-    println!("{} passed, {} failed", total.passed, total.failed);
-    if total.failed > 0 {
-        return Err(format!("{} records failed", total.failed));
-    }
-    Ok(())
-}
-
-/// Prints what one SQL request did: each statement's rows (a header of column names, then
-/// tab-separated values as `stele slt` renders them) or its count, then the txs committed.
-fn print_sql(result: &stele_sql::ExecResult) {
-    for out in &result.outputs {
-        match out {
-            stele_sql::Output::Rows { columns, rows } => {
-                let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
-                println!("{}", names.join("\t"));
-                for r in rows {
-                    let cells: Vec<String> = r.iter().map(stele_sql::slt::render).collect();
-                    println!("{}", cells.join("\t"));
-                }
-                println!(
-                    "({} row{})",
-                    rows.len(),
-                    if rows.len() == 1 { "" } else { "s" }
-                );
-            }
-            stele_sql::Output::Done(o) => println!("{} row(s) updated", o.updated_rows),
-        }
-    }
-    for h in &result.committed {
-        println!("committed tx {}", h.id);
-    }
-    if result.in_transaction {
-        println!("(transaction open)");
-    }
-}
-
-/// `stele sql`: one request from the arguments, or one request per `;`-terminated statement
-/// read from stdin, all in one session (so BEGIN ... COMMIT may span requests).
-fn run_sql(ledger: Ledger, args: Vec<String>) -> Result<(), String> {
-    use std::collections::HashMap;
-    use std::io::BufRead;
-    let engine = stele_sql::Engine::new(std::sync::Arc::new(ledger)).map_err(|e| e.to_string())?;
-    let mut session = engine.session();
-    let no_params = HashMap::new();
-    if !args.is_empty() {
-        let result = session
-            .execute(&args.join(" "), &no_params)
-            .map_err(|e| e.to_string())?;
-        print_sql(&result);
-        return Ok(());
-    }
-    let mut failed = false;
-    let mut run = |sql: &str| match session.execute(sql, &no_params) {
-        Ok(result) => print_sql(&result),
-        Err(e) => {
-            eprintln!("error: {e}");
-            failed = true;
-        }
-    };
-    let mut pending = String::new();
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| format!("reading stdin: {e}"))?;
-        pending.push_str(&line);
-        pending.push('\n');
-        if line.trim_end().ends_with(';') {
-            run(&pending);
-            pending.clear();
-        }
-    }
-    if !pending.trim().is_empty() {
-        run(&pending);
-    }
-    if session.in_transaction() {
-        eprintln!("error: input ended inside a transaction; it was not committed");
-        failed = true;
-    }
-    match failed {
-        true => Err("some statements failed".into()),
-        false => Ok(()),
-    }
-}
-
-/// `stele serve`: the server on a runtime whose blocking pool is bounded.
-fn serve(data_dir: PathBuf, a: ServeArgs) -> Result<(), String> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(a.blocking_threads.max(1))
-        .thread_name("stele-server")
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    let mut config = stele_server::Config::new(data_dir, a.listen);
-    config.signing_key = a.signing_key;
-    config.tls = a.tls_cert.zip(a.tls_key);
-    config.admin_password = a.admin_password;
-    runtime
-        .block_on(stele_server::serve(config, shutdown_signal()))
-        .map_err(|e| e.to_string())
-}
-
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    tracing::info!("shutting down: finishing the calls in flight");
+/// The commands that exist only against a server.
+fn remote_only(c: &Command) -> Option<&'static str> {
+    Some(match c {
+        Command::Vset { .. } => "vset",
+        Command::Vget { .. } => "vget",
+        Command::Vtx { .. } => "vtx",
+        Command::User(_) => "user",
+        Command::Database(_) => "database",
+        Command::Status => "status",
+        _ => return None,
+    })
 }
 
 fn run(cli: Cli) -> Result<(), String> {
-    let command = match cli.command {
-        Command::Serve(a) => return serve(cli.data_dir, a),
-        Command::Slt { files, labels } => return run_slt(&files, &labels),
-        c => c,
-    };
-    let path = cli.data_dir.join(&cli.db);
-    let ledger = Ledger::open(&path, Options::default())
-        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let err = |e: LedgerError| e.to_string();
-    match command {
-        Command::Serve(_) | Command::Slt { .. } => unreachable!("handled above"),
-        Command::Sql { statements } => return run_sql(ledger, statements),
-        Command::State => {
-            let s = ledger.state();
-            println!("database {} at {}", cli.db, path.display());
-            println!("tx {}  state hash {}", s.tx_id, hex::encode(s.alh));
+    if cli.server.is_some() {
+        if matches!(cli.command, Command::Serve(_)) {
+            return Err("serve runs a server; it takes --listen, not --server".into());
         }
-        Command::Verify => {
-            let r = ledger.verify().map_err(err)?;
-            println!(
-                "verified {} txs, {} entries; state tx {} hash {}",
-                r.txs,
-                r.entries,
-                r.state.tx_id,
-                hex::encode(r.state.alh)
-            );
-        }
-        Command::Set { key, value } => {
-            let h = ledger
-                .kv()
-                .set(vec![(key.into_bytes(), value.into_bytes())])
-                .map_err(err)?;
-            println!("tx {}", h.id);
-        }
-        Command::Get {
-            key,
-            at_tx,
-            revision,
-        } => {
-            let at = match (at_tx, revision) {
-                (Some(t), _) => ReadAt::AtTx(t),
-                (None, Some(r)) => ReadAt::AtRevision(r),
-                (None, None) => ReadAt::Latest,
-            };
-            let e = ledger.kv().get(key.as_bytes(), at).map_err(err)?;
-            println!("{}\ttx {}\trevision {}", show(&e.value), e.tx, e.revision);
-        }
-        Command::Delete { key } => {
-            let h = ledger.kv().delete(vec![key.into_bytes()]).map_err(err)?;
-            println!("tx {}", h.id);
-        }
-        Command::History { key, desc, limit } => {
-            let q = HistoryQuery {
-                desc,
-                limit,
-                ..Default::default()
-            };
-            for e in ledger.kv().history(key.as_bytes(), &q).map_err(err)? {
-                let v = if e.metadata.deleted {
-                    "(deleted)".to_string()
-                } else {
-                    show(&e.value)
-                };
-                println!("revision {}\ttx {}\t{v}", e.revision, e.tx);
-            }
-        }
-        Command::Scan {
-            prefix,
-            desc,
-            limit,
-        } => {
-            let q = ScanQuery {
-                prefix: prefix.map(String::into_bytes).unwrap_or_default(),
-                desc,
-                limit,
-                ..Default::default()
-            };
-            for e in ledger.kv().scan(&q).map_err(err)? {
-                println!("{}\t{}\ttx {}", show(&e.key), show(&e.value), e.tx);
-            }
-        }
-        Command::Tx { id } => {
-            let tx = ledger.tx(id).map_err(err)?;
-            let h = &tx.header;
-            println!(
-                "tx {}  ts {}  entries {}  eH {}  Alh {}",
-                h.id,
-                h.ts,
-                h.nentries,
-                hex::encode(h.eh),
-                hex::encode(h.alh().map_err(|e| e.to_string())?)
-            );
-            for e in &tx.entries {
-                println!("  {}", show(&e.key));
-            }
-        }
+        return remote::run(cli);
     }
-    Ok(())
+    if let Some(name) = remote_only(&cli.command) {
+        return Err(format!(
+            "{name} works against a server: give --server HOST:PORT (or STELE_SERVER)"
+        ));
+    }
+    #[cfg(feature = "embedded")]
+    return embedded::run(cli);
+    #[cfg(not(feature = "embedded"))]
+    Err("this build is a client only (built without the `embedded` feature): give --server HOST:PORT".into())
 }
 
 fn main() -> ExitCode {

@@ -10,7 +10,7 @@ use stele_ledger::proof::TxId;
 use stele_ledger::{Ledger, ScanQuery};
 
 use crate::encoding::{self, CatalogEntry, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
-use crate::types::SqlType;
+use crate::types::{SqlType, Value};
 use crate::{Result, SqlError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +98,52 @@ pub struct Catalog {
     pub last_change: TxId,
 }
 
+/// The columns of a table's description (immudb's `DescribeTable`), with their types.
+pub const DESCRIBE_COLUMNS: [(&str, SqlType); 6] = [
+    ("COLUMN", SqlType::Varchar),
+    ("TYPE", SqlType::Varchar),
+    ("NULLABLE", SqlType::Boolean),
+    ("INDEX", SqlType::Varchar),
+    ("AUTO_INCREMENT", SqlType::Boolean),
+    ("UNIQUE", SqlType::Boolean),
+];
+
 impl Catalog {
+    /// A row per column of `table`, as [`DESCRIBE_COLUMNS`] names them: its type with its
+    /// length limit, whether it may be NULL, whether it is in the primary key (`PRIMARY KEY`)
+    /// or another index (`YES`), AUTO_INCREMENT, and whether it alone is a unique index.
+    pub fn describe(&self, table: &str) -> Result<Vec<Vec<Value>>> {
+        let t = self.table(&table.to_lowercase())?;
+        let pk = &t.primary_key().columns;
+        Ok(t.columns
+            .iter()
+            .map(|c| {
+                let ty = match c.ty {
+                    SqlType::Varchar | SqlType::Blob if c.max_len > 0 => {
+                        format!("{}({})", c.ty.name(), c.max_len)
+                    }
+                    other => other.name().to_string(),
+                };
+                let index = if pk.contains(&c.id) {
+                    "PRIMARY KEY"
+                } else if t.indexes.iter().any(|i| i.columns.contains(&c.id)) {
+                    "YES"
+                } else {
+                    "NO"
+                };
+                let unique = t.indexes.iter().any(|i| i.unique && i.columns == [c.id]);
+                vec![
+                    Value::Varchar(c.name.clone()),
+                    Value::Varchar(ty),
+                    Value::Boolean(!c.not_null),
+                    Value::Varchar(index.into()),
+                    Value::Boolean(c.auto_increment),
+                    Value::Boolean(unique),
+                ]
+            })
+            .collect())
+    }
+
     pub fn table(&self, name: &str) -> Result<&Table> {
         self.tables
             .get(name)

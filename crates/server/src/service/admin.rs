@@ -678,7 +678,9 @@ pub async fn server_statement(
             | ["DROP", "USER", ..]
             | ["GRANT", ..]
             | ["REVOKE", ..]
-            | ["USE", ..]
+            // `USE SNAPSHOT ...` is the engine's (and refused there).
+            | ["USE", "DATABASE", _]
+            | ["USE", _]
     );
     if !owned {
         return Ok(None);

@@ -116,49 +116,15 @@ pub fn list_tables(db: &Database) -> Result<pb::SqlQueryResult> {
 
 pub fn describe_table(db: &Database, r: pb::Table) -> Result<pb::SqlQueryResult> {
     let catalog = db.engine.store().catalog(None)?;
-    let t = catalog.table(&r.table_name.to_lowercase())?;
-    let pk = &t.primary_key().columns;
-    let columns = [
-        ("COLUMN", SqlType::Varchar),
-        ("TYPE", SqlType::Varchar),
-        ("NULLABLE", SqlType::Boolean),
-        ("INDEX", SqlType::Varchar),
-        ("AUTO_INCREMENT", SqlType::Boolean),
-        ("UNIQUE", SqlType::Boolean),
-    ]
-    .into_iter()
-    .map(|(name, ty)| pb::Column {
-        name: name.into(),
-        r#type: ty.name().into(),
+    let rows = catalog.describe(&r.table_name)?;
+    Ok(pb::SqlQueryResult {
+        columns: stele_sql::catalog::DESCRIBE_COLUMNS
+            .iter()
+            .map(|(name, ty)| pb::Column {
+                name: name.to_string(),
+                r#type: ty.name().into(),
+            })
+            .collect(),
+        rows: rows.into_iter().map(convert::row).collect(),
     })
-    .collect();
-    let rows = t
-        .columns
-        .iter()
-        .map(|c| {
-            let ty = match c.ty {
-                SqlType::Varchar | SqlType::Blob if c.max_len > 0 => {
-                    format!("{}({})", c.ty.name(), c.max_len)
-                }
-                other => other.name().to_string(),
-            };
-            let index = if pk.contains(&c.id) {
-                "PRIMARY KEY"
-            } else if t.indexes.iter().any(|i| i.columns.contains(&c.id)) {
-                "YES"
-            } else {
-                "NO"
-            };
-            let unique = t.indexes.iter().any(|i| i.unique && i.columns == [c.id]);
-            convert::row(vec![
-                Value::Varchar(c.name.clone()),
-                Value::Varchar(ty),
-                Value::Boolean(!c.not_null),
-                Value::Varchar(index.into()),
-                Value::Boolean(c.auto_increment),
-                Value::Boolean(unique),
-            ])
-        })
-        .collect();
-    Ok(pb::SqlQueryResult { columns, rows })
 }
