@@ -75,8 +75,8 @@ fn backslash(session: &mut dyn Session, command: &str, format: Format) -> bool {
     let mut words = command.trim_end_matches(';').split_whitespace();
     let started = Instant::now();
     let result = match (words.next(), words.next()) {
-        (Some("d"), None) => session.tables(),
-        (Some("d"), Some(t)) => session.describe(t),
+        (Some("d"), None) => session.tables().map(|o| vec![o]),
+        (Some("d"), Some(t)) => describe(session, t),
         (Some("?" | "h" | "help"), _) => {
             println!("{HELP}");
             return true;
@@ -85,7 +85,7 @@ fn backslash(session: &mut dyn Session, command: &str, format: Format) -> bool {
     };
     match result {
         Ok(o) => {
-            print!("{}", table::render(&[o], format, Some(started.elapsed())));
+            print!("{}", table::render(&o, format, Some(started.elapsed())));
             true
         }
         Err(e) => {
@@ -93,6 +93,16 @@ fn backslash(session: &mut dyn Session, command: &str, format: Format) -> bool {
             false
         }
     }
+}
+
+/// `\\d TABLE`: the table's columns, then its indexes (the catalog function `INDEXES`).
+fn describe(session: &mut dyn Session, table: &str) -> Result<Vec<Outcome>, String> {
+    let mut out = vec![session.describe(table)?];
+    // A name that got this far is a table's: an identifier, safe inside quotes.
+    if table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        out.extend(session.execute(&format!("SELECT * FROM INDEXES('{table}')"))?);
+    }
+    Ok(out)
 }
 
 /// Requests from stdin, each ending at a complete `;` line (or a `\` command line).

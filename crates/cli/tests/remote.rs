@@ -221,7 +221,7 @@ fn sql_runs_remotely_from_arguments_stdin_and_a_terminal() {
     assert!(!out.status.success());
     assert_eq!(
         untimed(&text(&out.stdout)),
-        "(transaction open)\n(done)\n id      | s\n INTEGER | VARCHAR\n---------+---------\n       2 | b,c\n       3 | c\n(2 rows)\n(1 row updated, tx 2)\n COLUMN  | TYPE       | NULLABLE | INDEX       | AUTO_INCREMENT | UNIQUE\n VARCHAR | VARCHAR    | BOOLEAN  | VARCHAR     | BOOLEAN        | BOOLEAN\n---------+------------+----------+-------------+----------------+---------\n id      | INTEGER    | true     | PRIMARY KEY | true           | true\n s       | VARCHAR(8) | true     | NO          | false          | false\n(2 rows)\n col0\n INTEGER\n---------\n       3\n(1 row)"
+        "(transaction open)\n(done)\n id      | s\n INTEGER | VARCHAR\n---------+---------\n       2 | b,c\n       3 | c\n(2 rows)\n(1 row updated, tx 2)\n COLUMN  | TYPE       | NULLABLE | INDEX       | AUTO_INCREMENT | UNIQUE\n VARCHAR | VARCHAR    | BOOLEAN  | VARCHAR     | BOOLEAN        | BOOLEAN\n---------+------------+----------+-------------+----------------+---------\n id      | INTEGER    | true     | PRIMARY KEY | true           | true\n s       | VARCHAR(8) | true     | NO          | false          | false\n(2 rows)\n table   | name    | unique  | primary\n VARCHAR | VARCHAR | BOOLEAN | BOOLEAN\n---------+---------+---------+---------\n t       | t(id)   | true    | true\n(1 row)\n col0\n INTEGER\n---------\n       3\n(1 row)"
     );
     assert!(text(&out.stderr).contains("error: column does not exist (nope)"));
 

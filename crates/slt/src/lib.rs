@@ -271,7 +271,7 @@ mod tests {
         ]);
         let r = run_script(text, "f.slt", &["remote".into()], &mut db);
         assert_eq!((r.passed, r.failed), (3, 2), "{:#?}", r.failures);
-        assert!(r.failures[0].starts_with("f.slt:14: expected"), "{}", r.failures[0]);
+        assert!(r.failures[0].starts_with("f.slt:13: expected"), "{}", r.failures[0]);
         assert!(r.failures[1].contains("does not contain \"exists\""));
         assert_eq!(r.summary(), "3 passed, 2 failed");
     }
