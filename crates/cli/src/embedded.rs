@@ -95,6 +95,33 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 println!("{}\t{}\ttx {}", show(&e.key), show(&e.value), e.tx);
             }
         }
+        Command::Ref { key, referenced, at_tx } => {
+            let h = ledger
+                .kv()
+                .set_reference(key.as_bytes(), referenced.as_bytes(), at_tx.unwrap_or(0), at_tx.is_some())
+                .map_err(err)?;
+            println!("tx {}", h.id);
+        }
+        Command::Zadd { set, score, key, at_tx } => {
+            let h = ledger
+                .kv()
+                .zadd(set.as_bytes(), score, key.as_bytes(), at_tx.unwrap_or(0), at_tx.is_some())
+                .map_err(err)?;
+            println!("tx {}", h.id);
+        }
+        Command::Zscan { set, min, max, desc, limit } => {
+            let q = stele_ledger::kv::ZScanQuery {
+                set: set.into_bytes(),
+                min_score: min,
+                max_score: max,
+                desc,
+                limit,
+                ..Default::default()
+            };
+            for z in ledger.kv().zscan(&q).map_err(err)? {
+                println!("{}\t{}\t{}\ttx {}", show(&z.key), z.score, show(&z.entry.value), z.entry.tx);
+            }
+        }
         Command::Tx { id } => {
             let tx = ledger.tx(id).map_err(err)?;
             let h = &tx.header;
@@ -115,6 +142,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
         | Command::Vset { .. }
         | Command::Vget { .. }
         | Command::Vtx { .. }
+        | Command::Vref { .. }
+        | Command::Vzadd { .. }
         | Command::User(_)
         | Command::Database(_)
         | Command::Status => unreachable!("handled before opening the database"),

@@ -53,6 +53,9 @@ pub struct Cli {
     /// Name to check the server's certificate against (default: the host of --server).
     #[arg(long, global = true, env = "STELE_TLS_DOMAIN")]
     tls_domain: Option<String>,
+    /// The server's public key (PEM): verified answers and states must carry its signature.
+    #[arg(long, global = true, env = "STELE_SERVER_KEY")]
+    server_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -103,6 +106,34 @@ pub enum Command {
     },
     /// Show a transaction's header and keys.
     Tx { id: u64 },
+    /// Make KEY refer to REFERENCED (to its version at --at-tx, else its latest).
+    Ref {
+        key: String,
+        referenced: String,
+        #[arg(long)]
+        at_tx: Option<u64>,
+    },
+    /// Add KEY to the sorted set SET with SCORE.
+    Zadd {
+        set: String,
+        #[arg(allow_hyphen_values = true)]
+        score: f64,
+        key: String,
+        #[arg(long)]
+        at_tx: Option<u64>,
+    },
+    /// Members of a sorted set by score.
+    Zscan {
+        set: String,
+        #[arg(long, allow_hyphen_values = true)]
+        min: Option<f64>,
+        #[arg(long, allow_hyphen_values = true)]
+        max: Option<f64>,
+        #[arg(long)]
+        desc: bool,
+        #[arg(long, default_value_t = 0)]
+        limit: usize,
+    },
     /// Write a key and prove the write against the trusted state (with --server).
     Vset { key: String, value: String },
     /// Read a key and prove it against the trusted state (with --server).
@@ -115,6 +146,20 @@ pub enum Command {
     },
     /// Read a transaction and prove it against the trusted state (with --server).
     Vtx { id: u64 },
+    /// Make a reference and prove the write (with --server).
+    Vref {
+        key: String,
+        referenced: String,
+        #[arg(long)]
+        at_tx: Option<u64>,
+    },
+    /// Add to a sorted set and prove the write (with --server).
+    Vzadd {
+        set: String,
+        #[arg(allow_hyphen_values = true)]
+        score: f64,
+        key: String,
+    },
     /// SQL (immudb's dialect): a shell on a terminal; otherwise the arguments (or -e) as one
     /// request, or stdin's statements, each ending with ';', in one session.
     Sql(SqlArgs),
@@ -256,6 +301,8 @@ fn remote_only(c: &Command) -> Option<&'static str> {
         Command::Vset { .. } => "vset",
         Command::Vget { .. } => "vget",
         Command::Vtx { .. } => "vtx",
+        Command::Vref { .. } => "vref",
+        Command::Vzadd { .. } => "vzadd",
         Command::User(_) => "user",
         Command::Database(_) => "database",
         Command::Status => "status",

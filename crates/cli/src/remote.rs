@@ -40,14 +40,17 @@ pub fn run(cli: Cli) -> Result<(), String> {
         password: secret.clone(),
         database: cli.db.clone(),
     };
-    let client = Client::open(&address, credentials).map_err(err)?;
+    let mut client = Client::open(&address, credentials).map_err(err)?;
+    if let Some(path) = &cli.server_key {
+        client.require_signatures(stele_client::load_server_key(path).map_err(err)?);
+    }
     let store = TrustStore::default_location()
         .ok_or("no state directory for trusted states: set STELE_STATE_DIR or HOME")?;
     let server = address.addr.as_str();
     match cli.command {
         Command::Serve(_) => unreachable!("refused before connecting"),
         Command::State => {
-            let s = client.current_state().map_err(err)?;
+            let s = client.signed_state().map_err(err)?;
             println!("database {} at {server}", cli.db);
             println!("tx {}  state hash {}", s.tx_id, hex::encode(&s.tx_hash));
             match store.load(server, &cli.db).map_err(err)? {
@@ -88,6 +91,37 @@ pub fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Tx { id } => print_tx(&client.tx(id).map_err(err)?)?,
+        Command::Ref { key, referenced, at_tx } => {
+            let h = client
+                .set_reference(key.as_bytes(), referenced.as_bytes(), at_tx)
+                .map_err(err)?;
+            println!("tx {}", h.id);
+        }
+        Command::Zadd { set, score, key, at_tx } => {
+            let h = client
+                .zadd(set.as_bytes(), score, key.as_bytes(), at_tx)
+                .map_err(err)?;
+            println!("tx {}", h.id);
+        }
+        Command::Zscan { set, min, max, desc, limit } => {
+            for z in client.zscan(set.as_bytes(), min, max, desc, limit as u64).map_err(err)? {
+                let value = z.entry.as_ref().map_or(String::new(), |e| show(&e.value));
+                let tx = z.entry.as_ref().map_or(0, |e| e.tx);
+                println!("{}\t{}\t{value}\ttx {tx}", show(&z.key), z.score);
+            }
+        }
+        Command::Vref { key, referenced, at_tx } => {
+            let (h, state) = client
+                .verified_set_reference(&store, key.as_bytes(), referenced.as_bytes(), at_tx)
+                .map_err(err)?;
+            println!("tx {}\tverified; trusted state tx {}", h.id, state.tx_id);
+        }
+        Command::Vzadd { set, score, key } => {
+            let (h, state) = client
+                .verified_zadd(&store, set.as_bytes(), score, key.as_bytes())
+                .map_err(err)?;
+            println!("tx {}\tverified; trusted state tx {}", h.id, state.tx_id);
+        }
         Command::Vset { key, value } => {
             let (h, state) = client
                 .verified_set(&store, key.as_bytes(), value.as_bytes())

@@ -28,11 +28,16 @@ fn free_port() -> u16 {
 
 impl Server {
     fn start(data: &Path, port: u16) -> Server {
+        Server::start_with(data, port, &[])
+    }
+
+    fn start_with(data: &Path, port: u16, flags: &[&str]) -> Server {
         let addr = format!("127.0.0.1:{port}");
         let child = Command::new(STELE)
             .arg("--data-dir")
             .arg(data)
             .args(["serve", "--listen", &addr])
+            .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -175,6 +180,21 @@ fn key_value_and_verified_commands_work_against_a_server() {
     assert!(s.contains("trusted here: tx 3"), "{s}");
     assert!(c.ok(&["vtx", "4"]).ends_with("trusted state tx 4\n"));
 
+    // References and sorted sets, plain and verified.
+    assert_eq!(c.ok(&["ref", "alias", "greeting"]), "tx 5\n");
+    assert_eq!(c.ok(&["get", "alias"]), "hi\ttx 2\trevision 2\n");
+    assert_eq!(c.ok(&["vref", "pinned", "greeting", "--at-tx", "1"]), "tx 6\tverified; trusted state tx 6\n");
+    assert!(c.ok(&["vget", "pinned"]).starts_with("hello\ttx 1\t"));
+    assert_eq!(c.ok(&["zadd", "board", "2.5", "greeting"]), "tx 7\n");
+    assert!(c.fails(&["vzadd", "board", "-1", "alias"]).contains("cannot reference a reference"));
+    assert_eq!(c.ok(&["set", "low", "x"]), "tx 8\n");
+    assert_eq!(c.ok(&["vzadd", "board", "1", "low"]), "tx 9\tverified; trusted state tx 9\n");
+    assert_eq!(
+        c.ok(&["zscan", "board"]),
+        "low\t1\tx\ttx 8\ngreeting\t2.5\thi\ttx 2\n"
+    );
+    assert_eq!(c.ok(&["zscan", "board", "--min", "2"]), "greeting\t2.5\thi\ttx 2\n");
+
     // Bad input and a wrong password are errors with their reason, nothing else.
     assert!(c.fails(&["vtx", "99"]).contains("tx not found"));
     let wrong = Env {
@@ -195,6 +215,56 @@ fn key_value_and_verified_commands_work_against_a_server() {
         .output()
         .unwrap();
     assert!(text(&embedded_only.stderr).contains("vget works against a server"));
+}
+
+#[test]
+fn signed_answers_are_checked_with_the_server_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = |name: &str| dir.path().join(name).display().to_string();
+    let openssl = |args: &[&str]| Command::new("openssl").args(args).output().map(|o| o.status.success());
+    for (private, public) in [("server.pem", "server.pub"), ("other.pem", "other.pub")] {
+        let made = openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &key(private)])
+            .unwrap_or(false)
+            && openssl(&["ec", "-in", &key(private), "-pubout", "-out", &key(public)]).unwrap_or(false);
+        if !made {
+            eprintln!("no openssl here: signatures not tested");
+            return;
+        }
+    }
+    let signed = Server::start_with(&dir.path().join("data"), free_port(), &["--signing-key", &key("server.pem")]);
+    let state = dir.path().join("state");
+    let c = Env {
+        addr: signed.addr.clone(),
+        state: &state,
+        user: "immudb",
+        password: "immudb",
+    };
+    let with = |k: &str| -> Vec<String> { vec!["--server-key".into(), key(k)] };
+    let args = |k: &str, rest: &[&str]| -> Vec<String> {
+        with(k).into_iter().chain(rest.iter().map(|s| s.to_string())).collect()
+    };
+    let run = |k: &str, rest: &[&str]| {
+        let a = args(k, rest);
+        c.run(&a.iter().map(String::as_str).collect::<Vec<_>>(), None, &[])
+    };
+    assert!(run("server.pub", &["vset", "k", "v"]).status.success());
+    assert!(run("server.pub", &["vget", "k"]).status.success());
+    assert!(run("server.pub", &["state"]).status.success());
+    let wrong = run("other.pub", &["vget", "k"]);
+    assert!(!wrong.status.success());
+    assert!(text(&wrong.stderr).contains("signature"), "{}", text(&wrong.stderr));
+    assert!(!run("other.pub", &["state"]).status.success());
+    assert!(text(&run("server.pem", &["vget", "k"]).stderr).contains("not a PEM P-256 public key"));
+    drop(signed);
+
+    // A server that does not sign fails a client that requires signatures.
+    let unsigned = Server::start(&dir.path().join("data2"), free_port());
+    let c = Env {
+        addr: unsigned.addr.clone(),
+        ..c
+    };
+    let out = c.run(&["--server-key", &key("server.pub"), "vset", "k", "v"], None, &[]);
+    assert!(text(&out.stderr).contains("not signed"), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -75,6 +75,8 @@ pub struct Client {
     address: ServerAddress,
     credentials: Credentials,
     keep_alive: Option<tokio::task::JoinHandle<()>>,
+    /// The server's public key: when set, verified answers and states must carry its signature.
+    pub(crate) server_key: Option<p256::ecdsa::VerifyingKey>,
 }
 
 impl Client {
@@ -101,6 +103,7 @@ impl Client {
             address: address.clone(),
             credentials,
             keep_alive: None,
+            server_key: None,
         };
         client.open_session()?;
         Ok(client)
@@ -110,7 +113,14 @@ impl Client {
     pub fn on_database(&self, database: &str) -> Result<Client> {
         let mut credentials = self.credentials.clone();
         credentials.database = database.to_string();
-        Client::open(&self.address, credentials)
+        let mut other = Client::open(&self.address, credentials)?;
+        other.server_key = self.server_key;
+        Ok(other)
+    }
+
+    /// Requires every verified answer and every state to be signed by `key` from now on.
+    pub fn require_signatures(&mut self, key: p256::ecdsa::VerifyingKey) {
+        self.server_key = Some(key);
     }
 
     fn open_session(&mut self) -> Result<()> {
@@ -149,6 +159,11 @@ impl Client {
     /// The user this session is logged in as.
     pub fn user(&self) -> &str {
         &self.credentials.user
+    }
+
+    /// The generated client, for a call to be made with [`Client::call`].
+    pub(crate) fn service(&self) -> Service {
+        self.service.clone()
     }
 
     /// Runs one unary call and waits for its answer.

@@ -90,6 +90,39 @@ impl Client {
         Ok(self.call(|mut s| async move { s.scan(r).await })?.entries)
     }
 
+    /// Makes `key` refer to `referenced` (to its version at `at_tx` when given, else its latest).
+    pub fn set_reference(&self, key: &[u8], referenced: &[u8], at_tx: Option<u64>) -> Result<pb::TxHeader> {
+        let r = reference_request(key, referenced, at_tx);
+        self.call(|mut s| async move { s.set_reference(r).await })
+    }
+
+    /// Adds `key` to the sorted set `set` with `score` (its version at `at_tx` when given).
+    pub fn zadd(&self, set: &[u8], score: f64, key: &[u8], at_tx: Option<u64>) -> Result<pb::TxHeader> {
+        let r = zadd_request(set, score, key, at_tx);
+        self.call(|mut s| async move { s.z_add(r).await })
+    }
+
+    /// Members of `set` by score (ascending unless `desc`) within `min..=max`; `limit` 0 is
+    /// the server's default.
+    pub fn zscan(
+        &self,
+        set: &[u8],
+        min: Option<f64>,
+        max: Option<f64>,
+        desc: bool,
+        limit: u64,
+    ) -> Result<Vec<pb::ZEntry>> {
+        let r = pb::ZScanRequest {
+            set: set.to_vec(),
+            min_score: min.map(|score| pb::Score { score }),
+            max_score: max.map(|score| pb::Score { score }),
+            desc,
+            limit,
+            ..Default::default()
+        };
+        Ok(self.call(|mut s| async move { s.z_scan(r).await })?.entries)
+    }
+
     /// A tx's header and its entries' digests (keys as stored, with their prefix byte).
     pub fn tx(&self, id: u64) -> Result<pb::Tx> {
         let r = pb::TxRequest {
@@ -102,5 +135,26 @@ impl Client {
     /// The server's current state of this database, as it claims it (not verified).
     pub fn current_state(&self) -> Result<pb::ImmutableState> {
         self.call(|mut s| async move { s.current_state(()).await })
+    }
+}
+
+pub(crate) fn reference_request(key: &[u8], referenced: &[u8], at_tx: Option<u64>) -> pb::ReferenceRequest {
+    pb::ReferenceRequest {
+        key: key.to_vec(),
+        referenced_key: referenced.to_vec(),
+        at_tx: at_tx.unwrap_or(0),
+        bound_ref: at_tx.is_some(),
+        ..Default::default()
+    }
+}
+
+pub(crate) fn zadd_request(set: &[u8], score: f64, key: &[u8], at_tx: Option<u64>) -> pb::ZAddRequest {
+    pb::ZAddRequest {
+        set: set.to_vec(),
+        score,
+        key: key.to_vec(),
+        at_tx: at_tx.unwrap_or(0),
+        bound_ref: at_tx.is_some(),
+        no_wait: false,
     }
 }

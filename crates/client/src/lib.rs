@@ -30,4 +30,4 @@ pub use kv::Version;
 pub use stele_proof::State;
 pub use stele_proto::immudb as pb;
 pub use trust::TrustStore;
-pub use verified::AuditReport;
+pub use verified::{load_server_key, AuditReport};

@@ -1,8 +1,10 @@
 //! Verified calls: every answer is checked with stele-proof against the trusted state of this
 //! server and database ([`TrustStore`]), which moves forward only after the check passed.
 //!
-//! - `verified_set` / `verified_get` / `verified_tx`: immudb's verifiedSet, verifiedGet and
-//!   verifiedTxById, checked as immudb's clients check them (wire spec 3.9).
+//! - `verified_set` / `verified_set_reference` / `verified_zadd` / `verified_get` /
+//!   `verified_tx`: immudb's verified calls, checked as its clients check them (wire spec 3.9).
+//! - With a server key ([`Client::require_signatures`]), every answer must also carry the
+//!   server's signature of the state it proved (wire spec 3.10).
 //! - `audit`: walks a range of txs with every value, checks that each value hashes to its
 //!   digest, each tx's entries to its `eH`, each header to the one before (`prevAlh`), the AHT
 //!   root in each header (when the walk starts at tx 1) and each tx's dual proof against the
@@ -27,6 +29,7 @@ use crate::trust::TrustStore;
 const SET_KEY_PREFIX: u8 = 0x00;
 const PLAIN_VALUE_PREFIX: u8 = 0x00;
 const REFERENCE_VALUE_PREFIX: u8 = 0x01;
+const ZSET_KEY_PREFIX: u8 = 0x01;
 
 fn prefixed(prefix: u8, b: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(b.len() + 1);
@@ -67,7 +70,57 @@ pub struct AuditReport {
     pub anchored: bool,
 }
 
+/// Reads a server's public key: a PEM `PUBLIC KEY` block (`openssl ec -pubout` writes one).
+pub fn load_server_key(path: &std::path::Path) -> Result<p256::ecdsa::VerifyingKey> {
+    use p256::pkcs8::DecodePublicKey as _;
+    let bad = |m: String| ClientError::Input(format!("server key {}: {m}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    p256::PublicKey::from_public_key_pem(&text)
+        .map(p256::ecdsa::VerifyingKey::from)
+        .map_err(|_| bad("not a PEM P-256 public key (PUBLIC KEY block)".into()))
+}
+
 impl Client {
+    /// With a server key: `signature` must be the server's over (db, `header`'s id and Alh),
+    /// the target of what was proved.
+    fn check_signature(&self, signature: Option<&pb::Signature>, target: (TxId, stele_proof::Digest)) -> Result<()> {
+        let Some(key) = &self.server_key else {
+            return Ok(());
+        };
+        let state = State {
+            db: self.database().to_string(),
+            tx_id: target.0,
+            tx_hash: target.1,
+        };
+        let sig = signature
+            .filter(|s| !s.signature.is_empty())
+            .ok_or_else(|| failed(target.0, "the answer is not signed, and a server key was given"))?;
+        state
+            .verify_signature(&sig.signature, key)
+            .map_err(|e| failed(target.0, format!("{e} (the server's signature of tx {})", target.0)))
+    }
+
+    fn check_proof_signature(&self, signature: Option<&pb::Signature>, proof: &stele_proof::DualProof) -> Result<()> {
+        if self.server_key.is_none() {
+            return Ok(());
+        }
+        let t = &proof.target_tx_header;
+        let alh = t.alh().map_err(|e| failed(t.id, e.to_string()))?;
+        self.check_signature(signature, (t.id, alh))
+    }
+
+    /// The server's current state, its signature checked when a server key was given (the
+    /// state itself is what the server claims: the trusted state is not changed).
+    pub fn signed_state(&self) -> Result<pb::ImmutableState> {
+        let s = self.current_state()?;
+        if self.server_key.is_some() {
+            let hash = stele_proof::digest_from(&s.tx_hash)
+                .map_err(|e| ClientError::Protocol(e.to_string()))?;
+            self.check_signature(s.signature.as_ref(), (s.tx_id, hash))?;
+        }
+        Ok(s)
+    }
+
     /// The trusted state of this session's database (the empty state before the first).
     pub fn trusted_state(&self, store: &TrustStore) -> Result<State> {
         Ok(store
@@ -85,27 +138,100 @@ impl Client {
     /// Writes `key` = `value` and proves the write: the tx holds exactly that entry and
     /// extends the trusted state.
     pub fn verified_set(&self, store: &TrustStore, key: &[u8], value: &[u8]) -> Result<(pb::TxHeader, State)> {
-        let state = self.trusted_state(store)?;
-        let r = pb::VerifiableSetRequest {
-            set_request: Some(pb::SetRequest {
-                k_vs: vec![pb::KeyValue {
-                    key: key.to_vec(),
-                    value: value.to_vec(),
-                    metadata: None,
-                }],
-                ..Default::default()
-            }),
-            prove_since_tx: state.tx_id,
-        };
-        let v = self.call(|mut s| async move { s.verifiable_set(r).await })?;
-        let (tx, proof) = convert::verifiable_tx(&v)?;
         let expected = EntrySpec {
             key: prefixed(SET_KEY_PREFIX, key),
             metadata: KvMetadata::default(),
             value: prefixed(PLAIN_VALUE_PREFIX, value),
         };
+        let set = pb::SetRequest {
+            k_vs: vec![pb::KeyValue {
+                key: key.to_vec(),
+                value: value.to_vec(),
+                metadata: None,
+            }],
+            ..Default::default()
+        };
+        self.verified_write(store, expected, |prove_since_tx| async move {
+            let mut s = self.service();
+            s.verifiable_set(pb::VerifiableSetRequest {
+                set_request: Some(set),
+                prove_since_tx,
+            })
+            .await
+        })
+    }
+
+    /// Makes `key` refer to `referenced` (at `at_tx` when given) and proves the write.
+    pub fn verified_set_reference(
+        &self,
+        store: &TrustStore,
+        key: &[u8],
+        referenced: &[u8],
+        at_tx: Option<u64>,
+    ) -> Result<(pb::TxHeader, State)> {
+        let mut value = vec![REFERENCE_VALUE_PREFIX];
+        value.extend_from_slice(&at_tx.unwrap_or(0).to_be_bytes());
+        value.extend_from_slice(&prefixed(SET_KEY_PREFIX, referenced));
+        let expected = EntrySpec {
+            key: prefixed(SET_KEY_PREFIX, key),
+            metadata: KvMetadata::default(),
+            value,
+        };
+        let r = crate::kv::reference_request(key, referenced, at_tx);
+        self.verified_write(store, expected, |prove_since_tx| async move {
+            let mut s = self.service();
+            s.verifiable_set_reference(pb::VerifiableReferenceRequest {
+                reference_request: Some(r),
+                prove_since_tx,
+            })
+            .await
+        })
+    }
+
+    /// Adds `key` to the sorted set `set` with `score` and proves the write.
+    pub fn verified_zadd(&self, store: &TrustStore, set: &[u8], score: f64, key: &[u8]) -> Result<(pb::TxHeader, State)> {
+        // 0x01 ‖ u64(len set) ‖ set ‖ u64(score bits) ‖ u64(len ek) ‖ ek ‖ u64(atTx), ek = 0x00 ‖ key.
+        let ek = prefixed(SET_KEY_PREFIX, key);
+        let mut stored = vec![ZSET_KEY_PREFIX];
+        stored.extend_from_slice(&(set.len() as u64).to_be_bytes());
+        stored.extend_from_slice(set);
+        stored.extend_from_slice(&score.to_bits().to_be_bytes());
+        stored.extend_from_slice(&(ek.len() as u64).to_be_bytes());
+        stored.extend_from_slice(&ek);
+        stored.extend_from_slice(&0u64.to_be_bytes());
+        let expected = EntrySpec {
+            key: stored,
+            metadata: KvMetadata::default(),
+            value: Vec::new(),
+        };
+        let r = crate::kv::zadd_request(set, score, key, None);
+        self.verified_write(store, expected, |prove_since_tx| async move {
+            let mut s = self.service();
+            s.verifiable_z_add(pb::VerifiableZAddRequest {
+                z_add_request: Some(r),
+                prove_since_tx,
+            })
+            .await
+        })
+    }
+
+    /// A verified single-entry write: `call(proveSinceTx)` makes it; the tx must hold exactly
+    /// `expected` and extend the trusted state.
+    fn verified_write<F>(
+        &self,
+        store: &TrustStore,
+        expected: EntrySpec,
+        call: impl FnOnce(TxId) -> F,
+    ) -> Result<(pb::TxHeader, State)>
+    where
+        F: std::future::Future<Output = Result<tonic::Response<pb::VerifiableTx>, tonic::Status>>,
+    {
+        let state = self.trusted_state(store)?;
+        let v = self.call(|_| call(state.tx_id))?;
+        let (tx, proof) = convert::verifiable_tx(&v)?;
         let new = verify_write(&state, &tx, &expected, &proof)
             .map_err(|e| proof_failed(tx.header.id, &state, e))?;
+        self.check_proof_signature(v.signature.as_ref(), &proof)?;
         self.trust(store, &state, &new)?;
         let header = convert::required(&v.tx, "tx")?.header.clone().unwrap_or_default();
         Ok((header, new))
@@ -153,6 +279,7 @@ impl Client {
         };
         let new = verify_read(&state, &spec, at, &inclusion, &proof)
             .map_err(|e| proof_failed(at, &state, e))?;
+        self.check_proof_signature(vtx.signature.as_ref(), &proof)?;
         self.trust(store, &state, &new)?;
         Ok((entry, new))
     }
@@ -171,6 +298,7 @@ impl Client {
             return Err(failed(id, format!("the server answered with tx {}", tx.header.id)));
         }
         let new = verify_tx(&state, &tx, &proof).map_err(|e| proof_failed(id, &state, e))?;
+        self.check_proof_signature(v.signature.as_ref(), &proof)?;
         self.trust(store, &state, &new)?;
         Ok((convert::required(&v.tx, "tx")?.clone(), new))
     }
@@ -186,7 +314,7 @@ impl Client {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<AuditReport> {
         let state = self.trusted_state(store)?;
-        let current = self.current_state()?;
+        let current = self.signed_state()?;
         if current.tx_id < state.tx_id {
             return Err(failed(
                 current.tx_id,
@@ -252,6 +380,7 @@ impl Client {
                 }
             }
             verify_tx(&state, &tx, &proof).map_err(|e| proof_failed(id, &state, e))?;
+            self.check_proof_signature(v.signature.as_ref(), &proof)?;
             let alh = tx.header.alh().map_err(|e| proof_failed(id, &state, e))?;
             if let Some(aht) = &mut aht {
                 aht.append(&alh);
