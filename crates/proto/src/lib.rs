@@ -5,6 +5,8 @@
 //! module: its messages (prost) and its service's server trait and client (tonic).
 //!
 //! - [`immudb`]: `immudb.schema`, immudb 1.9.3's `ImmuService`.
+//! - [`umadb`]: `umadb.v1`, UmaDB 0.7.8's `DCB` event-store service.
+//! - [`health`]: `grpc.health.v1`, the standard health service.
 //!
 //! Not here: any behaviour. This crate links neither RocksDB nor DataFusion, so a client binary
 //! that uses it stays light.
@@ -17,6 +19,18 @@ pub mod immudb {
     /// The encoded `FileDescriptorSet` of our `immudb.schema` (imports included).
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/immudb_descriptor.bin"));
+}
+
+/// `umadb.v1`: the DCB event-store messages and the `DCB` server trait and client.
+pub mod umadb {
+    #![allow(clippy::all, missing_docs, non_camel_case_types)]
+    tonic::include_proto!("umadb.v1");
+}
+
+/// `grpc.health.v1`: the standard health service.
+pub mod health {
+    #![allow(clippy::all, missing_docs, non_camel_case_types)]
+    tonic::include_proto!("grpc.health.v1");
 }
 
 /// Largest message either side of an immudb connection sends or accepts (immudb's
