@@ -4,7 +4,7 @@
 Usage: acceptance.py STELE_BIN SCRIPT
 The server gets a temporary data directory and a free loopback port (it is started with
 --listen 127.0.0.1:0 and the port is read from its start-up log line); the script gets the
-address in STELE_URL. Exits with the script's status; the server is always stopped.
+address in STELE_URL (and the DCB service's, as http://HOST:PORT, in STELE_DCB_URL). Exits with the script's status; the server is always stopped.
 """
 import os
 import re
@@ -19,14 +19,18 @@ def main():
     stele, script = sys.argv[1], sys.argv[2]
     with tempfile.TemporaryDirectory() as data:
         server = subprocess.Popen(
-            [stele, "serve", "--data-dir", data, "--listen", "127.0.0.1:0"],
+            [stele, "serve", "--data-dir", data, "--listen", "127.0.0.1:0",
+             "--dcb-listen", "127.0.0.1:0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         found = threading.Event()
-        addr = []
+        addr, dcb_addr = [], []
 
         def read_log():
             for line in server.stderr:
-                m = re.search(r"addr=(\S+)", line)
+                d = re.search(r"dcb_addr=(\S+)", line)
+                if d and not dcb_addr:
+                    dcb_addr.append(d.group(1))
+                m = re.search(r"(?<![\w])addr=(\S+)", line)
                 if m and not addr:
                     addr.append(m.group(1))
                     found.set()
@@ -38,6 +42,8 @@ def main():
                 print("acceptance: the server did not start", file=sys.stderr)
                 return 1
             env = dict(os.environ, STELE_URL=addr[0])
+            if dcb_addr:
+                env["STELE_DCB_URL"] = "http://" + dcb_addr[0]
             return subprocess.call([sys.executable, script], env=env)
         finally:
             server.send_signal(signal.SIGTERM)

@@ -262,10 +262,25 @@ fn serve(data_dir: PathBuf, a: ServeArgs) -> Result<(), String> {
         .thread_name("stele-server")
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let umadb = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut config = stele_server::Config::new(data_dir, a.listen);
     config.signing_key = a.signing_key;
-    config.tls = a.tls_cert.zip(a.tls_key);
+    config.tls = a
+        .tls_cert
+        .zip(a.tls_key)
+        .or_else(|| umadb("UMADB_TLS_CERT").map(PathBuf::from).zip(umadb("UMADB_TLS_KEY").map(PathBuf::from)));
     config.admin_password = a.admin_password;
+    if !a.no_dcb {
+        let listen = match (a.dcb_listen, umadb("UMADB_LISTEN")) {
+            (Some(l), _) => l,
+            (None, Some(l)) => l.parse().map_err(|e| format!("UMADB_LISTEN {l:?}: {e}"))?,
+            (None, None) => std::net::SocketAddr::from(([127, 0, 0, 1], 50051)),
+        };
+        config.dcb = Some(stele_server::dcb::DcbConfig {
+            listen,
+            api_key: a.dcb_api_key.or_else(|| umadb("UMADB_API_KEY")),
+        });
+    }
     runtime
         .block_on(stele_server::serve(config, shutdown_signal()))
         .map_err(|e| e.to_string())

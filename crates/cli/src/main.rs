@@ -275,6 +275,16 @@ pub struct ServeArgs {
     /// Most threads for blocking work (commits, reads, SQL): bounds what many clients cost.
     #[arg(long, env = "STELE_BLOCKING_THREADS", default_value_t = 64)]
     pub blocking_threads: usize,
+    /// Address of the DCB event-store service (UmaDB's protocol; UMADB_LISTEN is read too).
+    #[arg(long, env = "STELE_DCB_LISTEN")]
+    pub dcb_listen: Option<std::net::SocketAddr>,
+    /// Do not serve the DCB event-store service.
+    #[arg(long, conflicts_with_all = ["dcb_listen", "dcb_api_key"])]
+    pub no_dcb: bool,
+    /// API key every DCB call must carry as `authorization: Bearer KEY` (UMADB_API_KEY is read
+    /// too).
+    #[arg(long, env = "STELE_DCB_API_KEY", hide_env_values = true)]
+    pub dcb_api_key: Option<String>,
 }
 
 fn db_name(s: &str) -> Result<String, String> {

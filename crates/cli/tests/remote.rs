@@ -36,7 +36,7 @@ impl Server {
         let child = Command::new(STELE)
             .arg("--data-dir")
             .arg(data)
-            .args(["serve", "--listen", &addr])
+            .args(["serve", "--listen", &addr, "--dcb-listen", "127.0.0.1:0"])
             .args(flags)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -412,7 +412,7 @@ fn admin_commands_and_a_non_admins_permission_errors() {
 
     let status = admin.ok(&["status"]);
     assert!(status.contains(&format!("at {}\nup since ", server.addr)), "{status}");
-    assert!(status.contains("1 databases, "), "{status}");
+    assert!(status.contains("2 databases, "), "{status}"); // defaultdb and the event store's dcb
 }
 
 /// Flips the last byte of the stored value of `key` as written in tx `tx`.

@@ -105,7 +105,8 @@ impl EventStore {
             head: head_tx,
             max_entries: max_entries.max(2),
         });
-        let (jobs_tx, jobs_rx) = crossbeam_channel::bounded(1024);
+        // Unbounded: a submit never blocks the async thread that makes it.
+        let (jobs_tx, jobs_rx) = crossbeam_channel::unbounded();
         let writer_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name("stele-events-writer".into())

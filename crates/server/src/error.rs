@@ -99,3 +99,29 @@ impl From<ServerError> for Status {
         Status::new(code, e.to_string())
     }
 }
+
+/// A DCB error as UmaDB's clients read it: the code, the message, and a prost-encoded
+/// `ErrorResponse` naming its kind in the status details (`grpc-status-details-bin`).
+pub fn dcb_status(e: &stele_events::EventError) -> Status {
+    use stele_events::EventError as E;
+    use stele_proto::umadb::ErrorType;
+    let (code, kind) = match e {
+        E::InvalidArgument(_) => (Code::InvalidArgument, ErrorType::InvalidArgument),
+        E::Deserialization(_) | E::Corruption(_) => (Code::DataLoss, ErrorType::Corruption),
+        E::Integrity(_) => (Code::FailedPrecondition, ErrorType::Integrity),
+        E::ShuttingDown => (Code::Unavailable, ErrorType::Io),
+        E::Internal(_) => (Code::Internal, ErrorType::Internal),
+        E::Ledger(_) => (Code::Internal, ErrorType::Io),
+    };
+    dcb_status_of(code, kind, e.to_string())
+}
+
+/// A DCB status of `code` with `kind` in its details.
+pub fn dcb_status_of(code: Code, kind: stele_proto::umadb::ErrorType, message: String) -> Status {
+    use prost::Message as _;
+    let details = stele_proto::umadb::ErrorResponse {
+        message: message.clone(),
+        error_type: kind as i32,
+    };
+    Status::with_details(code, message, details.encode_to_vec().into())
+}

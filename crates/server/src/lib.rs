@@ -20,13 +20,15 @@
 //! - `convert`: ledger and SQL types to and from the wire's messages.
 //! - `stream`: the chunk framing of the streaming calls.
 //! - `service`: the RPCs, grouped by kind (key/value, verified, SQL, administration, streams).
+//! - [`dcb`]: UmaDB's DCB service over the event store in database `dcb`, on its own address.
 //!
 //! Not here: TLS certificate management beyond loading PEM files, replication from a primary
-//! (a replica is fed by `replicateTx`), the DCB service.
+//! (a replica is fed by `replicateTx`).
 
 pub mod auth;
 mod call;
 mod convert;
+pub mod dcb;
 mod error;
 pub mod registry;
 mod service;
@@ -54,6 +56,8 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The superuser's password when `systemdb` is created.
     pub admin_password: String,
+    /// The DCB event-store service, when it is served.
+    pub dcb: Option<dcb::DcbConfig>,
 }
 
 impl Config {
@@ -64,6 +68,7 @@ impl Config {
             signing_key: None,
             tls: None,
             admin_password: "immudb".into(),
+            dcb: None,
         }
     }
 }
@@ -129,14 +134,20 @@ pub async fn serve_on(
 ) -> Result<()> {
     let addr = listener.local_addr().ok();
     let mut builder = tonic::transport::Server::builder();
-    if let Some((cert, key)) = &config.tls {
-        let read = |p: &PathBuf| {
-            std::fs::read(p)
-                .map_err(|e| ServerError::invalid(format!("cannot read {}: {e}", p.display())))
-        };
-        let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
+    let tls = match &config.tls {
+        Some((cert, key)) => {
+            let read = |p: &PathBuf| {
+                std::fs::read(p)
+                    .map_err(|e| ServerError::invalid(format!("cannot read {}: {e}", p.display())))
+            };
+            let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
+            Some(tonic::transport::ServerTlsConfig::new().identity(identity))
+        }
+        None => None,
+    };
+    if let Some(tls) = &tls {
         builder = builder
-            .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+            .tls_config(tls.clone())
             .map_err(|e| ServerError::invalid(format!("TLS configuration: {e}")))?;
     }
     let service = {
@@ -147,6 +158,43 @@ pub async fn serve_on(
     };
     let shared = service.shared();
     let kept = service.shared();
+    // One stop signal for both services: the caller's shutdown sets it.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let dcb_task = match &config.dcb {
+        None => None,
+        Some(dcb_config) => {
+            let registry_shared = service.shared();
+            let store = tokio::task::spawn_blocking(move || dcb::open_store(&registry_shared.registry))
+                .await
+                .map_err(|e| ServerError::Internal(e.to_string()))??;
+            let dcb_listener = tokio::net::TcpListener::bind(dcb_config.listen)
+                .await
+                .map_err(|e| {
+                    ServerError::Unavailable(format!("cannot listen on {} (DCB): {e}", dcb_config.listen))
+                })?;
+            tracing::info!(
+                dcb_addr = %dcb_listener.local_addr().map_or_else(|_| dcb_config.listen.to_string(), |a| a.to_string()),
+                api_key = dcb_config.api_key.is_some(),
+                "DCB service started"
+            );
+            let task = tokio::spawn(dcb::serve(
+                store.clone(),
+                dcb_config.clone(),
+                tls.clone(),
+                dcb_listener,
+                stop_rx.clone(),
+            ));
+            Some((task, store))
+        }
+    };
+    let mut stopped = stop_rx.clone();
+    let shutdown = async move {
+        tokio::select! {
+            _ = shutdown => {}
+            _ = stopped.wait_for(|s| *s) => {}
+        }
+        let _ = stop_tx.send(true);
+    };
     let expiry = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
         loop {
@@ -179,6 +227,15 @@ pub async fn serve_on(
         .await;
     expiry.abort();
     let _ = expiry.await;
+    if let Some((task, store)) = dcb_task {
+        match task.await {
+            Ok(Err(e)) => tracing::warn!(error = %e, "DCB service failed"),
+            Err(e) => tracing::warn!(error = %e, "DCB service panicked"),
+            Ok(Ok(())) => {}
+        }
+        // Queued appends finish before the databases close.
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
+    }
     // The last handle closes every database, whose engines hold the DataFusion runtime: a
     // runtime cannot be dropped on an async thread.
     let _ = tokio::task::spawn_blocking(move || drop(kept)).await;

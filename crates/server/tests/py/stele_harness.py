@@ -33,7 +33,8 @@ START_TIMEOUT = float(os.environ.get("STELE_START_TIMEOUT", "60"))
 CALL_TIMEOUT = float(os.environ.get("STELE_CALL_TIMEOUT", "120"))
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_ADDR = re.compile(r"addr=(?:\"?)(\d{1,3}(?:\.\d{1,3}){3}):(\d+)")
+_ADDR = re.compile(r"(?<![\w])addr=(?:\"?)(\d{1,3}(?:\.\d{1,3}){3}):(\d+)")
+_DCB_ADDR = re.compile(r"dcb_addr=(?:\"?)(\d{1,3}(?:\.\d{1,3}){3}):(\d+)")
 
 _LIVE = set()
 
@@ -61,6 +62,7 @@ class SteleServer:
         self.extra_args = list(extra_args)
         self.proc = None
         self.port = None
+        self.dcb_port = None
         self.log = collections.deque(maxlen=400)
         self._log_path = os.path.join(self.base, "server.log")
         self._reader = None
@@ -72,7 +74,8 @@ class SteleServer:
             raise RuntimeError("server already running")
         if not os.path.exists(STELE_BIN):
             raise RuntimeError(f"stele binary not found at {STELE_BIN} (set STELE_BIN)")
-        args = [STELE_BIN, "serve", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0"]
+        args = [STELE_BIN, "serve", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0",
+                "--dcb-listen", "127.0.0.1:0"]
         if self.signing_key:
             args += ["--signing-key", self.signing_key]
         if self.admin_password:
@@ -98,6 +101,9 @@ class SteleServer:
                     logf.flush()
                     line = _ANSI.sub("", raw.decode("utf-8", "replace")).rstrip("\n")
                     self.log.append(line)
+                    d = _DCB_ADDR.search(line)
+                    if d:
+                        self.dcb_port = int(d.group(2))
                     if self.port is None:
                         m = _ADDR.search(line)
                         if m:
@@ -144,6 +150,11 @@ class SteleServer:
     @property
     def url(self):
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def dcb_url(self):
+        """The DCB service's address as UmaDB's client takes it."""
+        return f"http://127.0.0.1:{self.dcb_port}"
 
     @property
     def running(self):
