@@ -3,11 +3,13 @@
 //! `cargo run --release -p stele-bench -- ledger [--json] [--quick] [--history N]`
 //! `cargo run --release -p stele-bench -- sql [--json] [--quick]`
 //! `cargo run --release -p stele-bench -- server [--json] [--quick] [--only OPERATION]`
+//! `cargo run --release -p stele-bench -- dcb [--json] [--quick] [--only WORKLOAD]`
 //!
 //! Every figure is printed as `{"name", "unit", "stele", "baseline", "baseline_value", "ratio"}`;
 //! `ratio = stele / baseline_value` (so above 1 is better for throughputs, below 1 for latencies).
 //! Only ratios from the same run mean anything: disk sync latency on shared machines swings 20x.
 
+mod dcb;
 mod ledger;
 mod server;
 mod sql;
@@ -48,7 +50,7 @@ fn main() {
     let mut argv = std::env::args().skip(1);
     let Some(suite) = argv.next() else {
         eprintln!(
-            "usage: stele-bench ledger|sql|server [--json] [--quick] [--history N] [--only SECTION]"
+            "usage: stele-bench ledger|sql|server|dcb [--json] [--quick] [--history N] [--only SECTION]"
         );
         std::process::exit(2);
     };
@@ -82,8 +84,9 @@ fn main() {
         "ledger" => ledger::run(&args),
         "sql" => sql::run(&args),
         "server" => server::run(&args),
+        "dcb" => dcb::run(&args),
         other => {
-            eprintln!("unknown suite {other}: expected ledger, sql or server");
+            eprintln!("unknown suite {other}: expected ledger, sql, server or dcb");
             std::process::exit(2);
         }
     };
@@ -116,6 +119,16 @@ impl XorShift {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0 % m
+    }
+}
+
+/// The median of trial figures (the mean of the middle two for an even count).
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
 }
 

@@ -1,11 +1,12 @@
 //! Reads at a view (a committed tx and the head it had): the events matching a query within a
 //! position range, in either direction, at most `max` of them.
 //!
-//! A query that matches everything scans the log. Otherwise each item is driven by one index:
-//! its first tag's (then the event is checked against the item's other tags and its types), or,
-//! for an item of types only, each type's index (whose entries need no check). The drivers'
-//! matches are merged in position order without repeats. Index entries come in chunks, so a
-//! read touches about as many entries as it returns.
+//! A query that matches everything scans the log. Otherwise each item is answered from the
+//! indexes alone: an item of one constraint (one tag, or types only) walks its index(es) in
+//! chunks; an item of several (tags, and types) intersects them, each index seeking to the
+//! next position the others hold (a zig-zag join), so a rare constraint keeps the read short
+//! however common the others are. The items' matches are merged in position order without
+//! repeats, and only those events are read.
 
 use std::collections::BTreeMap;
 
@@ -60,26 +61,32 @@ pub fn find(
     if query::matches_all(q) {
         return scan(ledger, view, lo, hi, backwards, max);
     }
-    // Matches by position, from every driver; each driver needs at most `max`.
+    // Matches by position, from every item; each item needs at most `max`.
     let mut found: BTreeMap<u64, pb::SequencedEvent> = BTreeMap::new();
     for item in &q.items {
-        let drivers: Vec<Vec<u8>> = match item.tags.first() {
-            Some(tag) => vec![keys::tag_prefix(tag)],
-            None => item.types.iter().map(|t| keys::type_prefix(t)).collect(),
-        };
-        let exact = item.tags.is_empty();
-        for prefix in drivers {
-            drive(ledger, view, &prefix, lo, hi, backwards, max, &mut |position| {
-                if found.contains_key(&position) {
-                    return Ok(true);
-                }
-                let e = event_at(ledger, view, position)?;
-                let hit = exact || e.event.as_ref().is_some_and(|ev| query::item_matches(item, ev));
-                if hit {
-                    found.insert(position, e);
-                }
-                Ok(hit)
-            })?;
+        let tags: Vec<Vec<u8>> = item.tags.iter().map(|t| keys::tag_prefix(t)).collect();
+        let types: Vec<Vec<u8>> = item.types.iter().map(|t| keys::type_prefix(t)).collect();
+        let mut positions = Vec::new();
+        if tags.len() + usize::from(!types.is_empty()) >= 2 {
+            // Several constraints: intersect their indexes, seeking from one to the next.
+            let mut groups: Vec<&[Vec<u8>]> = tags.chunks(1).collect();
+            if !types.is_empty() {
+                groups.push(&types);
+            }
+            intersect(ledger, view, &groups, lo, hi, backwards, max, &mut positions)?;
+        } else {
+            // One index answers the item exactly: walk it in chunks.
+            for prefix in tags.iter().chain(&types) {
+                drive(ledger, view, prefix, lo, hi, backwards, max, &mut |p| {
+                    positions.push(p);
+                    Ok(true)
+                })?;
+            }
+        }
+        for p in positions {
+            if let std::collections::btree_map::Entry::Vacant(slot) = found.entry(p) {
+                slot.insert(event_at(ledger, view, p)?);
+            }
         }
     }
     Ok(if backwards {
@@ -87,6 +94,73 @@ pub fn find(
     } else {
         found.into_values().take(max).collect()
     })
+}
+
+/// The nearest position at or after `from` (at or before, `backwards`) within `lo..=hi` in any
+/// of the indexes `group`.
+fn nearest(ledger: &Ledger, view: View, group: &[Vec<u8>], from: u64, lo: u64, hi: u64, backwards: bool) -> Result<Option<u64>> {
+    let mut best: Option<u64> = None;
+    for prefix in group {
+        let (seek, end) = if backwards { (from, lo) } else { (from, hi) };
+        let hit = ledger.index_scan(&ScanQuery {
+            prefix: prefix.clone(),
+            seek_key: Some(keys::at(prefix, seek)),
+            inclusive_seek: true,
+            end_key: Some(keys::at(prefix, end)),
+            inclusive_end: true,
+            desc: backwards,
+            limit: 1,
+            snapshot: Some(view.tx),
+            ..Default::default()
+        })?;
+        if let Some(p) = hit.first().and_then(|e| keys::position_of_stored(&e.key)) {
+            best = Some(match best {
+                None => p,
+                Some(b) if backwards => b.max(p),
+                Some(b) => b.min(p),
+            });
+        }
+    }
+    Ok(best)
+}
+
+/// Up to `max` positions in `lo..=hi` present in every group (a group: any of its indexes),
+/// in order: each group in turn moves the candidate to its nearest position until all agree.
+#[allow(clippy::too_many_arguments)]
+fn intersect(
+    ledger: &Ledger,
+    view: View,
+    groups: &[&[Vec<u8>]],
+    lo: u64,
+    hi: u64,
+    backwards: bool,
+    max: usize,
+    out: &mut Vec<u64>,
+) -> Result<()> {
+    let mut candidate = if backwards { hi } else { lo };
+    while out.len() < max && (lo..=hi).contains(&candidate) {
+        let mut agreed = 0;
+        let mut i = 0;
+        while agreed < groups.len() {
+            let Some(p) = nearest(ledger, view, groups[i % groups.len()], candidate, lo, hi, backwards)? else {
+                return Ok(());
+            };
+            if p == candidate {
+                agreed += 1;
+            } else {
+                candidate = p;
+                agreed = 1;
+            }
+            i += 1;
+        }
+        out.push(candidate);
+        candidate = match (backwards, candidate) {
+            (true, 0) => return Ok(()),
+            (true, c) => c - 1,
+            (false, c) => c + 1,
+        };
+    }
+    Ok(())
 }
 
 /// Walks the index entries under `prefix` within `lo..=hi`, calling `check(position)` on each

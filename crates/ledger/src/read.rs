@@ -468,10 +468,25 @@ impl Ledger {
                     revision: r.revision,
                 };
                 let next = format::kv_key(&e.key, 0);
+                let current = e.key.clone();
                 if !emit(e) {
                     break;
                 }
-                it.seek(next);
+                // The key's older versions follow: step over a few (a seek costs more than
+                // a step, and most keys have one version), seek past the rest.
+                it.next();
+                let mut steps = 0;
+                while let Some(raw) = it.key() {
+                    if format::decode_kv_key(raw)?.0 != current {
+                        break;
+                    }
+                    steps += 1;
+                    if steps > 2 {
+                        it.seek(&next);
+                        break;
+                    }
+                    it.next();
+                }
             }
         } else {
             match (&q.seek_key, successor(&escaped_prefix)) {

@@ -91,6 +91,11 @@ impl Caller {
             .as_deref()
             .ok_or_else(|| ServerError::invalid("please select a database first"))?;
         self.check(name, need)?;
+        if need >= Need::Write && registry.is_owned(name) {
+            return Err(ServerError::denied(format!(
+                "database {name} is written only through its service (the DCB event store): the immudb API reads it"
+            )));
+        }
         registry.get(name)
     }
 

@@ -249,6 +249,9 @@ pub struct Registry {
     runtime: Arc<tokio::runtime::Runtime>,
     dbs: RwLock<BTreeMap<String, Slot>>,
     users: RwLock<BTreeMap<String, User>>,
+    /// Databases a service of the server owns (the event store's): the immudb API reads them
+    /// but never writes, unloads or deletes them.
+    owned: RwLock<std::collections::BTreeSet<String>>,
 }
 
 const DB_KEY: &str = "database/";
@@ -297,6 +300,7 @@ impl Registry {
             runtime,
             dbs: RwLock::new(BTreeMap::new()),
             users: RwLock::new(BTreeMap::new()),
+            owned: RwLock::new(Default::default()),
         };
         for (key, value) in reg.system_scan(DB_KEY)? {
             let settings = Settings::from_json(&parse_json(&value)?);
@@ -431,6 +435,16 @@ impl Registry {
         }
     }
 
+    /// Marks `name` as owned by a service: read-only to the immudb API, never unloaded.
+    pub fn own(&self, name: &str) {
+        self.owned.write().insert(name.to_string());
+    }
+
+    /// Whether a service owns `name` (see [`Registry::own`]).
+    pub fn is_owned(&self, name: &str) -> bool {
+        self.owned.read().contains(name)
+    }
+
     pub fn exists(&self, name: &str) -> bool {
         self.dbs.read().contains_key(name)
     }
@@ -478,6 +492,11 @@ impl Registry {
                 "the default database cannot be unloaded",
             ));
         }
+        if self.is_owned(name) {
+            return Err(ServerError::denied(format!(
+                "database {name} is the event store's: it cannot be unloaded while the server runs"
+            )));
+        }
         if slot.open.take().is_none() {
             return Err(ServerError::FailedPrecondition(format!(
                 "database {name} is already unloaded"
@@ -496,6 +515,11 @@ impl Registry {
             return Err(ServerError::denied(
                 "the default database cannot be deleted",
             ));
+        }
+        if self.is_owned(name) {
+            return Err(ServerError::denied(format!(
+                "database {name} is the event store's: it cannot be deleted"
+            )));
         }
         if slot.open.is_some() {
             return Err(ServerError::FailedPrecondition(format!(

@@ -49,6 +49,8 @@ pub fn open_store(registry: &Registry) -> Result<Arc<stele_events::EventStore>> 
         ..Settings::default()
     };
     registry.create(DCB_DB, settings, true)?;
+    // Written only by the event store's writer: its head and conditions see every event.
+    registry.own(DCB_DB);
     let db = registry.get(DCB_DB)?;
     let entries = db.settings.max_tx_entries as usize;
     stele_events::EventStore::open(db.ledger.clone(), entries)

@@ -249,6 +249,15 @@ def test_an_events_proof_verifies_with_immudb_py(shared_dcb):
     got = ic.verifiedGet(key)
     assert got.verified and b"audit me" in got.value
     assert ic.verifiedTxById(got.id)  # the append's whole tx, proved against the client's state
+    # The immudb API reads the event database but never writes it behind the store's back.
+    with pytest.raises(Exception, match="written only through its service"):
+        ic.set(key, b"forged")
+    with pytest.raises(Exception, match="written only through its service"):
+        ic.sqlExec("CREATE TABLE t (id INTEGER, PRIMARY KEY id)")
+    admin = connect(srv.url)
+    with pytest.raises(Exception, match="event store"):
+        admin.unloadDatabase("dcb")
+    assert ic.verifiedGet(key).value == got.value
 
 
 def make_tls(tmp_path):
