@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 
 use prost::Message as _;
-use stele_ledger::{Ledger, LedgerError, ScanQuery};
+use stele_ledger::{Ledger, ScanQuery};
 use stele_proto::umadb as pb;
 
 use crate::error::{EventError, Result};
@@ -22,16 +22,16 @@ use crate::View;
 /// Index entries fetched per step of a driver.
 const CHUNK: usize = 256;
 
-/// The event stored at `position` as of `view`.
+/// The event stored at `position` as of `view` (one seek: events are written once, so no
+/// revision is counted).
 pub fn event_at(ledger: &Ledger, view: View, position: u64) -> Result<pb::SequencedEvent> {
     let key = keys::stored(&keys::event_key(position));
-    let entry = ledger.get(&key, Some(view.tx)).map_err(|e| match e {
-        LedgerError::KeyNotFound => {
-            EventError::Corruption(format!("event {position} is indexed but not stored"))
-        }
-        other => other.into(),
-    })?;
-    decode(&entry.value, position)
+    match ledger.get_latest(&key, view.tx)? {
+        Some(entry) => decode(&entry.value, position),
+        None => Err(EventError::Corruption(format!(
+            "event {position} is indexed but not stored"
+        ))),
+    }
 }
 
 fn decode(stored: &[u8], position: u64) -> Result<pb::SequencedEvent> {
@@ -220,18 +220,47 @@ fn drive(
     Ok(())
 }
 
-/// Up to `max` events of `lo..=hi` in order, from the log itself.
+/// Up to `max` events of `lo..=hi` in order, from the log itself (forwards with the ledger's
+/// visiting scan, which steps instead of seeking and copies nothing it does not keep).
 fn scan(ledger: &Ledger, view: View, lo: u64, hi: u64, backwards: bool, max: usize) -> Result<Vec<pb::SequencedEvent>> {
     let prefix = keys::stored_event_prefix();
     let bound = |p: u64| keys::stored(&keys::event_key(p));
-    let (seek, end) = if backwards { (hi, lo) } else { (lo, hi) };
+    if !backwards {
+        let mut out = Vec::new();
+        let mut failed = None;
+        ledger.visit(
+            &ScanQuery {
+                prefix,
+                seek_key: Some(bound(lo)),
+                inclusive_seek: true,
+                end_key: Some(bound(hi)),
+                inclusive_end: true,
+                snapshot: Some(view.tx),
+                ..Default::default()
+            },
+            |key, _tx, value| {
+                let decoded = keys::position_of_stored(key)
+                    .ok_or_else(|| EventError::Corruption("an event key without a position".into()))
+                    .and_then(|p| decode(value, p));
+                match decoded {
+                    Ok(e) => out.push(e),
+                    Err(e) => failed = Some(e),
+                }
+                failed.is_none() && out.len() < max
+            },
+        )?;
+        return match failed {
+            Some(e) => Err(e),
+            None => Ok(out),
+        };
+    }
     let entries = ledger.scan(&ScanQuery {
         prefix,
-        seek_key: Some(bound(seek)),
+        seek_key: Some(bound(hi)),
         inclusive_seek: true,
-        end_key: Some(bound(end)),
+        end_key: Some(bound(lo)),
         inclusive_end: true,
-        desc: backwards,
+        desc: true,
         limit: max,
         snapshot: Some(view.tx),
         ..Default::default()
