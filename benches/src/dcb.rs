@@ -46,7 +46,10 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
@@ -57,12 +60,19 @@ impl Drop for Server {
 }
 
 fn venv() -> PathBuf {
-    let dir = std::env::var_os("STELE_BENCH_VENV").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/stele/bench-venv")
-    });
+    let dir = std::env::var_os("STELE_BENCH_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/stele/bench-venv")
+        });
     if !dir.join("bin/umadb").exists() {
         log(&format!("making {} with umadb 0.7.8", dir.display()));
-        let ok = Command::new("python3").arg("-m").arg("venv").arg(&dir).status().is_ok_and(|s| s.success())
+        let ok = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success())
             && Command::new(dir.join("bin/pip"))
                 .args(["install", "-q", "umadb==0.7.8"])
                 .status()
@@ -90,7 +100,11 @@ fn stele_binary() -> PathBuf {
 }
 
 fn start(name: &'static str, mut cmd: Command, port: u16) -> Server {
-    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let addr = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(60);
     while std::net::TcpStream::connect(&addr).is_err() {
@@ -164,7 +178,11 @@ async fn preload(url: &str) {
 
 #[derive(Clone, Copy, Debug)]
 enum Workload {
-    Append { clients: usize, per_request: usize, conditional: bool },
+    Append {
+        clients: usize,
+        per_request: usize,
+        conditional: bool,
+    },
     FullRead,
     TagRead,
     TypeRead,
@@ -173,11 +191,19 @@ enum Workload {
 impl Workload {
     fn name(self) -> String {
         match self {
-            Workload::Append { clients, per_request, conditional } => format!(
+            Workload::Append {
+                clients,
+                per_request,
+                conditional,
+            } => format!(
                 "dcb append {per_request} event{}/request, {clients} client{}, {}",
                 if per_request == 1 { "" } else { "s" },
                 if clients == 1 { "" } else { "s" },
-                if conditional { "conditional" } else { "unconditional" }
+                if conditional {
+                    "conditional"
+                } else {
+                    "unconditional"
+                }
             ),
             Workload::FullRead => "dcb full read (100k events), 1 reader".into(),
             Workload::TagRead => "dcb read one tag among 10k, 1 reader".into(),
@@ -189,7 +215,11 @@ impl Workload {
 /// Events per second of one trial of `w` against `url`, for `dur`.
 async fn trial(url: &str, w: Workload, round: u64, dur: Duration) -> f64 {
     match w {
-        Workload::Append { clients, per_request, conditional } => {
+        Workload::Append {
+            clients,
+            per_request,
+            conditional,
+        } => {
             let mut conns = Vec::new();
             for _ in 0..clients {
                 conns.push(connect(url).await);
@@ -308,7 +338,10 @@ pub fn run(args: &Args) -> Vec<Figure> {
     let dur = Duration::from_millis(if args.quick { 500 } else { 2_000 });
     let trials = if args.quick { 1 } else { 3 };
     let dir = tempfile::tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (stele, umadb) = start_servers(dir.path());
     log("preloading 100k events into each server");
     rt.block_on(async {
@@ -319,10 +352,18 @@ pub fn run(args: &Args) -> Vec<Figure> {
     let mut workloads = vec![Workload::FullRead, Workload::TagRead, Workload::TypeRead];
     for conditional in [false, true] {
         for clients in [1, 8, 32] {
-            workloads.push(Workload::Append { clients, per_request: 1, conditional });
+            workloads.push(Workload::Append {
+                clients,
+                per_request: 1,
+                conditional,
+            });
         }
     }
-    workloads.push(Workload::Append { clients: 8, per_request: 100, conditional: false });
+    workloads.push(Workload::Append {
+        clients: 8,
+        per_request: 100,
+        conditional: false,
+    });
     let wants = |name: &str| {
         args.only
             .as_deref()
@@ -336,10 +377,18 @@ pub fn run(args: &Args) -> Vec<Figure> {
         for _ in 0..trials {
             round += 1;
             // Alternate which side goes first.
-            let order: [&Server; 2] = if round % 2 == 0 { [&stele, &umadb] } else { [&umadb, &stele] };
+            let order: [&Server; 2] = if round % 2 == 0 {
+                [&stele, &umadb]
+            } else {
+                [&umadb, &stele]
+            };
             for server in order {
                 let v = rt.block_on(trial(&server.url, w, round, dur));
-                if server.name == "stele" { s.push(v) } else { u.push(v) }
+                if server.name == "stele" {
+                    s.push(v)
+                } else {
+                    u.push(v)
+                }
             }
         }
         figures.push(Figure {

@@ -10,7 +10,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let immudb = protox::compile(["immudb/schema.proto"], ["proto"])?;
     std::fs::write(out.join("immudb_descriptor.bin"), immudb.encode_to_vec())?;
     // UmaDB's DCB service and the standard health service it is served with.
-    let dcb = protox::compile(["umadb/v1/umadb.proto", "grpc/health/v1/health.proto"], ["proto"])?;
+    let dcb = protox::compile(
+        ["umadb/v1/umadb.proto", "grpc/health/v1/health.proto"],
+        ["proto"],
+    )?;
     for fds in [immudb, dcb] {
         tonic_prost_build::configure()
             .build_client(true)

@@ -56,7 +56,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 .map_err(err)?;
             println!("tx {}", h.id);
         }
-        Command::Get { key, at_tx, revision } => {
+        Command::Get {
+            key,
+            at_tx,
+            revision,
+        } => {
             let at = match (at_tx, revision) {
                 (Some(t), _) => ReadAt::AtTx(t),
                 (None, Some(r)) => ReadAt::AtRevision(r),
@@ -84,7 +88,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 println!("revision {}\ttx {}\t{v}", e.revision, e.tx);
             }
         }
-        Command::Scan { prefix, desc, limit } => {
+        Command::Scan {
+            prefix,
+            desc,
+            limit,
+        } => {
             let q = ScanQuery {
                 prefix: prefix.map(String::into_bytes).unwrap_or_default(),
                 desc,
@@ -95,21 +103,47 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 println!("{}\t{}\ttx {}", show(&e.key), show(&e.value), e.tx);
             }
         }
-        Command::Ref { key, referenced, at_tx } => {
+        Command::Ref {
+            key,
+            referenced,
+            at_tx,
+        } => {
             let h = ledger
                 .kv()
-                .set_reference(key.as_bytes(), referenced.as_bytes(), at_tx.unwrap_or(0), at_tx.is_some())
+                .set_reference(
+                    key.as_bytes(),
+                    referenced.as_bytes(),
+                    at_tx.unwrap_or(0),
+                    at_tx.is_some(),
+                )
                 .map_err(err)?;
             println!("tx {}", h.id);
         }
-        Command::Zadd { set, score, key, at_tx } => {
+        Command::Zadd {
+            set,
+            score,
+            key,
+            at_tx,
+        } => {
             let h = ledger
                 .kv()
-                .zadd(set.as_bytes(), score, key.as_bytes(), at_tx.unwrap_or(0), at_tx.is_some())
+                .zadd(
+                    set.as_bytes(),
+                    score,
+                    key.as_bytes(),
+                    at_tx.unwrap_or(0),
+                    at_tx.is_some(),
+                )
                 .map_err(err)?;
             println!("tx {}", h.id);
         }
-        Command::Zscan { set, min, max, desc, limit } => {
+        Command::Zscan {
+            set,
+            min,
+            max,
+            desc,
+            limit,
+        } => {
             let q = stele_ledger::kv::ZScanQuery {
                 set: set.into_bytes(),
                 min_score: min,
@@ -119,7 +153,13 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 ..Default::default()
             };
             for z in ledger.kv().zscan(&q).map_err(err)? {
-                println!("{}\t{}\t{}\ttx {}", show(&z.key), z.score, show(&z.entry.value), z.entry.tx);
+                println!(
+                    "{}\t{}\t{}\ttx {}",
+                    show(&z.key),
+                    z.score,
+                    show(&z.entry.value),
+                    z.entry.tx
+                );
             }
         }
         Command::Tx { id } => {
@@ -207,7 +247,12 @@ impl crate::shell::Session for EmbeddedSql {
                 Output::Rows { columns, rows: r } => {
                     let columns = columns
                         .iter()
-                        .map(|c| (c.name.clone(), c.ty.map_or("ANY", SqlType::name).to_string()))
+                        .map(|c| {
+                            (
+                                c.name.clone(),
+                                c.ty.map_or("ANY", SqlType::name).to_string(),
+                            )
+                        })
                         .collect();
                     out.push(rows(columns, r));
                 }
@@ -230,13 +275,19 @@ impl crate::shell::Session for EmbeddedSql {
             .map_err(|e| e.to_string())?
             .outputs;
         match outputs.into_iter().next() {
-            Some(Output::Rows { rows: r, .. }) => Ok(rows(vec![("TABLE".into(), "VARCHAR".into())], &r)),
+            Some(Output::Rows { rows: r, .. }) => {
+                Ok(rows(vec![("TABLE".into(), "VARCHAR".into())], &r))
+            }
             _ => Ok(rows(vec![("TABLE".into(), "VARCHAR".into())], &[])),
         }
     }
 
     fn describe(&mut self, name: &str) -> Result<Outcome, String> {
-        let catalog = self.engine.store().catalog(None).map_err(|e| e.to_string())?;
+        let catalog = self
+            .engine
+            .store()
+            .catalog(None)
+            .map_err(|e| e.to_string())?;
         let r = catalog.describe(name).map_err(|e| e.to_string())?;
         let columns = stele_sql::catalog::DESCRIBE_COLUMNS
             .iter()
@@ -265,10 +316,11 @@ fn serve(data_dir: PathBuf, a: ServeArgs) -> Result<(), String> {
     let umadb = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut config = stele_server::Config::new(data_dir, a.listen);
     config.signing_key = a.signing_key;
-    config.tls = a
-        .tls_cert
-        .zip(a.tls_key)
-        .or_else(|| umadb("UMADB_TLS_CERT").map(PathBuf::from).zip(umadb("UMADB_TLS_KEY").map(PathBuf::from)));
+    config.tls = a.tls_cert.zip(a.tls_key).or_else(|| {
+        umadb("UMADB_TLS_CERT")
+            .map(PathBuf::from)
+            .zip(umadb("UMADB_TLS_KEY").map(PathBuf::from))
+    });
     config.admin_password = a.admin_password;
     if !a.no_dcb {
         let listen = match (a.dcb_listen, umadb("UMADB_LISTEN")) {

@@ -56,11 +56,7 @@ impl Progress {
                 let _ = writeln!(err);
             }
         } else {
-            let _ = writeln!(
-                err,
-                "{done}/{total} {} ({rate:.0}/s, ETA {eta})",
-                self.what
-            );
+            let _ = writeln!(err, "{done}/{total} {} ({rate:.0}/s, ETA {eta})", self.what);
         }
     }
 }

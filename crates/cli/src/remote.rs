@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use stele_client::sql::{Output, SqlSession, Value};
-use stele_client::{pb, Client, ClientError, Credentials, Permission, ServerAddress, TrustStore, Version};
+use stele_client::{
+    pb, Client, ClientError, Credentials, Permission, ServerAddress, TrustStore, Version,
+};
 
 use crate::table::{self, Cell, Format, Outcome, Rows};
 use crate::{show, Cli, Command, DatabaseCommand, UserCommand};
@@ -54,7 +56,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
             println!("database {} at {server}", cli.db);
             println!("tx {}  state hash {}", s.tx_id, hex::encode(&s.tx_hash));
             match store.load(server, &cli.db).map_err(err)? {
-                Some(t) => println!("trusted here: tx {}  state hash {}", t.tx_id, hex::encode(t.tx_hash)),
+                Some(t) => println!(
+                    "trusted here: tx {}  state hash {}",
+                    t.tx_id,
+                    hex::encode(t.tx_hash)
+                ),
                 None => println!("trusted here: nothing yet (the next verified call starts it)"),
             }
         }
@@ -63,7 +69,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let h = client.set(key.as_bytes(), value.as_bytes()).map_err(err)?;
             println!("tx {}", h.id);
         }
-        Command::Get { key, at_tx, revision } => {
+        Command::Get {
+            key,
+            at_tx,
+            revision,
+        } => {
             let e = client
                 .get(key.as_bytes(), version(at_tx, revision))
                 .map_err(err)?;
@@ -75,7 +85,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
         }
         Command::History { key, desc, limit } => {
             let limit = u32::try_from(limit).map_err(|_| "--limit is too large")?;
-            for e in client.history(key.as_bytes(), 0, limit, desc).map_err(err)? {
+            for e in client
+                .history(key.as_bytes(), 0, limit, desc)
+                .map_err(err)?
+            {
                 let v = if e.metadata.as_ref().is_some_and(|m| m.deleted) {
                     "(deleted)".to_string()
                 } else {
@@ -84,33 +97,62 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 println!("revision {}\ttx {}\t{v}", e.revision, e.tx);
             }
         }
-        Command::Scan { prefix, desc, limit } => {
+        Command::Scan {
+            prefix,
+            desc,
+            limit,
+        } => {
             let prefix = prefix.unwrap_or_default();
-            for e in client.scan(prefix.as_bytes(), limit as u64, desc).map_err(err)? {
+            for e in client
+                .scan(prefix.as_bytes(), limit as u64, desc)
+                .map_err(err)?
+            {
                 println!("{}\t{}\ttx {}", show(&e.key), show(&e.value), e.tx);
             }
         }
         Command::Tx { id } => print_tx(&client.tx(id).map_err(err)?)?,
-        Command::Ref { key, referenced, at_tx } => {
+        Command::Ref {
+            key,
+            referenced,
+            at_tx,
+        } => {
             let h = client
                 .set_reference(key.as_bytes(), referenced.as_bytes(), at_tx)
                 .map_err(err)?;
             println!("tx {}", h.id);
         }
-        Command::Zadd { set, score, key, at_tx } => {
+        Command::Zadd {
+            set,
+            score,
+            key,
+            at_tx,
+        } => {
             let h = client
                 .zadd(set.as_bytes(), score, key.as_bytes(), at_tx)
                 .map_err(err)?;
             println!("tx {}", h.id);
         }
-        Command::Zscan { set, min, max, desc, limit } => {
-            for z in client.zscan(set.as_bytes(), min, max, desc, limit as u64).map_err(err)? {
+        Command::Zscan {
+            set,
+            min,
+            max,
+            desc,
+            limit,
+        } => {
+            for z in client
+                .zscan(set.as_bytes(), min, max, desc, limit as u64)
+                .map_err(err)?
+            {
                 let value = z.entry.as_ref().map_or(String::new(), |e| show(&e.value));
                 let tx = z.entry.as_ref().map_or(0, |e| e.tx);
                 println!("{}\t{}\t{value}\ttx {tx}", show(&z.key), z.score);
             }
         }
-        Command::Vref { key, referenced, at_tx } => {
+        Command::Vref {
+            key,
+            referenced,
+            at_tx,
+        } => {
             let (h, state) = client
                 .verified_set_reference(&store, key.as_bytes(), referenced.as_bytes(), at_tx)
                 .map_err(err)?;
@@ -128,7 +170,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 .map_err(err)?;
             println!("tx {}\tverified; trusted state tx {}", h.id, state.tx_id);
         }
-        Command::Vget { key, at_tx, revision } => {
+        Command::Vget {
+            key,
+            at_tx,
+            revision,
+        } => {
             let (e, state) = client
                 .verified_get(&store, key.as_bytes(), version(at_tx, revision))
                 .map_err(err)?;
@@ -189,10 +235,16 @@ fn history_file() -> Option<PathBuf> {
 fn verify(client: &Client, store: &TrustStore, from: u64, to: Option<u64>) -> Result<(), String> {
     let mut progress = crate::progress::Progress::new("txs");
     let r = client
-        .audit(store, from, to, &mut |done, total| progress.update(done, total))
+        .audit(store, from, to, &mut |done, total| {
+            progress.update(done, total)
+        })
         .map_err(err)?;
     if r.to < r.from {
-        println!("nothing to verify: database {} has no txs from tx {}", client.database(), r.from);
+        println!(
+            "nothing to verify: database {} has no txs from tx {}",
+            client.database(),
+            r.from
+        );
         return Ok(());
     }
     println!(
@@ -249,7 +301,13 @@ fn outcome(o: Output) -> Outcome {
 
 impl<C: std::borrow::Borrow<Client>> crate::shell::Session for RemoteSql<C> {
     fn execute(&mut self, text: &str) -> Result<Vec<Outcome>, String> {
-        Ok(self.0.execute(text).map_err(err)?.into_iter().map(outcome).collect())
+        Ok(self
+            .0
+            .execute(text)
+            .map_err(err)?
+            .into_iter()
+            .map(outcome)
+            .collect())
     }
 
     fn tables(&mut self) -> Result<Outcome, String> {
@@ -325,7 +383,10 @@ fn slt_file(admin: &Client, db: &str, file: &Path, labels: &[String]) -> stele_s
         Ok(()) => report,
         Err(e) => {
             let mut r = report;
-            r.add(stele_slt::Report::broken(&name, format!("cannot delete database {db}: {e}")));
+            r.add(stele_slt::Report::broken(
+                &name,
+                format!("cannot delete database {db}: {e}"),
+            ));
             r
         }
     }
@@ -337,14 +398,21 @@ fn new_password(user: &str) -> Result<String, String> {
 
 fn user(client: &Client, db: &str, own_password: &str, c: UserCommand) -> Result<(), String> {
     match c {
-        UserCommand::Create { name, permission, database } => {
+        UserCommand::Create {
+            name,
+            permission,
+            database,
+        } => {
             let permission = Permission::parse(&permission).map_err(err)?;
             let database = database.unwrap_or_else(|| db.to_string());
             let secret = new_password(&name)?;
             client
                 .create_user(&name, &secret, permission, &database)
                 .map_err(err)?;
-            println!("user {name} created with {} on {database}", Permission::name_of(permission.code()));
+            println!(
+                "user {name} created with {} on {database}",
+                Permission::name_of(permission.code())
+            );
         }
         UserCommand::List => {
             let users = client.list_users().map_err(err)?;
@@ -365,16 +433,28 @@ fn user(client: &Client, db: &str, own_password: &str, c: UserCommand) -> Result
                     ]
                 })
                 .collect();
-            print_rows(&["user", "active", "permissions", "created by", "created at"], rows);
+            print_rows(
+                &["user", "active", "permissions", "created by", "created at"],
+                rows,
+            );
         }
         UserCommand::Password { name } => {
             // One's own password (and the superuser's) needs the old one: it is the login's.
-            let old = if name == client.user() { own_password.to_string() } else { String::new() };
+            let old = if name == client.user() {
+                own_password.to_string()
+            } else {
+                String::new()
+            };
             let secret = new_password(&name)?;
             client.change_password(&name, &old, &secret).map_err(err)?;
             println!("password of {name} changed");
         }
-        UserCommand::Permission { action, name, permission, database } => {
+        UserCommand::Permission {
+            action,
+            name,
+            permission,
+            database,
+        } => {
             let permission = Permission::parse(&permission).map_err(err)?;
             let database = database.unwrap_or_else(|| db.to_string());
             let grant = action == "grant";
@@ -390,7 +470,10 @@ fn user(client: &Client, db: &str, own_password: &str, c: UserCommand) -> Result
         }
         UserCommand::Activate { name, off } => {
             client.set_active(&name, !off).map_err(err)?;
-            println!("user {name} {}", if off { "deactivated" } else { "activated" });
+            println!(
+                "user {name} {}",
+                if off { "deactivated" } else { "activated" }
+            );
         }
     }
     Ok(())
@@ -398,15 +481,24 @@ fn user(client: &Client, db: &str, own_password: &str, c: UserCommand) -> Result
 
 fn print_rows(names: &[&str], rows: Vec<Vec<Cell>>) {
     let r = Rows {
-        columns: names.iter().map(|n| (n.to_string(), String::new())).collect(),
+        columns: names
+            .iter()
+            .map(|n| (n.to_string(), String::new()))
+            .collect(),
         rows,
     };
-    print!("{}", table::render(&[Outcome::Rows(r)], Format::Table, None));
+    print!(
+        "{}",
+        table::render(&[Outcome::Rows(r)], Format::Table, None)
+    );
 }
 
 fn database(client: &Client, store: &TrustStore, c: DatabaseCommand) -> Result<(), String> {
     match c {
-        DatabaseCommand::Create { name, if_not_exists } => {
+        DatabaseCommand::Create {
+            name,
+            if_not_exists,
+        } => {
             let r = client.create_database(&name, if_not_exists).map_err(err)?;
             if r.already_existed {
                 println!("database {name} already exists");

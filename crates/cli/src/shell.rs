@@ -34,17 +34,25 @@ End each request with ';' (it may span lines). BEGIN ... COMMIT spans requests.
   \\?          this help";
 
 /// Runs `stele sql` on `session`; `history` is the shell's history file.
-pub fn run(session: &mut dyn Session, args: SqlArgs, history: Option<PathBuf>) -> Result<(), String> {
+pub fn run(
+    session: &mut dyn Session,
+    args: SqlArgs,
+    history: Option<PathBuf>,
+) -> Result<(), String> {
     let format = args.format;
-    let one = args.execute.or_else(|| {
-        (!args.statements.is_empty()).then(|| args.statements.join(" "))
-    });
+    let one = args
+        .execute
+        .or_else(|| (!args.statements.is_empty()).then(|| args.statements.join(" ")));
     if let Some(text) = one {
         let ok = request(session, &text, format);
         if session.in_transaction() {
             return Err("the request left a transaction open; it was not committed".into());
         }
-        return if ok { Ok(()) } else { Err("the request failed".into()) };
+        return if ok {
+            Ok(())
+        } else {
+            Err("the request failed".into())
+        };
     }
     if std::io::stdin().is_terminal() {
         return interactive(session, format, history);
@@ -61,7 +69,10 @@ fn request(session: &mut dyn Session, text: &str, format: Format) -> bool {
     let started = Instant::now();
     match session.execute(text) {
         Ok(outcomes) => {
-            print!("{}", table::render(&outcomes, format, Some(started.elapsed())));
+            print!(
+                "{}",
+                table::render(&outcomes, format, Some(started.elapsed()))
+            );
             true
         }
         Err(e) => {
@@ -136,7 +147,11 @@ fn script(session: &mut dyn Session, format: Format) -> Result<(), String> {
 }
 
 /// The shell on a terminal: line editing, history, prompts that show an open transaction.
-fn interactive(session: &mut dyn Session, format: Format, history: Option<PathBuf>) -> Result<(), String> {
+fn interactive(
+    session: &mut dyn Session,
+    format: Format,
+    history: Option<PathBuf>,
+) -> Result<(), String> {
     use rustyline::error::ReadlineError;
     let mut editor = rustyline::DefaultEditor::new().map_err(|e| format!("terminal: {e}"))?;
     if let Some(h) = &history {

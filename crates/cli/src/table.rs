@@ -64,7 +64,10 @@ pub struct Rows {
 pub enum Outcome {
     Rows(Rows),
     /// Writes ran: rows changed (unknown inside a transaction) and txs committed.
-    Done { updated: Option<u64>, txs: Vec<u64> },
+    Done {
+        updated: Option<u64>,
+        txs: Vec<u64>,
+    },
     Began,
     RolledBack,
 }
@@ -146,9 +149,15 @@ fn table(out: &mut String, o: &Outcome, time: Option<Duration>) {
                     .collect();
                 let _ = writeln!(out, "{}", parts.join("|").trim_end());
             };
-            line(out, r.columns.iter().map(|(n, _)| (n.as_str(), false)).collect());
+            line(
+                out,
+                r.columns.iter().map(|(n, _)| (n.as_str(), false)).collect(),
+            );
             if r.columns.iter().any(|(_, t)| !t.is_empty()) {
-                line(out, r.columns.iter().map(|(_, t)| (t.as_str(), false)).collect());
+                line(
+                    out,
+                    r.columns.iter().map(|(_, t)| (t.as_str(), false)).collect(),
+                );
             }
             let rule: Vec<String> = widths.iter().map(|w| "-".repeat(w + 2)).collect();
             let _ = writeln!(out, "{}", rule.join("+"));
@@ -173,7 +182,10 @@ fn table(out: &mut String, o: &Outcome, time: Option<Duration>) {
                 [t] => what.push_str(&format!(", tx {t}")),
                 many => what.push_str(&format!(
                     ", txs {}",
-                    many.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(u64::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             }
             footer(out, what, time);
@@ -248,7 +260,11 @@ fn json(out: &mut String, o: &Outcome) {
         Outcome::Done { updated, txs } => {
             let updated = updated.map_or("null".into(), |n| n.to_string());
             let txs: Vec<String> = txs.iter().map(u64::to_string).collect();
-            let _ = writeln!(out, "{{\"updated_rows\":{updated},\"txs\":[{}]}}", txs.join(","));
+            let _ = writeln!(
+                out,
+                "{{\"updated_rows\":{updated},\"txs\":[{}]}}",
+                txs.join(",")
+            );
         }
         Outcome::Began => out.push_str("{\"transaction\":\"open\"}\n"),
         Outcome::RolledBack => out.push_str("{\"transaction\":\"rolled back\"}\n"),
@@ -262,7 +278,10 @@ mod tests {
     fn sample() -> Vec<Outcome> {
         vec![
             Outcome::Rows(Rows {
-                columns: vec![("id".into(), "INTEGER".into()), ("s".into(), "VARCHAR".into())],
+                columns: vec![
+                    ("id".into(), "INTEGER".into()),
+                    ("s".into(), "VARCHAR".into()),
+                ],
                 rows: vec![
                     vec![Cell::Int(1), Cell::Text("a,\"b\"".into())],
                     vec![Cell::Int(20), Cell::Null],
@@ -282,7 +301,10 @@ mod tests {
             render(&sample(), Format::Table, t),
             " id      | s\n INTEGER | VARCHAR\n---------+---------\n       1 | a,\"b\"\n      20 | NULL\n(2 rows)\n(1 row updated, tx 7, 1.5 ms)\n"
         );
-        assert_eq!(render(&sample(), Format::Csv, t), "id,s\n1,\"a,\"\"b\"\"\"\n20,\n");
+        assert_eq!(
+            render(&sample(), Format::Csv, t),
+            "id,s\n1,\"a,\"\"b\"\"\"\n20,\n"
+        );
         assert_eq!(
             render(&sample(), Format::Json, t),
             "[{\"id\":1,\"s\":\"a,\\\"b\\\"\"},{\"id\":20,\"s\":null}]\n{\"updated_rows\":1,\"txs\":[7]}\n"

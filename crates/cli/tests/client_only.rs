@@ -7,15 +7,32 @@ fn the_client_only_build_links_neither_rocksdb_nor_datafusion() {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
     let out = std::process::Command::new(env!("CARGO"))
         .args(["tree", "--offline", "--manifest-path", manifest])
-        .args(["-p", "stele", "--no-default-features", "--edges", "normal,build"])
+        .args([
+            "-p",
+            "stele",
+            "--no-default-features",
+            "--edges",
+            "normal,build",
+        ])
         .args(["--prefix", "none", "--format", "{p}"])
         .output()
         .unwrap();
     let tree = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(tree.contains("stele-client"), "{tree}");
     assert!(tree.contains("stele-proof"), "{tree}");
-    for banned in ["rocksdb", "datafusion", "stele-ledger", "stele-sql ", "stele-server", "arrow"] {
+    for banned in [
+        "rocksdb",
+        "datafusion",
+        "stele-ledger",
+        "stele-sql ",
+        "stele-server",
+        "arrow",
+    ] {
         assert!(
             !tree.lines().any(|l| l.contains(banned)),
             "{banned} is in the client-only build:\n{tree}"

@@ -44,7 +44,10 @@ impl Server {
             .unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(&addr).is_err() {
-            assert!(Instant::now() < deadline, "the server did not start on {addr}");
+            assert!(
+                Instant::now() < deadline,
+                "the server did not start on {addr}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Server {
@@ -60,7 +63,10 @@ impl Server {
     /// Stops the server cleanly and waits for it.
     fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while c.try_wait().unwrap().is_none() {
                 if Instant::now() > deadline {
@@ -122,7 +128,11 @@ impl Env<'_> {
     /// Runs a command that must fail; its stderr.
     fn fails(&self, args: &[&str]) -> String {
         let out = self.run(args, None, &[]);
-        assert!(!out.status.success(), "stele {args:?} succeeded: {}", text(&out.stdout));
+        assert!(
+            !out.status.success(),
+            "stele {args:?} succeeded: {}",
+            text(&out.stdout)
+        );
         text(&out.stderr)
     }
 }
@@ -156,8 +166,14 @@ fn key_value_and_verified_commands_work_against_a_server() {
     assert_eq!(c.ok(&["set", "greeting", "hello"]), "tx 1\n");
     assert_eq!(c.ok(&["set", "greeting", "hi"]), "tx 2\n");
     assert_eq!(c.ok(&["get", "greeting"]), "hi\ttx 2\trevision 2\n");
-    assert_eq!(c.ok(&["get", "greeting", "--at-tx", "1"]), "hello\ttx 1\trevision 1\n");
-    assert_eq!(c.ok(&["get", "greeting", "--revision", "1"]), "hello\ttx 1\trevision 1\n");
+    assert_eq!(
+        c.ok(&["get", "greeting", "--at-tx", "1"]),
+        "hello\ttx 1\trevision 1\n"
+    );
+    assert_eq!(
+        c.ok(&["get", "greeting", "--revision", "1"]),
+        "hello\ttx 1\trevision 1\n"
+    );
     assert_eq!(
         c.ok(&["history", "greeting", "--desc"]),
         "revision 2\ttx 2\thi\nrevision 1\ttx 1\thello\n"
@@ -167,14 +183,21 @@ fn key_value_and_verified_commands_work_against_a_server() {
     assert!(c.fails(&["get", "nope"]).contains("key not found"));
 
     // Verified calls start the trusted state and move it forward.
-    assert_eq!(c.ok(&["vset", "k", "v1"]), "tx 3\tverified; trusted state tx 3\n");
+    assert_eq!(
+        c.ok(&["vset", "k", "v1"]),
+        "tx 3\tverified; trusted state tx 3\n"
+    );
     assert_eq!(
         c.ok(&["vget", "greeting"]),
         "hi\ttx 2\trevision 2\tverified; trusted state tx 3\n"
     );
-    assert!(c.ok(&["vtx", "1"]).ends_with("verified; trusted state tx 3\n"));
+    assert!(c
+        .ok(&["vtx", "1"])
+        .ends_with("verified; trusted state tx 3\n"));
     assert_eq!(c.ok(&["delete", "k"]), "tx 4\n");
-    assert!(c.ok(&["history", "k"]).ends_with("revision 2\ttx 4\t(deleted)\n"));
+    assert!(c
+        .ok(&["history", "k"])
+        .ends_with("revision 2\ttx 4\t(deleted)\n"));
     let s = c.ok(&["state"]);
     assert!(s.contains("tx 4  state hash "), "{s}");
     assert!(s.contains("trusted here: tx 3"), "{s}");
@@ -183,17 +206,28 @@ fn key_value_and_verified_commands_work_against_a_server() {
     // References and sorted sets, plain and verified.
     assert_eq!(c.ok(&["ref", "alias", "greeting"]), "tx 5\n");
     assert_eq!(c.ok(&["get", "alias"]), "hi\ttx 2\trevision 2\n");
-    assert_eq!(c.ok(&["vref", "pinned", "greeting", "--at-tx", "1"]), "tx 6\tverified; trusted state tx 6\n");
+    assert_eq!(
+        c.ok(&["vref", "pinned", "greeting", "--at-tx", "1"]),
+        "tx 6\tverified; trusted state tx 6\n"
+    );
     assert!(c.ok(&["vget", "pinned"]).starts_with("hello\ttx 1\t"));
     assert_eq!(c.ok(&["zadd", "board", "2.5", "greeting"]), "tx 7\n");
-    assert!(c.fails(&["vzadd", "board", "-1", "alias"]).contains("cannot reference a reference"));
+    assert!(c
+        .fails(&["vzadd", "board", "-1", "alias"])
+        .contains("cannot reference a reference"));
     assert_eq!(c.ok(&["set", "low", "x"]), "tx 8\n");
-    assert_eq!(c.ok(&["vzadd", "board", "1", "low"]), "tx 9\tverified; trusted state tx 9\n");
+    assert_eq!(
+        c.ok(&["vzadd", "board", "1", "low"]),
+        "tx 9\tverified; trusted state tx 9\n"
+    );
     assert_eq!(
         c.ok(&["zscan", "board"]),
         "low\t1\tx\ttx 8\ngreeting\t2.5\thi\ttx 2\n"
     );
-    assert_eq!(c.ok(&["zscan", "board", "--min", "2"]), "greeting\t2.5\thi\ttx 2\n");
+    assert_eq!(
+        c.ok(&["zscan", "board", "--min", "2"]),
+        "greeting\t2.5\thi\ttx 2\n"
+    );
 
     // Bad input and a wrong password are errors with their reason, nothing else.
     assert!(c.fails(&["vtx", "99"]).contains("tx not found"));
@@ -202,15 +236,27 @@ fn key_value_and_verified_commands_work_against_a_server() {
         password: "wrong",
         ..c
     };
-    assert!(wrong.fails(&["get", "greeting"]).contains("invalid user name or password"));
+    assert!(wrong
+        .fails(&["get", "greeting"])
+        .contains("invalid user name or password"));
     let nowhere = Command::new(STELE)
-        .args(["--server", &format!("127.0.0.1:{}", free_port()), "get", "a"])
+        .args([
+            "--server",
+            &format!("127.0.0.1:{}", free_port()),
+            "get",
+            "a",
+        ])
         .env("STELE_PASSWORD", "x")
         .output()
         .unwrap();
     assert!(text(&nowhere.stderr).contains("cannot connect to 127.0.0.1:"));
     let embedded_only = Command::new(STELE)
-        .args(["--data-dir", dir.path().join("d2").to_str().unwrap(), "vget", "a"])
+        .args([
+            "--data-dir",
+            dir.path().join("d2").to_str().unwrap(),
+            "vget",
+            "a",
+        ])
         .env_remove("STELE_SERVER")
         .output()
         .unwrap();
@@ -221,17 +267,35 @@ fn key_value_and_verified_commands_work_against_a_server() {
 fn signed_answers_are_checked_with_the_server_key() {
     let dir = tempfile::tempdir().unwrap();
     let key = |name: &str| dir.path().join(name).display().to_string();
-    let openssl = |args: &[&str]| Command::new("openssl").args(args).output().map(|o| o.status.success());
+    let openssl = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+    };
     for (private, public) in [("server.pem", "server.pub"), ("other.pem", "other.pub")] {
-        let made = openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &key(private)])
-            .unwrap_or(false)
-            && openssl(&["ec", "-in", &key(private), "-pubout", "-out", &key(public)]).unwrap_or(false);
+        let made = openssl(&[
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+            &key(private),
+        ])
+        .unwrap_or(false)
+            && openssl(&["ec", "-in", &key(private), "-pubout", "-out", &key(public)])
+                .unwrap_or(false);
         if !made {
             eprintln!("no openssl here: signatures not tested");
             return;
         }
     }
-    let signed = Server::start_with(&dir.path().join("data"), free_port(), &["--signing-key", &key("server.pem")]);
+    let signed = Server::start_with(
+        &dir.path().join("data"),
+        free_port(),
+        &["--signing-key", &key("server.pem")],
+    );
     let state = dir.path().join("state");
     let c = Env {
         addr: signed.addr.clone(),
@@ -241,7 +305,10 @@ fn signed_answers_are_checked_with_the_server_key() {
     };
     let with = |k: &str| -> Vec<String> { vec!["--server-key".into(), key(k)] };
     let args = |k: &str, rest: &[&str]| -> Vec<String> {
-        with(k).into_iter().chain(rest.iter().map(|s| s.to_string())).collect()
+        with(k)
+            .into_iter()
+            .chain(rest.iter().map(|s| s.to_string()))
+            .collect()
     };
     let run = |k: &str, rest: &[&str]| {
         let a = args(k, rest);
@@ -252,7 +319,11 @@ fn signed_answers_are_checked_with_the_server_key() {
     assert!(run("server.pub", &["state"]).status.success());
     let wrong = run("other.pub", &["vget", "k"]);
     assert!(!wrong.status.success());
-    assert!(text(&wrong.stderr).contains("signature"), "{}", text(&wrong.stderr));
+    assert!(
+        text(&wrong.stderr).contains("signature"),
+        "{}",
+        text(&wrong.stderr)
+    );
     assert!(!run("other.pub", &["state"]).status.success());
     assert!(text(&run("server.pem", &["vget", "k"]).stderr).contains("not a PEM P-256 public key"));
     drop(signed);
@@ -263,8 +334,16 @@ fn signed_answers_are_checked_with_the_server_key() {
         addr: unsigned.addr.clone(),
         ..c
     };
-    let out = c.run(&["--server-key", &key("server.pub"), "vset", "k", "v"], None, &[]);
-    assert!(text(&out.stderr).contains("not signed"), "{}", text(&out.stderr));
+    let out = c.run(
+        &["--server-key", &key("server.pub"), "vset", "k", "v"],
+        None,
+        &[],
+    );
+    assert!(
+        text(&out.stderr).contains("not signed"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -296,17 +375,29 @@ fn sql_runs_remotely_from_arguments_stdin_and_a_terminal() {
     assert!(text(&out.stderr).contains("error: column does not exist (nope)"));
 
     // A transaction left open is not committed.
-    let out = c.run(&["sql"], Some("BEGIN; INSERT INTO t (s) VALUES ('d');"), &[]);
+    let out = c.run(
+        &["sql"],
+        Some("BEGIN; INSERT INTO t (s) VALUES ('d');"),
+        &[],
+    );
     assert!(text(&out.stderr).contains("not committed"));
     assert_eq!(
         c.ok(&["sql", "--format", "csv", "SELECT id, s FROM t"]),
         "id,s\n1,a\n2,\"b,c\"\n3,c\n"
     );
     assert_eq!(
-        c.ok(&["sql", "--format", "json", "SELECT id, s FROM t WHERE id = 2"]),
+        c.ok(&[
+            "sql",
+            "--format",
+            "json",
+            "SELECT id, s FROM t WHERE id = 2"
+        ]),
         "[{\"id\":2,\"s\":\"b,c\"}]\n"
     );
-    assert_eq!(untimed(&c.ok(&["sql", "-e", "\\d"])), " TABLE\n VARCHAR\n---------\n t\n(1 row)");
+    assert_eq!(
+        untimed(&c.ok(&["sql", "-e", "\\d"])),
+        " TABLE\n VARCHAR\n---------\n t\n(1 row)"
+    );
 
     // The shell on a pseudo-terminal (util-linux `script`), typed a line at a time.
     if Command::new("script").arg("--version").output().is_ok() {
@@ -360,9 +451,15 @@ fn admin_commands_and_a_non_admins_permission_errors() {
         &[("STELE_NEW_PASSWORD", "Reader1!pw")],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "user reader created with read on defaultdb\n");
+    assert_eq!(
+        text(&out.stdout),
+        "user reader created with read on defaultdb\n"
+    );
     let users = admin.ok(&["user", "list"]);
-    assert!(users.contains(" reader | true   | defaultdb:read | immudb "), "{users}");
+    assert!(
+        users.contains(" reader | true   | defaultdb:read | immudb "),
+        "{users}"
+    );
     admin.ok(&["set", "k", "v"]);
 
     let reader = Env {
@@ -372,9 +469,15 @@ fn admin_commands_and_a_non_admins_permission_errors() {
         ..admin
     };
     assert_eq!(reader.ok(&["get", "k"]), "v\ttx 1\trevision 1\n");
-    assert!(reader.fails(&["set", "k", "w"]).contains("does not have the permission"));
-    assert!(reader.fails(&["database", "create", "x"]).contains("needs the system admin"));
-    assert!(reader.fails(&["user", "activate", "immudb", "--off"]).contains("error: "));
+    assert!(reader
+        .fails(&["set", "k", "w"])
+        .contains("does not have the permission"));
+    assert!(reader
+        .fails(&["database", "create", "x"])
+        .contains("needs the system admin"));
+    assert!(reader
+        .fails(&["user", "activate", "immudb", "--off"])
+        .contains("error: "));
 
     assert_eq!(
         admin.ok(&["user", "permission", "grant", "reader", "readwrite"]),
@@ -390,28 +493,53 @@ fn admin_commands_and_a_non_admins_permission_errors() {
         &[("STELE_NEW_PASSWORD", "Reader2!pw")],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(reader.fails(&["get", "k"]).contains("invalid user name or password"));
+    assert!(reader
+        .fails(&["get", "k"])
+        .contains("invalid user name or password"));
 
     // Databases: create, use, unload, load, settings, delete.
-    assert_eq!(admin.ok(&["database", "create", "db2"]), "database db2 created\n");
+    assert_eq!(
+        admin.ok(&["database", "create", "db2"]),
+        "database db2 created\n"
+    );
     assert_eq!(
         admin.ok(&["database", "create", "db2", "--if-not-exists"]),
         "database db2 already exists\n"
     );
-    assert_eq!(admin.ok(&["--db", "db2", "vset", "x", "1"]), "tx 1\tverified; trusted state tx 1\n");
+    assert_eq!(
+        admin.ok(&["--db", "db2", "vset", "x", "1"]),
+        "tx 1\tverified; trusted state tx 1\n"
+    );
     let list = admin.ok(&["database", "list"]);
     assert!(list.contains(" db2       | true   |   1 |"), "{list}");
     let settings = admin.ok(&["--db", "db2", "database", "settings"]);
-    assert!(settings.starts_with("database db2\n") && settings.contains("maxKeyLen: "), "{settings}");
-    assert_eq!(admin.ok(&["database", "unload", "db2"]), "database db2 unloaded\n");
-    assert!(admin.fails(&["--db", "db2", "get", "x"]).contains("error: "));
-    assert_eq!(admin.ok(&["database", "load", "db2"]), "database db2 loaded\n");
+    assert!(
+        settings.starts_with("database db2\n") && settings.contains("maxKeyLen: "),
+        "{settings}"
+    );
+    assert_eq!(
+        admin.ok(&["database", "unload", "db2"]),
+        "database db2 unloaded\n"
+    );
+    assert!(admin
+        .fails(&["--db", "db2", "get", "x"])
+        .contains("error: "));
+    assert_eq!(
+        admin.ok(&["database", "load", "db2"]),
+        "database db2 loaded\n"
+    );
     admin.ok(&["database", "unload", "db2"]);
-    assert_eq!(admin.ok(&["database", "delete", "db2"]), "database db2 deleted\n");
+    assert_eq!(
+        admin.ok(&["database", "delete", "db2"]),
+        "database db2 deleted\n"
+    );
     assert!(!admin.ok(&["database", "list"]).contains("db2"));
 
     let status = admin.ok(&["status"]);
-    assert!(status.contains(&format!("at {}\nup since ", server.addr)), "{status}");
+    assert!(
+        status.contains(&format!("at {}\nup since ", server.addr)),
+        "{status}"
+    );
     assert!(status.contains("2 databases, "), "{status}"); // defaultdb and the event store's dcb
 }
 
@@ -419,11 +547,15 @@ fn admin_commands_and_a_non_admins_permission_errors() {
 fn tamper_value(data: &Path, key: &[u8], tx: u64) {
     use stele_ledger::format::{self, CF_AHT, CF_IDX, CF_KV, CF_REV, CF_TX};
     use stele_ledger::rocksdb::{ColumnFamilyDescriptor, Options, DB};
-    let cfs = [CF_TX, CF_KV, CF_AHT, CF_IDX, CF_REV].map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
+    let cfs = [CF_TX, CF_KV, CF_AHT, CF_IDX, CF_REV]
+        .map(|n| ColumnFamilyDescriptor::new(n, Options::default()));
     let db = DB::open_cf_descriptors(&Options::default(), data.join("defaultdb"), cfs).unwrap();
     let cf = db.cf_handle(CF_KV).unwrap();
     let stored = format::kv_key(key, tx);
-    let mut v = db.get_cf(cf, &stored).unwrap().expect("the version is stored");
+    let mut v = db
+        .get_cf(cf, &stored)
+        .unwrap()
+        .expect("the version is stored");
     let last = v.len() - 1;
     v[last] ^= 0x01;
     db.put_cf(cf, &stored, v).unwrap();
@@ -444,29 +576,51 @@ fn verify_server_catches_a_history_altered_between_two_runs() {
     for i in 0..12 {
         c.ok(&["set", &format!("key{i}"), &format!("value {i}")]);
     }
-    c.ok(&["sql", "-e", "CREATE TABLE t (id INTEGER, PRIMARY KEY id); INSERT INTO t (id) VALUES (1), (2)"]);
+    c.ok(&[
+        "sql",
+        "-e",
+        "CREATE TABLE t (id INTEGER, PRIMARY KEY id); INSERT INTO t (id) VALUES (1), (2)",
+    ]);
     let out = c.ok(&["verify"]);
-    assert!(out.starts_with("verified txs 1..=13 of database defaultdb on "), "{out}");
+    assert!(
+        out.starts_with("verified txs 1..=13 of database defaultdb on "),
+        "{out}"
+    );
     assert!(out.contains("trusted state tx 13 "), "{out}");
-    assert!(c.ok(&["verify", "--from", "5", "--to", "9"]).starts_with("verified txs 5..=9 "));
-    assert!(c.fails(&["verify", "--to", "99"]).contains("beyond the server's last tx (13)"));
+    assert!(c
+        .ok(&["verify", "--from", "5", "--to", "9"])
+        .starts_with("verified txs 5..=9 "));
+    assert!(c
+        .fails(&["verify", "--to", "99"])
+        .contains("beyond the server's last tx (13)"));
 
     // The server is stopped, a stored value of tx 6 changed, the server restarted.
     let port = server.port();
     server.stop();
     tamper_value(&data, b"\0key5", 6);
     let server = Server::start(&data, port);
-    let c = Env { addr: server.addr.clone(), ..c };
+    let c = Env {
+        addr: server.addr.clone(),
+        ..c
+    };
     let err = c.fails(&["verify"]);
-    assert!(err.contains("error: verification failed at tx 6: "), "{err}");
-    assert!(c.fails(&["vget", "key5"]).contains("verification failed at tx 6"));
+    assert!(
+        err.contains("error: verification failed at tx 6: "),
+        "{err}"
+    );
+    assert!(c
+        .fails(&["vget", "key5"])
+        .contains("verification failed at tx 6"));
     // The trusted state was left as it was.
     assert!(c.ok(&["state"]).contains("trusted here: tx 13 "));
     drop(server);
 
     // A server that lost its history (a fresh data directory at the same address).
     let server = Server::start(&dir.path().join("fresh"), port);
-    let c = Env { addr: server.addr.clone(), ..c };
+    let c = Env {
+        addr: server.addr.clone(),
+        ..c
+    };
     c.ok(&["set", "a", "b"]);
     let err = c.fails(&["verify"]);
     assert!(err.contains("history was lost or rolled back"), "{err}");

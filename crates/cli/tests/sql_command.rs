@@ -70,8 +70,15 @@ fn sql_runs_requests_and_reports_them() {
     assert!(text(&out.stderr).contains("not committed"));
     let out = stele(dir.path(), &["sql", "SELECT COUNT(*) FROM t"], None);
     // An unaliased aggregate is named by its position, as classic names it.
-    assert_eq!(untimed(&out.stdout), " col0\n INTEGER\n---------\n       3\n(1 row)\n");
-    let out = stele(dir.path(), &["sql", "--format", "csv", "-e", "SELECT id, s FROM t"], None);
+    assert_eq!(
+        untimed(&out.stdout),
+        " col0\n INTEGER\n---------\n       3\n(1 row)\n"
+    );
+    let out = stele(
+        dir.path(),
+        &["sql", "--format", "csv", "-e", "SELECT id, s FROM t"],
+        None,
+    );
     assert_eq!(text(&out.stdout), "id,s\n1,a\n2,b\n3,c\n");
     assert!(stele(dir.path(), &["verify"], None).status.success());
 }

@@ -49,10 +49,18 @@ impl Permission {
 
 impl Client {
     pub fn list_users(&self) -> Result<Vec<pb::User>> {
-        Ok(self.call(|mut s| async move { s.list_users(()).await })?.users)
+        Ok(self
+            .call(|mut s| async move { s.list_users(()).await })?
+            .users)
     }
 
-    pub fn create_user(&self, user: &str, password: &str, permission: Permission, database: &str) -> Result<()> {
+    pub fn create_user(
+        &self,
+        user: &str,
+        password: &str,
+        permission: Permission,
+        database: &str,
+    ) -> Result<()> {
         let r = pb::CreateUserRequest {
             user: user.as_bytes().to_vec(),
             password: password.as_bytes().to_vec(),
@@ -73,7 +81,13 @@ impl Client {
     }
 
     /// Grants or revokes `permission` on `database` to `user`.
-    pub fn change_permission(&self, grant: bool, user: &str, database: &str, permission: Permission) -> Result<()> {
+    pub fn change_permission(
+        &self,
+        grant: bool,
+        user: &str,
+        database: &str,
+        permission: Permission,
+    ) -> Result<()> {
         let action = if grant {
             pb::PermissionAction::Grant
         } else {
@@ -97,7 +111,11 @@ impl Client {
     }
 
     /// Creates `name`; with `if_not_exists` an existing database is not an error.
-    pub fn create_database(&self, name: &str, if_not_exists: bool) -> Result<pb::CreateDatabaseResponse> {
+    pub fn create_database(
+        &self,
+        name: &str,
+        if_not_exists: bool,
+    ) -> Result<pb::CreateDatabaseResponse> {
         let r = pb::CreateDatabaseRequest {
             name: name.to_string(),
             settings: None,
@@ -116,14 +134,16 @@ impl Client {
         let r = pb::LoadDatabaseRequest {
             database: name.to_string(),
         };
-        self.call(|mut s| async move { s.load_database(r).await }).map(drop)
+        self.call(|mut s| async move { s.load_database(r).await })
+            .map(drop)
     }
 
     pub fn unload_database(&self, name: &str) -> Result<()> {
         let r = pb::UnloadDatabaseRequest {
             database: name.to_string(),
         };
-        self.call(|mut s| async move { s.unload_database(r).await }).map(drop)
+        self.call(|mut s| async move { s.unload_database(r).await })
+            .map(drop)
     }
 
     /// Deletes an unloaded database and its data.
@@ -131,13 +151,15 @@ impl Client {
         let r = pb::DeleteDatabaseRequest {
             database: name.to_string(),
         };
-        self.call(|mut s| async move { s.delete_database(r).await }).map(drop)
+        self.call(|mut s| async move { s.delete_database(r).await })
+            .map(drop)
     }
 
     /// The settings of this session's database.
     pub fn database_settings(&self) -> Result<pb::DatabaseSettingsResponse> {
         self.call(|mut s| async move {
-            s.get_database_settings_v2(pb::DatabaseSettingsRequest {}).await
+            s.get_database_settings_v2(pb::DatabaseSettingsRequest {})
+                .await
         })
     }
 

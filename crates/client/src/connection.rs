@@ -213,7 +213,11 @@ async fn connect(address: &ServerAddress) -> Result<Channel> {
         addr: address.addr.clone(),
         message,
     };
-    let scheme = if address.tls_ca.is_some() { "https" } else { "http" };
+    let scheme = if address.tls_ca.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", address.addr))
         .map_err(|e| fail(format!("not an address: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT)
@@ -221,8 +225,16 @@ async fn connect(address: &ServerAddress) -> Result<Channel> {
     if let Some(ca) = &address.tls_ca {
         let pem = std::fs::read(ca).map_err(|e| fail(format!("{}: {e}", ca.display())))?;
         let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem));
-        let host = address.addr.rsplit_once(':').map_or(&*address.addr, |(h, _)| h);
-        tls = tls.domain_name(address.tls_domain.clone().unwrap_or_else(|| host.to_string()));
+        let host = address
+            .addr
+            .rsplit_once(':')
+            .map_or(&*address.addr, |(h, _)| h);
+        tls = tls.domain_name(
+            address
+                .tls_domain
+                .clone()
+                .unwrap_or_else(|| host.to_string()),
+        );
         endpoint = endpoint
             .tls_config(tls)
             .map_err(|e| fail(format!("TLS: {e}")))?;

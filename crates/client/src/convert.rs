@@ -2,7 +2,9 @@
 //! every count in range, or the answer is malformed (never truncated or padded to fit).
 
 use stele_proof::verify::{Tx, TxEntryDigest};
-use stele_proof::{digest_from, Digest, DualProof, InclusionProof, KvMetadata, LinearProof, TxHeader};
+use stele_proof::{
+    digest_from, Digest, DualProof, InclusionProof, KvMetadata, LinearProof, TxHeader,
+};
 use stele_proto::immudb as pb;
 
 use crate::error::{ClientError, Result};
@@ -20,7 +22,8 @@ fn digests(v: &[Vec<u8>], what: &str) -> Result<Vec<Digest>> {
 }
 
 pub(crate) fn required<'a, T>(m: &'a Option<T>, what: &str) -> Result<&'a T> {
-    m.as_ref().ok_or_else(|| malformed(format!("{what} is missing")))
+    m.as_ref()
+        .ok_or_else(|| malformed(format!("{what} is missing")))
 }
 
 pub fn header(h: &pb::TxHeader) -> Result<TxHeader> {

@@ -40,8 +40,7 @@ impl ClientError {
 
     /// Whether the server was unreachable rather than refusing.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, ClientError::Connect { .. })
-            || self.code() == Some(tonic::Code::Unavailable)
+        matches!(self, ClientError::Connect { .. }) || self.code() == Some(tonic::Code::Unavailable)
     }
 }
 

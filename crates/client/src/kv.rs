@@ -68,7 +68,13 @@ impl Client {
     }
 
     /// Versions of `key`, oldest first unless `desc`; `limit` 0 is the server's default.
-    pub fn history(&self, key: &[u8], offset: u64, limit: u32, desc: bool) -> Result<Vec<pb::Entry>> {
+    pub fn history(
+        &self,
+        key: &[u8],
+        offset: u64,
+        limit: u32,
+        desc: bool,
+    ) -> Result<Vec<pb::Entry>> {
         let r = pb::HistoryRequest {
             key: key.to_vec(),
             offset,
@@ -76,7 +82,9 @@ impl Client {
             desc,
             since_tx: 0,
         };
-        Ok(self.call(|mut s| async move { s.history(r).await })?.entries)
+        Ok(self
+            .call(|mut s| async move { s.history(r).await })?
+            .entries)
     }
 
     /// Live keys under `prefix`, in key order unless `desc`; `limit` 0 is the server's default.
@@ -91,13 +99,24 @@ impl Client {
     }
 
     /// Makes `key` refer to `referenced` (to its version at `at_tx` when given, else its latest).
-    pub fn set_reference(&self, key: &[u8], referenced: &[u8], at_tx: Option<u64>) -> Result<pb::TxHeader> {
+    pub fn set_reference(
+        &self,
+        key: &[u8],
+        referenced: &[u8],
+        at_tx: Option<u64>,
+    ) -> Result<pb::TxHeader> {
         let r = reference_request(key, referenced, at_tx);
         self.call(|mut s| async move { s.set_reference(r).await })
     }
 
     /// Adds `key` to the sorted set `set` with `score` (its version at `at_tx` when given).
-    pub fn zadd(&self, set: &[u8], score: f64, key: &[u8], at_tx: Option<u64>) -> Result<pb::TxHeader> {
+    pub fn zadd(
+        &self,
+        set: &[u8],
+        score: f64,
+        key: &[u8],
+        at_tx: Option<u64>,
+    ) -> Result<pb::TxHeader> {
         let r = zadd_request(set, score, key, at_tx);
         self.call(|mut s| async move { s.z_add(r).await })
     }
@@ -138,7 +157,11 @@ impl Client {
     }
 }
 
-pub(crate) fn reference_request(key: &[u8], referenced: &[u8], at_tx: Option<u64>) -> pb::ReferenceRequest {
+pub(crate) fn reference_request(
+    key: &[u8],
+    referenced: &[u8],
+    at_tx: Option<u64>,
+) -> pb::ReferenceRequest {
     pb::ReferenceRequest {
         key: key.to_vec(),
         referenced_key: referenced.to_vec(),
@@ -148,7 +171,12 @@ pub(crate) fn reference_request(key: &[u8], referenced: &[u8], at_tx: Option<u64
     }
 }
 
-pub(crate) fn zadd_request(set: &[u8], score: f64, key: &[u8], at_tx: Option<u64>) -> pb::ZAddRequest {
+pub(crate) fn zadd_request(
+    set: &[u8],
+    score: f64,
+    key: &[u8],
+    at_tx: Option<u64>,
+) -> pb::ZAddRequest {
     pb::ZAddRequest {
         set: set.to_vec(),
         score,

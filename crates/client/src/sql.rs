@@ -52,10 +52,16 @@ pub struct Column {
 /// What one call of a request did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    Rows { columns: Vec<Column>, rows: Vec<Vec<Value>> },
+    Rows {
+        columns: Vec<Column>,
+        rows: Vec<Vec<Value>>,
+    },
     /// Writes ran: the rows they changed (unknown inside a transaction until it commits) and
     /// the txs they committed.
-    Done { updated_rows: Option<u64>, txs: Vec<u64> },
+    Done {
+        updated_rows: Option<u64>,
+        txs: Vec<u64>,
+    },
     /// `BEGIN`: a transaction is open.
     Began,
     /// `ROLLBACK`: the transaction was dropped.
@@ -110,7 +116,9 @@ impl<C: Borrow<Client>> SqlSession<C> {
         if result.is_err() && self.in_tx {
             self.in_tx = false;
             // The engine cancelled it; if the server kept it (a failed read), drop it there.
-            let _ = self.client().call(|mut s| async move { s.rollback(()).await });
+            let _ = self
+                .client()
+                .call(|mut s| async move { s.rollback(()).await });
         }
         result.map(|()| outputs)
     }
@@ -119,7 +127,8 @@ impl<C: Borrow<Client>> SqlSession<C> {
         let mut writes: Vec<&str> = Vec::new();
         for stmt in split_statements(text) {
             let kind = kind(stmt);
-            if kind == Kind::Write || (!self.in_tx && matches!(kind, Kind::Commit | Kind::Rollback)) {
+            if kind == Kind::Write || (!self.in_tx && matches!(kind, Kind::Commit | Kind::Rollback))
+            {
                 // Outside a transaction the engine answers COMMIT / ROLLBACK itself.
                 writes.push(stmt);
                 continue;
@@ -136,13 +145,16 @@ impl<C: Borrow<Client>> SqlSession<C> {
                         mode: pb::TxMode::ReadWrite as i32,
                         ..Default::default()
                     };
-                    self.client().call(|mut s| async move { s.new_tx(r).await })?;
+                    self.client()
+                        .call(|mut s| async move { s.new_tx(r).await })?;
                     self.in_tx = true;
                     outputs.push(Output::Began);
                 }
                 Kind::Commit => {
                     self.in_tx = false;
-                    let c = self.client().call(|mut s| async move { s.commit(()).await })?;
+                    let c = self
+                        .client()
+                        .call(|mut s| async move { s.commit(()).await })?;
                     outputs.push(Output::Done {
                         updated_rows: Some(c.updated_rows as u64),
                         txs: c.header.map(|h| h.id).into_iter().collect(),
@@ -150,7 +162,8 @@ impl<C: Borrow<Client>> SqlSession<C> {
                 }
                 Kind::Rollback => {
                     self.in_tx = false;
-                    self.client().call(|mut s| async move { s.rollback(()).await })?;
+                    self.client()
+                        .call(|mut s| async move { s.rollback(()).await })?;
                     outputs.push(Output::RolledBack);
                 }
                 Kind::Query => outputs.push(self.query(stmt)?),
@@ -170,16 +183,24 @@ impl<C: Borrow<Client>> SqlSession<C> {
         };
         writes.clear();
         if self.in_tx {
-            self.client().call(|mut s| async move { s.tx_sql_exec(r).await })?;
+            self.client()
+                .call(|mut s| async move { s.tx_sql_exec(r).await })?;
             outputs.push(Output::Done {
                 updated_rows: None,
                 txs: Vec::new(),
             });
         } else {
-            let result = self.client().call(|mut s| async move { s.sql_exec(r).await })?;
+            let result = self
+                .client()
+                .call(|mut s| async move { s.sql_exec(r).await })?;
             outputs.push(Output::Done {
                 updated_rows: Some(result.txs.iter().map(|t| t.updated_rows as u64).sum()),
-                txs: result.txs.iter().filter_map(|t| t.header.as_ref()).map(|h| h.id).collect(),
+                txs: result
+                    .txs
+                    .iter()
+                    .filter_map(|t| t.header.as_ref())
+                    .map(|h| h.id)
+                    .collect(),
             });
         }
         Ok(())
@@ -192,16 +213,20 @@ impl<C: Borrow<Client>> SqlSession<C> {
             ..Default::default()
         };
         let messages = if self.in_tx {
-            self.client().stream(|mut s| async move { s.tx_sql_query(r).await })?
+            self.client()
+                .stream(|mut s| async move { s.tx_sql_query(r).await })?
         } else {
-            self.client().stream(|mut s| async move { s.sql_query(r).await })?
+            self.client()
+                .stream(|mut s| async move { s.sql_query(r).await })?
         };
         Ok(rows_of(messages))
     }
 
     /// The database's tables (`\d`).
     pub fn tables(&self) -> Result<Output> {
-        let r = self.client().call(|mut s| async move { s.list_tables(()).await })?;
+        let r = self
+            .client()
+            .call(|mut s| async move { s.list_tables(()).await })?;
         Ok(rows_of(vec![r]))
     }
 
@@ -210,7 +235,9 @@ impl<C: Borrow<Client>> SqlSession<C> {
         let r = pb::Table {
             table_name: table.to_string(),
         };
-        let r = self.client().call(|mut s| async move { s.describe_table(r).await })?;
+        let r = self
+            .client()
+            .call(|mut s| async move { s.describe_table(r).await })?;
         Ok(rows_of(vec![r]))
     }
 }
@@ -352,9 +379,16 @@ mod tests {
     fn statements_split_outside_quotes_and_comments() {
         assert_eq!(
             split_statements("BEGIN; INSERT INTO t (s) VALUES ('a;b', 'it''s;') ; -- x;y\nCOMMIT;"),
-            vec!["BEGIN", "INSERT INTO t (s) VALUES ('a;b', 'it''s;')", "COMMIT"]
+            vec![
+                "BEGIN",
+                "INSERT INTO t (s) VALUES ('a;b', 'it''s;')",
+                "COMMIT"
+            ]
         );
-        assert_eq!(split_statements(" ; /* a;b */ SELECT 1 ;;"), vec!["SELECT 1"]);
+        assert_eq!(
+            split_statements(" ; /* a;b */ SELECT 1 ;;"),
+            vec!["SELECT 1"]
+        );
         assert_eq!(kind("(SELECT 1) UNION (SELECT 2)"), Kind::Query);
         assert_eq!(kind("begin transaction"), Kind::Begin);
         assert_eq!(kind("UPSERT INTO t (id) VALUES (1)"), Kind::Write);

@@ -31,7 +31,11 @@ impl TrustStore {
 
     /// The user's store (see the module notes), or `None` when no home is known.
     pub fn default_location() -> Option<TrustStore> {
-        let var = |n: &str| std::env::var_os(n).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let var = |n: &str| {
+            std::env::var_os(n)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         var("STELE_STATE_DIR")
             .or_else(|| var("XDG_STATE_HOME").map(|d| d.join("stele")))
             .or_else(|| var("HOME").map(|h| h.join(".local/state/stele")))
@@ -42,10 +46,19 @@ impl TrustStore {
     pub fn path(&self, server: &str, database: &str) -> PathBuf {
         let safe = |s: &str| -> String {
             s.chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect()
         };
-        self.dir.join("trusted").join(safe(server)).join(safe(database))
+        self.dir
+            .join("trusted")
+            .join(safe(server))
+            .join(safe(database))
     }
 
     /// The trusted state of `database` on `server`, or `None` before the first verified call.
@@ -118,7 +131,9 @@ fn parse(text: &str, database: &str) -> Result<State, String> {
     Ok(State {
         db,
         tx_id,
-        tx_hash: alh.try_into().map_err(|_| "alh is not 32 bytes".to_string())?,
+        tx_hash: alh
+            .try_into()
+            .map_err(|_| "alh is not 32 bytes".to_string())?,
     })
 }
 

@@ -53,7 +53,11 @@ fn proof_failed(tx: TxId, trusted: &State, e: ProofError) -> ClientError {
     };
     failed(
         tx,
-        format!("{what} (trusted state: tx {} {})", trusted.tx_id, hex::encode(trusted.tx_hash)),
+        format!(
+            "{what} (trusted state: tx {} {})",
+            trusted.tx_id,
+            hex::encode(trusted.tx_hash)
+        ),
     )
 }
 
@@ -83,7 +87,11 @@ pub fn load_server_key(path: &std::path::Path) -> Result<p256::ecdsa::VerifyingK
 impl Client {
     /// With a server key: `signature` must be the server's over (db, `header`'s id and Alh),
     /// the target of what was proved.
-    fn check_signature(&self, signature: Option<&pb::Signature>, target: (TxId, stele_proof::Digest)) -> Result<()> {
+    fn check_signature(
+        &self,
+        signature: Option<&pb::Signature>,
+        target: (TxId, stele_proof::Digest),
+    ) -> Result<()> {
         let Some(key) = &self.server_key else {
             return Ok(());
         };
@@ -94,13 +102,25 @@ impl Client {
         };
         let sig = signature
             .filter(|s| !s.signature.is_empty())
-            .ok_or_else(|| failed(target.0, "the answer is not signed, and a server key was given"))?;
-        state
-            .verify_signature(&sig.signature, key)
-            .map_err(|e| failed(target.0, format!("{e} (the server's signature of tx {})", target.0)))
+            .ok_or_else(|| {
+                failed(
+                    target.0,
+                    "the answer is not signed, and a server key was given",
+                )
+            })?;
+        state.verify_signature(&sig.signature, key).map_err(|e| {
+            failed(
+                target.0,
+                format!("{e} (the server's signature of tx {})", target.0),
+            )
+        })
     }
 
-    fn check_proof_signature(&self, signature: Option<&pb::Signature>, proof: &stele_proof::DualProof) -> Result<()> {
+    fn check_proof_signature(
+        &self,
+        signature: Option<&pb::Signature>,
+        proof: &stele_proof::DualProof,
+    ) -> Result<()> {
         if self.server_key.is_none() {
             return Ok(());
         }
@@ -137,7 +157,12 @@ impl Client {
 
     /// Writes `key` = `value` and proves the write: the tx holds exactly that entry and
     /// extends the trusted state.
-    pub fn verified_set(&self, store: &TrustStore, key: &[u8], value: &[u8]) -> Result<(pb::TxHeader, State)> {
+    pub fn verified_set(
+        &self,
+        store: &TrustStore,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(pb::TxHeader, State)> {
         let expected = EntrySpec {
             key: prefixed(SET_KEY_PREFIX, key),
             metadata: KvMetadata::default(),
@@ -189,7 +214,13 @@ impl Client {
     }
 
     /// Adds `key` to the sorted set `set` with `score` and proves the write.
-    pub fn verified_zadd(&self, store: &TrustStore, set: &[u8], score: f64, key: &[u8]) -> Result<(pb::TxHeader, State)> {
+    pub fn verified_zadd(
+        &self,
+        store: &TrustStore,
+        set: &[u8],
+        score: f64,
+        key: &[u8],
+    ) -> Result<(pb::TxHeader, State)> {
         // 0x01 ‖ u64(len set) ‖ set ‖ u64(score bits) ‖ u64(len ek) ‖ ek ‖ u64(atTx), ek = 0x00 ‖ key.
         let ek = prefixed(SET_KEY_PREFIX, key);
         let mut stored = vec![ZSET_KEY_PREFIX];
@@ -233,12 +264,20 @@ impl Client {
             .map_err(|e| proof_failed(tx.header.id, &state, e))?;
         self.check_proof_signature(v.signature.as_ref(), &proof)?;
         self.trust(store, &state, &new)?;
-        let header = convert::required(&v.tx, "tx")?.header.clone().unwrap_or_default();
+        let header = convert::required(&v.tx, "tx")?
+            .header
+            .clone()
+            .unwrap_or_default();
         Ok((header, new))
     }
 
     /// Reads `key` and proves the entry is in its tx and that tx in the trusted history.
-    pub fn verified_get(&self, store: &TrustStore, key: &[u8], version: Version) -> Result<(pb::Entry, State)> {
+    pub fn verified_get(
+        &self,
+        store: &TrustStore,
+        key: &[u8],
+        version: Version,
+    ) -> Result<(pb::Entry, State)> {
         let state = self.trusted_state(store)?;
         let r = pb::VerifiableGetRequest {
             key_request: Some(version.key_request(key)),
@@ -248,7 +287,8 @@ impl Client {
         let entry = convert::required(&v.entry, "entry")?.clone();
         let vtx = convert::required(&v.verifiable_tx, "verifiable tx")?;
         let proof = convert::dual_proof(convert::required(&vtx.dual_proof, "dual proof")?)?;
-        let inclusion = convert::inclusion(convert::required(&v.inclusion_proof, "inclusion proof")?)?;
+        let inclusion =
+            convert::inclusion(convert::required(&v.inclusion_proof, "inclusion proof")?)?;
         let (spec, at) = match &entry.referenced_by {
             None => {
                 let metadata = convert::metadata(entry.metadata.as_ref())?;
@@ -295,7 +335,10 @@ impl Client {
         let v = self.call(|mut s| async move { s.verifiable_tx_by_id(r).await })?;
         let (tx, proof) = convert::verifiable_tx(&v)?;
         if tx.header.id != id {
-            return Err(failed(id, format!("the server answered with tx {}", tx.header.id)));
+            return Err(failed(
+                id,
+                format!("the server answered with tx {}", tx.header.id),
+            ));
         }
         let new = verify_tx(&state, &tx, &proof).map_err(|e| proof_failed(id, &state, e))?;
         self.check_proof_signature(v.signature.as_ref(), &proof)?;
@@ -357,13 +400,21 @@ impl Client {
             let wire = convert::required(&v.tx, "tx")?;
             let (tx, proof) = convert::verifiable_tx(&v)?;
             if tx.header.id != id {
-                return Err(failed(id, format!("the server answered with tx {}", tx.header.id)));
+                return Err(failed(
+                    id,
+                    format!("the server answered with tx {}", tx.header.id),
+                ));
             }
             for (i, e) in wire.entries.iter().enumerate() {
-                if sha256(&e.value) != tx.entries[i].h_value || e.value.len() != tx.entries[i].v_len as usize {
+                if sha256(&e.value) != tx.entries[i].h_value
+                    || e.value.len() != tx.entries[i].v_len as usize
+                {
                     return Err(failed(
                         id,
-                        format!("entry {i} (key {}): its value does not hash to its digest", hex::encode(&e.key)),
+                        format!(
+                            "entry {i} (key {}): its value does not hash to its digest",
+                            hex::encode(&e.key)
+                        ),
                     ));
                 }
             }

@@ -133,7 +133,10 @@ fn flush(shared: &Shared, mut batch: Batch) -> Batch {
     });
     match result {
         Ok(header) => {
-            shared.published(View { tx: header.id, head });
+            shared.published(View {
+                tx: header.id,
+                head,
+            });
             for (reply, last) in batch.waiting {
                 let _ = reply.send(Ok(last));
             }
@@ -141,7 +144,9 @@ fn flush(shared: &Shared, mut batch: Batch) -> Batch {
         Err(e) => {
             let message = e.to_string();
             for (reply, _) in batch.waiting {
-                let _ = reply.send(Err(EventError::Internal(format!("the commit failed: {message}"))));
+                let _ = reply.send(Err(EventError::Internal(format!(
+                    "the commit failed: {message}"
+                ))));
             }
         }
     }
@@ -225,7 +230,15 @@ fn first_matches(
     after: u64,
     n: usize,
 ) -> Result<Vec<pb::SequencedEvent>> {
-    let mut out = read::find(&shared.ledger, batch.view, q, after + 1, batch.view.head, false, n)?;
+    let mut out = read::find(
+        &shared.ledger,
+        batch.view,
+        q,
+        after + 1,
+        batch.view.head,
+        false,
+        n,
+    )?;
     for e in &batch.pending {
         if out.len() >= n {
             break;
@@ -252,10 +265,11 @@ fn idempotent_retry(
     }
     let found = first_matches(shared, batch, q, after, events.len())?;
     let same = found.len() == events.len()
-        && found
-            .iter()
-            .zip(events)
-            .all(|(f, e)| f.event.as_ref().is_some_and(|fe| same_uuid(&fe.uuid, &e.uuid)));
+        && found.iter().zip(events).all(|(f, e)| {
+            f.event
+                .as_ref()
+                .is_some_and(|fe| same_uuid(&fe.uuid, &e.uuid))
+        });
     Ok(same.then(|| found.last().map_or(0, |f| f.position)))
 }
 

@@ -66,7 +66,9 @@ impl Shared {
                     .value
                     .get(1..)
                     .and_then(|b| b.try_into().ok())
-                    .ok_or_else(|| EventError::Corruption(format!("tracking position of {source:?}")))?;
+                    .ok_or_else(|| {
+                        EventError::Corruption(format!("tracking position of {source:?}"))
+                    })?;
                 Ok(Some(u64::from_be_bytes(bytes)))
             }
             Err(LedgerError::KeyNotFound) => Ok(None),
@@ -145,7 +147,10 @@ impl EventStore {
     }
 
     /// Queues an append; the receiver gets its last position (0 for no events) once durable.
-    pub fn submit(&self, request: pb::AppendRequest) -> Result<tokio::sync::oneshot::Receiver<Result<u64>>> {
+    pub fn submit(
+        &self,
+        request: pb::AppendRequest,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<u64>>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let writer = self.writer.lock().clone().ok_or(EventError::ShuttingDown)?;
         writer

@@ -6,7 +6,7 @@ use stele_proto::umadb as pb;
 
 /// Whether `e` matches `item`.
 pub fn item_matches(item: &pb::QueryItem, e: &pb::Event) -> bool {
-    (item.types.is_empty() || item.types.iter().any(|t| *t == e.event_type))
+    (item.types.is_empty() || item.types.contains(&e.event_type))
         && item.tags.iter().all(|t| e.tags.contains(t))
 }
 

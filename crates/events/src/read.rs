@@ -73,7 +73,16 @@ pub fn find(
             if !types.is_empty() {
                 groups.push(&types);
             }
-            intersect(ledger, view, &groups, lo, hi, backwards, max, &mut positions)?;
+            intersect(
+                ledger,
+                view,
+                &groups,
+                lo,
+                hi,
+                backwards,
+                max,
+                &mut positions,
+            )?;
         } else {
             // One index answers the item exactly: walk it in chunks.
             for prefix in tags.iter().chain(&types) {
@@ -98,7 +107,15 @@ pub fn find(
 
 /// The nearest position at or after `from` (at or before, `backwards`) within `lo..=hi` in any
 /// of the indexes `group`.
-fn nearest(ledger: &Ledger, view: View, group: &[Vec<u8>], from: u64, lo: u64, hi: u64, backwards: bool) -> Result<Option<u64>> {
+fn nearest(
+    ledger: &Ledger,
+    view: View,
+    group: &[Vec<u8>],
+    from: u64,
+    lo: u64,
+    hi: u64,
+    backwards: bool,
+) -> Result<Option<u64>> {
     let mut best: Option<u64> = None;
     for prefix in group {
         let (seek, end) = if backwards { (from, lo) } else { (from, hi) };
@@ -142,7 +159,16 @@ fn intersect(
         let mut agreed = 0;
         let mut i = 0;
         while agreed < groups.len() {
-            let Some(p) = nearest(ledger, view, groups[i % groups.len()], candidate, lo, hi, backwards)? else {
+            let Some(p) = nearest(
+                ledger,
+                view,
+                groups[i % groups.len()],
+                candidate,
+                lo,
+                hi,
+                backwards,
+            )?
+            else {
                 return Ok(());
             };
             if p == candidate {
@@ -193,7 +219,9 @@ fn drive(
         let n = chunk.len();
         for e in chunk {
             let Some(position) = keys::position_of_stored(&e.key) else {
-                return Err(EventError::Corruption("an index entry without a position".into()));
+                return Err(EventError::Corruption(
+                    "an index entry without a position".into(),
+                ));
             };
             if check(position)? {
                 hits += 1;
@@ -222,7 +250,14 @@ fn drive(
 
 /// Up to `max` events of `lo..=hi` in order, from the log itself (forwards with the ledger's
 /// visiting scan, which steps instead of seeking and copies nothing it does not keep).
-fn scan(ledger: &Ledger, view: View, lo: u64, hi: u64, backwards: bool, max: usize) -> Result<Vec<pb::SequencedEvent>> {
+fn scan(
+    ledger: &Ledger,
+    view: View,
+    lo: u64,
+    hi: u64,
+    backwards: bool,
+    max: usize,
+) -> Result<Vec<pb::SequencedEvent>> {
     let prefix = keys::stored_event_prefix();
     let bound = |p: u64| keys::stored(&keys::event_key(p));
     if !backwards {

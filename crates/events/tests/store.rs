@@ -59,7 +59,10 @@ fn reads_select_by_type_and_tag_in_both_directions() {
     let (_d, s) = store();
     assert_eq!(s.head(), None);
     assert_eq!(append(&s, vec![ev("A", &["t1"])]).unwrap(), 1);
-    assert_eq!(append(&s, vec![ev("B", &["t1", "t2"]), ev("C", &[])]).unwrap(), 3);
+    assert_eq!(
+        append(&s, vec![ev("B", &["t1", "t2"]), ev("C", &[])]).unwrap(),
+        3
+    );
     assert_eq!(s.head(), Some(3));
     let all = query(&[]);
     // (query, start, backwards, limit) -> positions: spec 2.4's table, and more.
@@ -77,15 +80,43 @@ fn reads_select_by_type_and_tag_in_both_directions() {
         (query(&[(&["A"], &["t2"])]), 1, false, 100, vec![]),
         (query(&[(&["A", "B"], &["t1"])]), 1, false, 100, vec![1, 2]),
         (query(&[(&["A", "B"], &["t1"])]), 1, true, 1, vec![2]),
-        (query(&[(&["B", "C"], &["t1", "t2"])]), 2, false, 100, vec![2]),
+        (
+            query(&[(&["B", "C"], &["t1", "t2"])]),
+            2,
+            false,
+            100,
+            vec![2],
+        ),
         (query(&[(&["A", "B"], &["t1"])]), 2, true, 100, vec![2]),
-        (query(&[(&["A"], &[]), (&[], &["t2"])]), 1, false, 100, vec![1, 2]),
-        (query(&[(&["A"], &[]), (&[], &["t1"])]), 1, false, 100, vec![1, 2]),
-        (query(&[(&[], &[]), (&["nope"], &[])]), 1, false, 100, vec![1, 2, 3]),
+        (
+            query(&[(&["A"], &[]), (&[], &["t2"])]),
+            1,
+            false,
+            100,
+            vec![1, 2],
+        ),
+        (
+            query(&[(&["A"], &[]), (&[], &["t1"])]),
+            1,
+            false,
+            100,
+            vec![1, 2],
+        ),
+        (
+            query(&[(&[], &[]), (&["nope"], &[])]),
+            1,
+            false,
+            100,
+            vec![1, 2, 3],
+        ),
         (query(&[(&["nope"], &[])]), 1, false, 100, vec![]),
     ];
     for (q, lo, back, max, want) in cases {
-        assert_eq!(positions(&s, &q, lo, back, max), want, "{q:?} from {lo} back {back} max {max}");
+        assert_eq!(
+            positions(&s, &q, lo, back, max),
+            want,
+            "{q:?} from {lo} back {back} max {max}"
+        );
     }
     // A read at an older view does not see later events.
     let old = View { tx: 1, head: 1 };
@@ -135,7 +166,10 @@ fn conditions_fail_on_a_match_after_their_position_and_retries_are_idempotent() 
         condition: Some(all(None)),
         tracking_info: None,
     };
-    assert!(matches!(s.append(r2.clone()), Err(EventError::Integrity(_))));
+    assert!(matches!(
+        s.append(r2.clone()),
+        Err(EventError::Integrity(_))
+    ));
     r2.condition = Some(all(Some(3)));
     assert_eq!(s.append(r2).unwrap(), 4);
     // An unconditional duplicate UUID is written again.
@@ -185,13 +219,25 @@ fn bad_input_is_refused_and_writes_nothing() {
     let (_d, s) = store();
     let mut bad_uuid = ev("a", &[]);
     bad_uuid.uuid = "not-a-uuid".into();
-    assert!(matches!(append(&s, vec![ev("ok", &[]), bad_uuid]), Err(EventError::Deserialization(_))));
+    assert!(matches!(
+        append(&s, vec![ev("ok", &[]), bad_uuid]),
+        Err(EventError::Deserialization(_))
+    ));
     let mut dup = ev("a", &[]);
     dup.metadata = vec![
-        pb::MetadataEntry { key: "k".into(), value: "1".into() },
-        pb::MetadataEntry { key: "k".into(), value: "2".into() },
+        pb::MetadataEntry {
+            key: "k".into(),
+            value: "1".into(),
+        },
+        pb::MetadataEntry {
+            key: "k".into(),
+            value: "2".into(),
+        },
     ];
-    assert!(matches!(append(&s, vec![dup]), Err(EventError::InvalidArgument(_))));
+    assert!(matches!(
+        append(&s, vec![dup]),
+        Err(EventError::InvalidArgument(_))
+    ));
     let long = pb::AppendRequest {
         events: vec![ev("a", &[])],
         condition: None,
@@ -200,7 +246,10 @@ fn bad_input_is_refused_and_writes_nothing() {
             position: 1,
         }),
     };
-    assert!(matches!(s.append(long), Err(EventError::InvalidArgument(_))));
+    assert!(matches!(
+        s.append(long),
+        Err(EventError::InvalidArgument(_))
+    ));
     assert_eq!(s.head(), None);
     assert_eq!(s.ledger().state().tx_id, 0);
 }
@@ -215,22 +264,37 @@ fn concurrent_appenders_get_gapless_contiguous_positions() {
             std::thread::spawn(move || {
                 (0..20)
                     .map(|i| {
-                        let events = (0..3).map(|j| ev(&format!("w{t}"), &[&format!("i{i}"), &format!("j{j}")])).collect();
+                        let events = (0..3)
+                            .map(|j| ev(&format!("w{t}"), &[&format!("i{i}"), &format!("j{j}")]))
+                            .collect();
                         append(&s, events).unwrap()
                     })
                     .collect::<Vec<u64>>()
             })
         })
         .collect();
-    let mut lasts: Vec<u64> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let mut lasts: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     lasts.sort();
     assert_eq!(lasts, (1..=160).map(|i| i * 3).collect::<Vec<_>>());
-    let all = s.find(s.view(), &query(&[]), 1, u64::MAX, false, 1000).unwrap();
+    let all = s
+        .find(s.view(), &query(&[]), 1, u64::MAX, false, 1000)
+        .unwrap();
     assert_eq!(all.len(), 480);
     for chunk in all.chunks(3) {
         let ty = &chunk[0].event.as_ref().unwrap().event_type;
-        assert!(chunk.iter().all(|e| &e.event.as_ref().unwrap().event_type == ty), "interleaved");
+        assert!(
+            chunk
+                .iter()
+                .all(|e| &e.event.as_ref().unwrap().event_type == ty),
+            "interleaved"
+        );
     }
-    assert_eq!(positions(&s, &query(&[(&["w3"], &[])]), 1, false, 1000).len(), 60);
+    assert_eq!(
+        positions(&s, &query(&[(&["w3"], &[])]), 1, false, 1000).len(),
+        60
+    );
     s.ledger().verify().unwrap();
 }

@@ -164,13 +164,17 @@ pub async fn serve_on(
         None => None,
         Some(dcb_config) => {
             let registry_shared = service.shared();
-            let store = tokio::task::spawn_blocking(move || dcb::open_store(&registry_shared.registry))
-                .await
-                .map_err(|e| ServerError::Internal(e.to_string()))??;
+            let store =
+                tokio::task::spawn_blocking(move || dcb::open_store(&registry_shared.registry))
+                    .await
+                    .map_err(|e| ServerError::Internal(e.to_string()))??;
             let dcb_listener = tokio::net::TcpListener::bind(dcb_config.listen)
                 .await
                 .map_err(|e| {
-                    ServerError::Unavailable(format!("cannot listen on {} (DCB): {e}", dcb_config.listen))
+                    ServerError::Unavailable(format!(
+                        "cannot listen on {} (DCB): {e}",
+                        dcb_config.listen
+                    ))
                 })?;
             tracing::info!(
                 dcb_addr = %dcb_listener.local_addr().map_or_else(|_| dcb_config.listen.to_string(), |a| a.to_string()),

@@ -271,7 +271,11 @@ mod tests {
         ]);
         let r = run_script(text, "f.slt", &["remote".into()], &mut db);
         assert_eq!((r.passed, r.failed), (3, 2), "{:#?}", r.failures);
-        assert!(r.failures[0].starts_with("f.slt:13: expected"), "{}", r.failures[0]);
+        assert!(
+            r.failures[0].starts_with("f.slt:13: expected"),
+            "{}",
+            r.failures[0]
+        );
         assert!(r.failures[1].contains("does not contain \"exists\""));
         assert_eq!(r.summary(), "3 passed, 2 failed");
     }
@@ -279,7 +283,10 @@ mod tests {
     #[test]
     fn timestamps_render_in_utc_with_micros_only_when_present() {
         assert_eq!(timestamp_text(0), "1970-01-01 00:00:00");
-        assert_eq!(timestamp_text(951_782_400_000_001), "2000-02-29 00:00:00.000001");
+        assert_eq!(
+            timestamp_text(951_782_400_000_001),
+            "2000-02-29 00:00:00.000001"
+        );
         assert_eq!(timestamp_text(-1), "1969-12-31 23:59:59.999999");
     }
 }

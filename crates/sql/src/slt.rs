@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use stele_slt::Report;
 use stele_ledger::{Ledger, Options};
+pub use stele_slt::Report;
 
 use crate::engine::{Engine, Output, SqlSession};
 use crate::types::{uuid_string, Value};

@@ -85,7 +85,9 @@ pub async fn serve(
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     builder
         .layer(alias::AliasLayer)
-        .add_service(stele_proto::health::health_server::HealthServer::new(health))
+        .add_service(stele_proto::health::health_server::HealthServer::new(
+            health,
+        ))
         .add_service(dcb)
         .serve_with_incoming_shutdown(incoming, async move {
             let _ = stop.wait_for(|s| *s).await;

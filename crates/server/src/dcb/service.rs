@@ -27,7 +27,10 @@ pub fn check_api_key(key: Option<&str>, req: Request<()>) -> Result<Request<()>,
     let Some(key) = key else {
         return Ok(req);
     };
-    let given = req.metadata().get("authorization").and_then(|v| v.to_str().ok());
+    let given = req
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
     if given.and_then(|g| g.strip_prefix("Bearer ")) == Some(key) {
         return Ok(req);
     }
@@ -67,7 +70,9 @@ fn chunks(events: Vec<pb::SequencedEvent>) -> Vec<Vec<pb::SequencedEvent>> {
     out
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, EventError> + Send + 'static) -> Result<T, Status> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, EventError> + Send + 'static,
+) -> Result<T, Status> {
     match tokio::task::spawn_blocking(f).await {
         Ok(r) => r.map_err(|e| dcb_status(&e)),
         Err(e) => Err(Status::internal(format!("internal error: {e}"))),
@@ -75,7 +80,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, EventError> +
 }
 
 /// Runs a read to its end, sending its messages into `out` (see [`DcbService::read`]).
-fn run_read(store: &EventStore, r: pb::ReadRequest, out: &mpsc::Sender<Result<pb::ReadResponse, Status>>) -> Result<(), EventError> {
+fn run_read(
+    store: &EventStore,
+    r: pb::ReadRequest,
+    out: &mpsc::Sender<Result<pb::ReadResponse, Status>>,
+) -> Result<(), EventError> {
     let query = r.query.unwrap_or_default();
     let backwards = r.backwards.unwrap_or(false);
     let batch = batch_size(r.batch_size);
@@ -122,7 +131,13 @@ fn run_read(store: &EventStore, r: pb::ReadRequest, out: &mpsc::Sender<Result<pb
             } else {
                 Some(view.head).filter(|h| *h > 0)
             };
-            if out.blocking_send(Ok(pb::ReadResponse { events: piece, head })).is_err() {
+            if out
+                .blocking_send(Ok(pb::ReadResponse {
+                    events: piece,
+                    head,
+                }))
+                .is_err()
+            {
                 return Ok(()); // the client went away
             }
         }
@@ -136,7 +151,10 @@ fn run_read(store: &EventStore, r: pb::ReadRequest, out: &mpsc::Sender<Result<pb
 impl dcb_server::Dcb for DcbService {
     type ReadStream = Stream<pb::ReadResponse>;
 
-    async fn read(&self, req: Request<pb::ReadRequest>) -> Result<Response<Self::ReadStream>, Status> {
+    async fn read(
+        &self,
+        req: Request<pb::ReadRequest>,
+    ) -> Result<Response<Self::ReadStream>, Status> {
         let r = req.into_inner();
         // The field is deprecated in the protocol: a read that asks for it is refused.
         #[allow(deprecated)]
@@ -151,21 +169,29 @@ impl dcb_server::Dcb for DcbService {
             let store = self.store.clone();
             tokio::task::spawn_blocking(move || {
                 if let Err(e) = run_read(&store, r, &tx) {
-                    let _ = tx.blocking_send(Err(dcb_status(&EventError::Corruption(e.to_string()))));
+                    let _ =
+                        tx.blocking_send(Err(dcb_status(&EventError::Corruption(e.to_string()))));
                 }
             });
         }
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
     type SubscribeStream = Stream<pb::SubscribeResponse>;
 
-    async fn subscribe(&self, req: Request<pb::SubscribeRequest>) -> Result<Response<Self::SubscribeStream>, Status> {
+    async fn subscribe(
+        &self,
+        req: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
         let r = req.into_inner();
         let (tx, rx) = mpsc::channel(4);
         let mut after = r.after.unwrap_or(0);
         if after == u64::MAX {
-            return Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))));
+            return Ok(Response::new(Box::pin(
+                tokio_stream::wrappers::ReceiverStream::new(rx),
+            )));
         }
         let store = self.store.clone();
         let mut stop = self.stop.clone();
@@ -176,7 +202,8 @@ impl dcb_server::Dcb for DcbService {
             loop {
                 let view = store.view();
                 let (s, q) = (store.clone(), query.clone());
-                let found = blocking(move || s.find(view, &q, after + 1, view.head, false, batch)).await;
+                let found =
+                    blocking(move || s.find(view, &q, after + 1, view.head, false, batch)).await;
                 let events = match found {
                     Ok(e) => e,
                     Err(e) => {
@@ -186,10 +213,18 @@ impl dcb_server::Dcb for DcbService {
                 };
                 let n = events.len();
                 // A short batch holds every match up to the view's head.
-                after = if n < batch { view.head } else { events.last().map_or(after, |e| e.position) };
+                after = if n < batch {
+                    view.head
+                } else {
+                    events.last().map_or(after, |e| e.position)
+                };
                 if n > 0 {
                     for piece in chunks(events) {
-                        if tx.send(Ok(pb::SubscribeResponse { events: piece })).await.is_err() {
+                        if tx
+                            .send(Ok(pb::SubscribeResponse { events: piece }))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -204,11 +239,19 @@ impl dcb_server::Dcb for DcbService {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
-    async fn append(&self, req: Request<pb::AppendRequest>) -> Result<Response<pb::AppendResponse>, Status> {
-        let answer = self.store.submit(req.into_inner()).map_err(|e| dcb_status(&e))?;
+    async fn append(
+        &self,
+        req: Request<pb::AppendRequest>,
+    ) -> Result<Response<pb::AppendResponse>, Status> {
+        let answer = self
+            .store
+            .submit(req.into_inner())
+            .map_err(|e| dcb_status(&e))?;
         let position = answer
             .await
             .map_err(|_| dcb_status(&EventError::ShuttingDown))?
@@ -216,11 +259,19 @@ impl dcb_server::Dcb for DcbService {
         Ok(Response::new(pb::AppendResponse { position }))
     }
 
-    async fn head(&self, _req: Request<pb::HeadRequest>) -> Result<Response<pb::HeadResponse>, Status> {
-        Ok(Response::new(pb::HeadResponse { position: self.store.head() }))
+    async fn head(
+        &self,
+        _req: Request<pb::HeadRequest>,
+    ) -> Result<Response<pb::HeadResponse>, Status> {
+        Ok(Response::new(pb::HeadResponse {
+            position: self.store.head(),
+        }))
     }
 
-    async fn get_tracking_info(&self, req: Request<pb::TrackingRequest>) -> Result<Response<pb::TrackingResponse>, Status> {
+    async fn get_tracking_info(
+        &self,
+        req: Request<pb::TrackingRequest>,
+    ) -> Result<Response<pb::TrackingResponse>, Status> {
         let source = req.into_inner().source;
         let store = self.store.clone();
         let position = blocking(move || store.tracking(&source)).await?;
