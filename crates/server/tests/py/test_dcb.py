@@ -14,11 +14,11 @@ import uuid
 import grpc
 import pytest
 
-umadb = pytest.importorskip("umadb")
-from umadb import (AppendCondition, AuthenticationError, Client, Event, IntegrityError,  # noqa: E402
+# umadb 0.7.8 is in the test venv (scripts/test installs it): without it the suite fails.
+from umadb import (AppendCondition, AuthenticationError, Client, Event, IntegrityError,
                    Query, QueryItem, ServingStatus, TrackingInfo, TransportError)
 
-from stele_harness import STELE_BIN, SteleServer, connect, uniq  # noqa: E402
+from stele_harness import STELE_BIN, SteleServer, connect, uniq
 
 
 @pytest.fixture
