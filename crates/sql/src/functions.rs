@@ -13,6 +13,10 @@
 //! without dashes) becomes the 16-byte UUID; a UUID stays as it is; anything else fails with
 //! `invalid value provided: unsupported cast: can not cast ... as a UUID`.
 //!
+//! `text_to_integer(x)` and `text_to_float(x)` are `CAST(text AS INTEGER | FLOAT)`: the text
+//! parsed as a 64-bit integer or float; anything else fails with `invalid value provided:
+//! unsupported cast: can not cast string 'abc' as a INTEGER`.
+//!
 //! And two guards the classic rewrites put around operands (`semantics.rs`): `expect_numeric(x)`
 //! and `expect_boolean(x)` return `x` unchanged, or fail with immudb's `invalid value provided
 //! (expecting numeric value)` / `(expecting boolean value)` when a value is NULL, as arithmetic
@@ -203,6 +207,76 @@ struct UuidFromText {
     signature: Signature,
 }
 
+/// `CAST(text AS INTEGER)` (or FLOAT, with `float`), classic's way.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TextToNumber {
+    float: bool,
+    signature: Signature,
+}
+
+impl ScalarUDFImpl for TextToNumber {
+    fn name(&self) -> &str {
+        if self.float {
+            "text_to_float"
+        } else {
+            "text_to_integer"
+        }
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> DfResult<DataType> {
+        Ok(if self.float {
+            DataType::Float64
+        } else {
+            DataType::Int64
+        })
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        use datafusion::arrow::array::Int64Array;
+        let arg = args.args.into_iter().next().expect("one argument");
+        let array = arg.into_array(args.number_rows)?;
+        let texts = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
+        let texts = texts
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("cast to Utf8");
+        let (target, n) = (if self.float { "FLOAT" } else { "INTEGER" }, texts.len());
+        let failed = |text: &str| {
+            exec_err!(
+                "invalid value provided: unsupported cast: can not cast string '{text}' as a {target}"
+            )
+        };
+        if self.float {
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                out.push(match texts.is_null(i) {
+                    true => None,
+                    false => match texts.value(i).parse::<f64>() {
+                        Ok(f) => Some(f),
+                        Err(_) => return failed(texts.value(i)),
+                    },
+                });
+            }
+            return Ok(ColumnarValue::Array(Arc::new(Float64Array::from(out))));
+        }
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            out.push(match texts.is_null(i) {
+                true => None,
+                false => match texts.value(i).parse::<i64>() {
+                    Ok(v) => Some(v),
+                    Err(_) => return failed(texts.value(i)),
+                },
+            });
+        }
+        Ok(ColumnarValue::Array(Arc::new(Int64Array::from(out))))
+    }
+}
+
 impl ScalarUDFImpl for UuidFromText {
     fn name(&self) -> &str {
         "uuid_from_text"
@@ -318,9 +392,17 @@ fn function(kind: Kind, args: usize) -> Arc<ScalarUDF> {
 }
 
 /// The functions to register in every query's context.
-pub static FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 9]> = LazyLock::new(|| {
+pub static FUNCTIONS: LazyLock<[Arc<ScalarUDF>; 11]> = LazyLock::new(|| {
     [
         Arc::new(ScalarUDF::new_from_impl(UuidFromText {
+            signature: Signature::any(1, Volatility::Immutable),
+        })),
+        Arc::new(ScalarUDF::new_from_impl(TextToNumber {
+            float: false,
+            signature: Signature::any(1, Volatility::Immutable),
+        })),
+        Arc::new(ScalarUDF::new_from_impl(TextToNumber {
+            float: true,
             signature: Signature::any(1, Volatility::Immutable),
         })),
         function(Kind::Get, 2),

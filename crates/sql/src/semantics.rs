@@ -201,6 +201,21 @@ impl VisitorMut for Classic<'_> {
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
         let text = match e {
+            // Text to INTEGER or FLOAT parses the text as classic does, failing with its
+            // `unsupported cast` (Arrow's cast kernel has its own message).
+            Expr::Cast {
+                expr, data_type, ..
+            } if matches!(
+                data_type,
+                DataType::Integer(_) | DataType::Int(_) | DataType::Float(_)
+            ) && (matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, SqlValue::SingleQuotedString(_)))
+                || self.column_type(expr) == Some(SqlType::Varchar)) =>
+            {
+                match data_type {
+                    DataType::Float(_) => format!("text_to_float({expr})"),
+                    _ => format!("text_to_integer({expr})"),
+                }
+            }
             // immudb's INTEGER and FLOAT are 64 bits; DataFusion reads SQL's INTEGER and FLOAT
             // as 32 (`CAST(3000000000 AS INTEGER)` failed, `CAST('0.1' AS FLOAT)` rounded).
             Expr::Cast { data_type, .. }
