@@ -4,9 +4,12 @@
 
 #[test]
 fn the_client_only_build_links_neither_rocksdb_nor_datafusion() {
-    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+    // The package directory as cargo gives it at run time (see crates/proto/tests/descriptor.rs).
+    let package = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let manifest = format!("{package}/Cargo.toml");
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["tree", "--offline", "--manifest-path", manifest])
+        .args(["tree", "--offline", "--manifest-path", &manifest])
         .args([
             "-p",
             "stele",

@@ -628,7 +628,10 @@ fn verify_server_catches_a_history_altered_between_two_runs() {
 
 #[test]
 fn sql_tests_give_the_same_results_through_slt_server() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sql-tests");
+    // The package directory as cargo gives it at run time (see crates/proto/tests/descriptor.rs).
+    let package = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let root = Path::new(&package).join("../../sql-tests");
     let mut files: Vec<String> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())

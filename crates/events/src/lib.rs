@@ -39,6 +39,37 @@ pub struct View {
     pub head: u64,
 }
 
+/// The log as of ledger tx `tx`: that tx and the last position it holds (for reads of a
+/// ledger without its store, e.g. SQL at a past tx).
+pub fn view_at(ledger: &Ledger, tx: TxId) -> Result<View> {
+    let last = ledger.scan(&ScanQuery {
+        prefix: keys::stored_event_prefix(),
+        desc: true,
+        limit: 1,
+        snapshot: Some(tx),
+        ..Default::default()
+    })?;
+    let head = last
+        .first()
+        .and_then(|e| keys::position_of_stored(&e.key))
+        .unwrap_or(0);
+    Ok(View { tx, head })
+}
+
+/// Up to `max` events matching `query` with positions in `lo..=hi` as of `view`, ascending or
+/// (`backwards`) descending: [`EventStore::find`] on a ledger without its store.
+pub fn find(
+    ledger: &Ledger,
+    view: View,
+    query: &pb::Query,
+    lo: u64,
+    hi: u64,
+    backwards: bool,
+    max: usize,
+) -> Result<Vec<pb::SequencedEvent>> {
+    read::find(ledger, view, query, lo, hi, backwards, max)
+}
+
 /// What the writer thread and the readers share.
 pub(crate) struct Shared {
     ledger: Arc<Ledger>,
@@ -88,22 +119,11 @@ impl EventStore {
     /// The store over `ledger` (its head found from the log); one tx holds at most
     /// `max_entries` entries, so one append at most `max_entries - 1` events.
     pub fn open(ledger: Arc<Ledger>, max_entries: usize) -> Result<EventStore> {
-        let tx = ledger.state().tx_id;
-        let last = ledger.scan(&ScanQuery {
-            prefix: keys::stored_event_prefix(),
-            desc: true,
-            limit: 1,
-            snapshot: Some(tx),
-            ..Default::default()
-        })?;
-        let head = last
-            .first()
-            .and_then(|e| keys::position_of_stored(&e.key))
-            .unwrap_or(0);
-        let (head_tx, _) = tokio::sync::watch::channel(head);
+        let view = view_at(&ledger, ledger.state().tx_id)?;
+        let (head_tx, _) = tokio::sync::watch::channel(view.head);
         let shared = Arc::new(Shared {
             ledger,
-            view: Mutex::new(View { tx, head }),
+            view: Mutex::new(view),
             head: head_tx,
             max_entries: max_entries.max(2),
         });

@@ -252,10 +252,11 @@ fn immudb_py_verifies_our_proofs() {
     let out = dir.path().join("proofs.json");
     let doc = json!({"txs": txs, "duals": duals, "corrupted": corrupted, "signedStates": signed, "publicKey": h(&public)});
     std::fs::write(&out, serde_json::to_vec(&doc).unwrap()).unwrap();
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/python/verify_with_immudb_py.py"
-    );
+    // The package directory as cargo gives it when running the test (a binary built from
+    // another checkout sharing the target directory would carry that checkout's path).
+    let package = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let script = format!("{package}/tests/python/verify_with_immudb_py.py");
     let result = std::process::Command::new(&python)
         .arg(script)
         .arg(&out)

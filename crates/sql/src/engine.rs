@@ -1444,6 +1444,14 @@ impl Engine {
                 }),
             );
         }
+        // The DCB event store's events, at the statement's snapshot.
+        ctx.register_udtf(
+            "events",
+            Arc::new(crate::events::EventsFunction {
+                ledger: self.store.ledger().clone(),
+                snapshot: cat.snapshot,
+            }),
+        );
         // Only the tables the statement names: registering one costs a provider and its schema.
         let mut named = std::collections::HashSet::new();
         let _ = ast::visit_relations(&stmt, |r| {

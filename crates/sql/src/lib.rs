@@ -34,6 +34,7 @@ mod columnar;
 pub mod encoding;
 pub mod engine;
 mod error;
+mod events;
 mod functions;
 pub mod parse;
 mod pending;

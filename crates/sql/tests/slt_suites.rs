@@ -3,8 +3,11 @@
 
 #[test]
 fn sql_tests_suites() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../sql-tests");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
+    // The package directory as cargo gives it at run time (see crates/proto/tests/descriptor.rs).
+    let package = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    let dir = format!("{package}/../../sql-tests");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "slt"))

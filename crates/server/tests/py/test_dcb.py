@@ -249,6 +249,9 @@ def test_an_events_proof_verifies_with_immudb_py(shared_dcb):
     got = ic.verifiedGet(key)
     assert got.verified and b"audit me" in got.value
     assert ic.verifiedTxById(got.id)  # the append's whole tx, proved against the client's state
+    # SQL on the event database: its events as a table, selected by type.
+    rows = ic.sqlQuery("SELECT position, type, data FROM EVENTS('proved')")
+    assert [(r[0], r[1]) for r in rows] == [(pos, "proved")] and rows[0][2] == b"audit me"
     # The immudb API reads the event database but never writes it behind the store's back.
     with pytest.raises(Exception, match="written only through its service"):
         ic.set(key, b"forged")
