@@ -1450,6 +1450,7 @@ impl Engine {
             Arc::new(crate::events::EventsFunction {
                 ledger: self.store.ledger().clone(),
                 snapshot: cat.snapshot,
+                since: 0,
             }),
         );
         // Only the tables the statement names: registering one costs a provider and its schema.
@@ -1474,6 +1475,19 @@ impl Engine {
             let Some(name) = find_period_table(&stmt, &marker) else {
                 continue;
             };
+            if name == "events" && cat.table("events").is_err() {
+                // `EVENTS(...) SINCE ... UNTIL ...`: the events appended in the period's txs.
+                let range = self.resolve_period(p, cat.snapshot, ws.now_micros)?;
+                ctx.register_udtf(
+                    &format!("events{marker}"),
+                    Arc::new(crate::events::EventsFunction {
+                        ledger: self.store.ledger().clone(),
+                        snapshot: range.until,
+                        since: range.from,
+                    }),
+                );
+                continue;
+            }
             let t = cat.table(&name)?;
             let range = self.resolve_period(p, cat.snapshot, ws.now_micros)?;
             self.register(

@@ -1,6 +1,8 @@
 //! `EVENTS([type [, tag]])`: the DCB event store's events as a read-only table, read at the
-//! statement's snapshot, so an audit sees a stream as it was at any past tx (`BEFORE TX`
-//! sessions and `WHERE tx <= n` alike: events are never changed, a tx only adds them).
+//! statement's snapshot. A period after the call, as after a table name
+//! (`EVENTS('enrolled') SINCE TX 3 UNTIL TX 9`), keeps the events appended by the period's
+//! txs, read as of its end: what the stream looked like then (events never change; a tx only
+//! adds them, so `WHERE tx <= n` says the same).
 //!
 //! Columns: `position`, `type`, `tags` (a JSON array), `data` (BLOB), `uuid` (NULL when the
 //! event has none), `tx` (the ledger tx that appended it) and `ts` (that tx's time). A type
@@ -27,7 +29,10 @@ use crate::SqlError;
 
 pub(crate) struct EventsFunction {
     pub ledger: Arc<Ledger>,
+    /// The tx the events are read at (a period's end).
     pub snapshot: TxId,
+    /// The first tx whose events are included (a period's start; 0: all).
+    pub since: TxId,
 }
 
 impl std::fmt::Debug for EventsFunction {
@@ -99,8 +104,8 @@ impl TableFunctionImpl for EventsFunction {
                 .get_latest(&key, self.snapshot)
                 .map_err(|l| ext(l.into()))?
             {
-                Some(entry) => entry.tx,
-                None => continue,
+                Some(entry) if entry.tx >= self.since => entry.tx,
+                _ => continue,
             };
             let time = match times.get(&tx) {
                 Some(t) => *t,

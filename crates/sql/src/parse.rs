@@ -394,6 +394,16 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
                             toks[i].span.end.column.saturating_sub(1)
                         )));
                     }
+                    // A period after `EVENTS(...)`, the event table function: the function
+                    // is renamed as a table would be.
+                    if let Some(at) = events_call_start(&out) {
+                        let (period, next) = read_period(&toks, i, params.unwrap_or(&no_params))?;
+                        let k = periods.len();
+                        periods.push(period);
+                        out[at] = Token::make_word(&format!("events{PERIOD_MARK}{k}"), Some('"'));
+                        i = next;
+                        continue;
+                    }
                     if let Some(Token::Word(_)) = out.last() {
                         // Without parameters a period's `@name` fails: no template then.
                         let (period, next) = read_period(&toks, i, params.unwrap_or(&no_params))?;
@@ -495,6 +505,35 @@ fn json_arrows(tokens: Vec<Token>) -> Vec<Token> {
 /// match case-insensitively anyway, so that names that are also keywords (`TABLES()`) fold alike.
 fn fold(w: &Word) -> Token {
     Token::make_word(&w.value.to_lowercase(), w.quote_style)
+}
+
+/// Where the name `EVENTS` of a call `EVENTS(...)` ending the tokens so far is, if they end so.
+fn events_call_start(out: &[Token]) -> Option<usize> {
+    if !matches!(out.last(), Some(Token::RParen)) {
+        return None;
+    }
+    let mut depth = 0usize;
+    for j in (0..out.len()).rev() {
+        match out[j] {
+            Token::RParen => depth += 1,
+            Token::LParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return match out.get(j.checked_sub(1)?)? {
+                        Token::Word(w)
+                            if w.quote_style.is_none()
+                                && w.value.eq_ignore_ascii_case("events") =>
+                        {
+                            Some(j - 1)
+                        }
+                        _ => None,
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// Reads `[SINCE|AFTER instant] [UNTIL|BEFORE instant]` from token `i`.
