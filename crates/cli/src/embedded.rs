@@ -8,8 +8,9 @@ use stele_ledger::kv::ReadAt;
 use stele_ledger::{HistoryQuery, Ledger, LedgerError, Options, ScanQuery};
 use stele_sql::{Engine, Output, SqlSession, SqlType, Value};
 
+use crate::output;
 use crate::table::{Cell, Outcome, Rows};
-use crate::{show, Cli, Command, ServeArgs};
+use crate::{Cli, Command, ServeArgs};
 
 pub fn run(cli: Cli) -> Result<(), String> {
     let command = match cli.command {
@@ -67,7 +68,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 (None, None) => ReadAt::Latest,
             };
             let e = ledger.kv().get(key.as_bytes(), at).map_err(err)?;
-            println!("{}\ttx {}\trevision {}", show(&e.value), e.tx, e.revision);
+            output::entry(&e.value, e.tx, e.revision);
         }
         Command::Delete { key } => {
             let h = ledger.kv().delete(vec![key.into_bytes()]).map_err(err)?;
@@ -80,12 +81,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 ..Default::default()
             };
             for e in ledger.kv().history(key.as_bytes(), &q).map_err(err)? {
-                let v = if e.metadata.deleted {
-                    "(deleted)".to_string()
-                } else {
-                    show(&e.value)
-                };
-                println!("revision {}\ttx {}\t{v}", e.revision, e.tx);
+                output::version(e.revision, e.tx, e.metadata.deleted, &e.value);
             }
         }
         Command::Scan {
@@ -100,7 +96,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 ..Default::default()
             };
             for e in ledger.kv().scan(&q).map_err(err)? {
-                println!("{}\t{}\ttx {}", show(&e.key), show(&e.value), e.tx);
+                output::scan_row(&e.key, &e.value, e.tx);
             }
         }
         Command::Ref {
@@ -153,29 +149,15 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 ..Default::default()
             };
             for z in ledger.kv().zscan(&q).map_err(err)? {
-                println!(
-                    "{}\t{}\t{}\ttx {}",
-                    show(&z.key),
-                    z.score,
-                    show(&z.entry.value),
-                    z.entry.tx
-                );
+                output::zscan_row(&z.key, z.score, &z.entry.value, z.entry.tx);
             }
         }
         Command::Tx { id } => {
             let tx = ledger.tx(id).map_err(err)?;
             let h = &tx.header;
-            println!(
-                "tx {}  ts {}  entries {}  eH {}  Alh {}",
-                h.id,
-                h.ts,
-                h.nentries,
-                hex::encode(h.eh),
-                hex::encode(h.alh().map_err(|e| e.to_string())?)
-            );
-            for e in &tx.entries {
-                println!("  {}", show(&e.key));
-            }
+            let alh = h.alh().map_err(|e| e.to_string())?;
+            let keys = tx.entries.iter().map(|e| e.key.as_slice());
+            output::tx(h.id, h.ts, h.nentries, &h.eh, &alh, keys);
         }
         Command::Serve(_)
         | Command::Slt { .. }
@@ -197,14 +179,7 @@ fn slt(files: &[PathBuf], labels: &[String]) -> Result<(), String> {
     for f in files {
         total.add(stele_sql::slt::run_file(f, labels));
     }
-    for f in &total.failures {
-        println!("{f}\n");
-    }
-    println!("{}", total.summary());
-    if total.failed > 0 {
-        return Err(format!("{} records failed", total.failed));
-    }
-    Ok(())
+    output::slt_report(&total)
 }
 
 /// An embedded SQL session, as the shell sees it.

@@ -11,6 +11,7 @@
 //! - `embedded`: the commands on a data directory, and `serve` (the `embedded` feature).
 //! - [`shell`]: `stele sql`, one shell over either kind of SQL session.
 //! - [`table`]: results as aligned tables, CSV or JSON.
+//! - [`output`]: the lines of the key/value and slt commands, the same in both modes.
 //! - [`progress`]: the progress line of long walks.
 //!
 //! Without the `embedded` feature this is a client only: it links stele-proto and stele-proof,
@@ -18,6 +19,7 @@
 
 #[cfg(feature = "embedded")]
 mod embedded;
+mod output;
 mod progress;
 mod remote;
 mod shell;
@@ -298,11 +300,6 @@ fn db_name(s: &str) -> Result<String, String> {
         ));
     }
     Ok(s.to_string())
-}
-
-/// A key or value as text when it is UTF-8, else as `0x` and hex.
-pub fn show(b: &[u8]) -> String {
-    String::from_utf8(b.to_vec()).unwrap_or_else(|_| format!("0x{}", hex::encode(b)))
 }
 
 /// The commands that exist only against a server.

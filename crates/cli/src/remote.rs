@@ -11,8 +11,9 @@ use stele_client::{
     pb, Client, ClientError, Credentials, Permission, ServerAddress, TrustStore, Version,
 };
 
+use crate::output::{self, show};
 use crate::table::{self, Cell, Format, Outcome, Rows};
-use crate::{show, Cli, Command, DatabaseCommand, UserCommand};
+use crate::{Cli, Command, DatabaseCommand, UserCommand};
 
 fn err(e: ClientError) -> String {
     e.to_string()
@@ -77,7 +78,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let e = client
                 .get(key.as_bytes(), version(at_tx, revision))
                 .map_err(err)?;
-            println!("{}\ttx {}\trevision {}", show(&e.value), e.tx, e.revision);
+            output::entry(&e.value, e.tx, e.revision);
         }
         Command::Delete { key } => {
             let h = client.delete(key.as_bytes()).map_err(err)?;
@@ -89,12 +90,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 .history(key.as_bytes(), 0, limit, desc)
                 .map_err(err)?
             {
-                let v = if e.metadata.as_ref().is_some_and(|m| m.deleted) {
-                    "(deleted)".to_string()
-                } else {
-                    show(&e.value)
-                };
-                println!("revision {}\ttx {}\t{v}", e.revision, e.tx);
+                let deleted = e.metadata.as_ref().is_some_and(|m| m.deleted);
+                output::version(e.revision, e.tx, deleted, &e.value);
             }
         }
         Command::Scan {
@@ -107,7 +104,7 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 .scan(prefix.as_bytes(), limit as u64, desc)
                 .map_err(err)?
             {
-                println!("{}\t{}\ttx {}", show(&e.key), show(&e.value), e.tx);
+                output::scan_row(&e.key, &e.value, e.tx);
             }
         }
         Command::Tx { id } => print_tx(&client.tx(id).map_err(err)?)?,
@@ -143,9 +140,8 @@ pub fn run(cli: Cli) -> Result<(), String> {
                 .zscan(set.as_bytes(), min, max, desc, limit as u64)
                 .map_err(err)?
             {
-                let value = z.entry.as_ref().map_or(String::new(), |e| show(&e.value));
-                let tx = z.entry.as_ref().map_or(0, |e| e.tx);
-                println!("{}\t{}\t{value}\ttx {tx}", show(&z.key), z.score);
+                let e = z.entry.unwrap_or_default();
+                output::zscan_row(&z.key, z.score, &e.value, e.tx);
             }
         }
         Command::Vref {
@@ -213,17 +209,9 @@ fn version(at_tx: Option<u64>, revision: Option<i64>) -> Version {
 
 fn print_tx(tx: &pb::Tx) -> Result<(), String> {
     let h = tx.header.clone().unwrap_or_default();
-    println!(
-        "tx {}  ts {}  entries {}  eH {}  Alh {}",
-        h.id,
-        h.ts,
-        h.nentries,
-        hex::encode(&h.e_h),
-        hex::encode(stele_client::kv::alh(&h).map_err(err)?)
-    );
-    for e in &tx.entries {
-        println!("  {}", show(&e.key));
-    }
+    let alh = stele_client::kv::alh(&h).map_err(err)?;
+    let keys = tx.entries.iter().map(|e| e.key.as_slice());
+    output::tx(h.id, h.ts, h.nentries as u32, &h.e_h, &alh, keys);
     Ok(())
 }
 
@@ -357,14 +345,7 @@ fn slt(admin: &Client, files: &[PathBuf], labels: &[String]) -> Result<(), Strin
         let name = format!("slt{}x{n}", std::process::id());
         total.add(slt_file(admin, &name, f, labels));
     }
-    for f in &total.failures {
-        println!("{f}\n");
-    }
-    println!("{}", total.summary());
-    if total.failed > 0 {
-        return Err(format!("{} records failed", total.failed));
-    }
-    Ok(())
+    output::slt_report(&total)
 }
 
 fn slt_file(admin: &Client, db: &str, file: &Path, labels: &[String]) -> stele_slt::Report {

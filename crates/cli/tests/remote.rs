@@ -10,6 +10,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{text, untimed};
+
 const STELE: &str = env!("CARGO_BIN_EXE_stele");
 
 /// A server on a free port over a data directory, stopped (SIGTERM) when dropped.
@@ -92,7 +95,17 @@ struct Env<'a> {
     password: &'a str,
 }
 
-impl Env<'_> {
+impl<'a> Env<'a> {
+    /// The superuser `immudb` (default password) on `server`, trusting states under `state`.
+    fn superuser(server: &Server, state: &'a Path) -> Env<'a> {
+        Env {
+            addr: server.addr.clone(),
+            state,
+            user: "immudb",
+            password: "immudb",
+        }
+    }
+
     fn run(&self, args: &[&str], stdin: Option<&str>, extra: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(STELE);
         cmd.args(args)
@@ -137,32 +150,12 @@ impl Env<'_> {
     }
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Without the timings, which vary: `, 1.2 ms)` becomes `)`.
-fn untimed(s: &str) -> String {
-    s.lines()
-        .map(|l| match (l.rfind(", "), l.ends_with(" ms)")) {
-            (Some(i), true) => format!("{})", &l[..i]),
-            _ => l.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn key_value_and_verified_commands_work_against_a_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), free_port());
     let state = dir.path().join("state");
-    let c = Env {
-        addr: server.addr.clone(),
-        state: &state,
-        user: "immudb",
-        password: "immudb",
-    };
+    let c = Env::superuser(&server, &state);
     assert_eq!(c.ok(&["set", "greeting", "hello"]), "tx 1\n");
     assert_eq!(c.ok(&["set", "greeting", "hi"]), "tx 2\n");
     assert_eq!(c.ok(&["get", "greeting"]), "hi\ttx 2\trevision 2\n");
@@ -297,12 +290,7 @@ fn signed_answers_are_checked_with_the_server_key() {
         &["--signing-key", &key("server.pem")],
     );
     let state = dir.path().join("state");
-    let c = Env {
-        addr: signed.addr.clone(),
-        state: &state,
-        user: "immudb",
-        password: "immudb",
-    };
+    let c = Env::superuser(&signed, &state);
     let with = |k: &str| -> Vec<String> { vec!["--server-key".into(), key(k)] };
     let args = |k: &str, rest: &[&str]| -> Vec<String> {
         with(k)
@@ -351,18 +339,13 @@ fn sql_runs_remotely_from_arguments_stdin_and_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), free_port());
     let state = dir.path().join("state");
-    let c = Env {
-        addr: server.addr.clone(),
-        state: &state,
-        user: "immudb",
-        password: "immudb",
-    };
+    let c = Env::superuser(&server, &state);
     let out = c.ok(&[
         "sql",
         "-e",
         "CREATE TABLE t (id INTEGER AUTO_INCREMENT, s VARCHAR[8], PRIMARY KEY id); INSERT INTO t (s) VALUES ('a'), ('b,c')",
     ]);
-    assert_eq!(untimed(&out), "(2 rows updated, tx 1)");
+    assert_eq!(untimed(&out), "(2 rows updated, tx 1)\n");
 
     // One session from stdin: a transaction spans requests, errors keep it usable.
     let script = "BEGIN;\nINSERT INTO t (s) VALUES ('c');\nSELECT id, s FROM t\n  WHERE id > 1;\nCOMMIT;\nSELECT nope FROM t;\n\\d t\nSELECT COUNT(*) FROM t;\n";
@@ -370,7 +353,7 @@ fn sql_runs_remotely_from_arguments_stdin_and_a_terminal() {
     assert!(!out.status.success());
     assert_eq!(
         untimed(&text(&out.stdout)),
-        "(transaction open)\n(done)\n id      | s\n INTEGER | VARCHAR\n---------+---------\n       2 | b,c\n       3 | c\n(2 rows)\n(1 row updated, tx 2)\n COLUMN  | TYPE       | NULLABLE | INDEX       | AUTO_INCREMENT | UNIQUE\n VARCHAR | VARCHAR    | BOOLEAN  | VARCHAR     | BOOLEAN        | BOOLEAN\n---------+------------+----------+-------------+----------------+---------\n id      | INTEGER    | true     | PRIMARY KEY | true           | true\n s       | VARCHAR(8) | true     | NO          | false          | false\n(2 rows)\n table   | name    | unique  | primary\n VARCHAR | VARCHAR | BOOLEAN | BOOLEAN\n---------+---------+---------+---------\n t       | t(id)   | true    | true\n(1 row)\n col0\n INTEGER\n---------\n       3\n(1 row)"
+        "(transaction open)\n(done)\n id      | s\n INTEGER | VARCHAR\n---------+---------\n       2 | b,c\n       3 | c\n(2 rows)\n(1 row updated, tx 2)\n COLUMN  | TYPE       | NULLABLE | INDEX       | AUTO_INCREMENT | UNIQUE\n VARCHAR | VARCHAR    | BOOLEAN  | VARCHAR     | BOOLEAN        | BOOLEAN\n---------+------------+----------+-------------+----------------+---------\n id      | INTEGER    | true     | PRIMARY KEY | true           | true\n s       | VARCHAR(8) | true     | NO          | false          | false\n(2 rows)\n table   | name    | unique  | primary\n VARCHAR | VARCHAR | BOOLEAN | BOOLEAN\n---------+---------+---------+---------\n t       | t(id)   | true    | true\n(1 row)\n col0\n INTEGER\n---------\n       3\n(1 row)\n"
     );
     assert!(text(&out.stderr).contains("error: column does not exist (nope)"));
 
@@ -396,7 +379,7 @@ fn sql_runs_remotely_from_arguments_stdin_and_a_terminal() {
     );
     assert_eq!(
         untimed(&c.ok(&["sql", "-e", "\\d"])),
-        " TABLE\n VARCHAR\n---------\n t\n(1 row)"
+        " TABLE\n VARCHAR\n---------\n t\n(1 row)\n"
     );
 
     // The shell on a pseudo-terminal (util-linux `script`), typed a line at a time.
@@ -439,12 +422,7 @@ fn admin_commands_and_a_non_admins_permission_errors() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), free_port());
     let state = dir.path().join("state");
-    let admin = Env {
-        addr: server.addr.clone(),
-        state: &state,
-        user: "immudb",
-        password: "immudb",
-    };
+    let admin = Env::superuser(&server, &state);
     let out = admin.run(
         &["user", "create", "reader", "--permission", "read"],
         None,
@@ -567,12 +545,7 @@ fn verify_server_catches_a_history_altered_between_two_runs() {
     let data = dir.path().join("data");
     let mut server = Server::start(&data, free_port());
     let state = dir.path().join("state");
-    let c = Env {
-        addr: server.addr.clone(),
-        state: &state,
-        user: "immudb",
-        password: "immudb",
-    };
+    let c = Env::superuser(&server, &state);
     for i in 0..12 {
         c.ok(&["set", &format!("key{i}"), &format!("value {i}")]);
     }
@@ -643,12 +616,7 @@ fn sql_tests_give_the_same_results_through_slt_server() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&dir.path().join("data"), free_port());
     let state = dir.path().join("state");
-    let c = Env {
-        addr: server.addr.clone(),
-        state: &state,
-        user: "immudb",
-        password: "immudb",
-    };
+    let c = Env::superuser(&server, &state);
     let mut args = vec!["slt"];
     args.extend(files.iter().map(String::as_str));
     let remote = c.run(&args, None, &[]);

@@ -3,6 +3,9 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::{text, untimed};
+
 fn stele(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_stele"))
         .arg("--data-dir")
@@ -19,21 +22,6 @@ fn stele(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Without the timings, which vary: `, 1.2 ms)` becomes `)`.
-fn untimed(b: &[u8]) -> String {
-    text(b)
-        .lines()
-        .map(|l| match (l.rfind(", "), l.ends_with(" ms)")) {
-            (Some(i), true) => format!("{})\n", &l[..i]),
-            _ => format!("{l}\n"),
-        })
-        .collect()
-}
-
 #[test]
 fn sql_runs_requests_and_reports_them() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,7 +35,7 @@ fn sql_runs_requests_and_reports_them() {
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(untimed(&out.stdout), "(2 rows updated, tx 1)\n");
+    assert_eq!(untimed(&text(&out.stdout)), "(2 rows updated, tx 1)\n");
 
     // From stdin: one session, so a transaction spans statements; a failed statement is
     // reported and the exit status says so.
@@ -55,7 +43,7 @@ fn sql_runs_requests_and_reports_them() {
     let out = stele(dir.path(), &["sql"], Some(script));
     assert!(!out.status.success());
     assert_eq!(
-        untimed(&out.stdout),
+        untimed(&text(&out.stdout)),
         "(transaction open)\n(1 row updated)\n id      | s\n INTEGER | VARCHAR\n---------+---------\n       2 | b\n       3 | c\n(2 rows)\n(done, tx 2)\n"
     );
     assert!(text(&out.stderr).contains("error: column does not exist (nope)"));
@@ -71,7 +59,7 @@ fn sql_runs_requests_and_reports_them() {
     let out = stele(dir.path(), &["sql", "SELECT COUNT(*) FROM t"], None);
     // An unaliased aggregate is named by its position, as classic names it.
     assert_eq!(
-        untimed(&out.stdout),
+        untimed(&text(&out.stdout)),
         " col0\n INTEGER\n---------\n       3\n(1 row)\n"
     );
     let out = stele(

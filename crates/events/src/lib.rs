@@ -197,7 +197,7 @@ impl EventStore {
         backwards: bool,
         max: usize,
     ) -> Result<Vec<pb::SequencedEvent>> {
-        read::find(&self.shared.ledger, view, query, lo, hi, backwards, max)
+        find(&self.shared.ledger, view, query, lo, hi, backwards, max)
     }
 
     /// Stops taking appends, lets the queued ones finish, and waits for the writer.
