@@ -4,46 +4,44 @@
 //! byte layout, so that a row's proof is an ordinary ledger proof that immudb clients check
 //! (`VerifiableSQLGet` rebuilds the row key from its primary-key values).
 //!
-//! Layers, bottom up:
-//! - [`types`]: the eight SQL types and their values.
-//! - [`encoding`]: catalog keys and values, row keys (order-preserving primary-key encoding) and
-//!   row values (NULL by omission).
-//! - [`catalog`]: the catalog as of a snapshot tx; ids are never reused.
-//! - `pending`: a transaction's pending keys, an ordered map built for ascending appends.
-//! - [`store`]: DDL and row writes as ledger transactions (optimistic, with per-row conflict
-//!   preconditions), secondary-index entries, row reads at a snapshot or over a tx range, and
-//!   `HISTORY OF`.
-//! - [`check`]: CHECK constraints, evaluated over the rows a statement writes.
-//! - [`cache`]: tables' current rows kept as Arrow batches between queries.
-//! - `columnar`: stored rows decoded straight into Arrow batches (projected columns only).
-//! - `functions`: immudb's JSON functions (`->`, JSON_TYPEOF) as DataFusion functions.
-//! - [`parse`]: immudb's syntax rewritten onto sqlparser (DataFusion's re-export); `semantics`:
-//!   classic immudb's semantics as AST rewrites.
-//! - [`access`]: access paths (primary or secondary key ranges) chosen from pushed filters.
-//! - [`engine`]: statements, sessions and transactions; queries on DataFusion over
-//!   snapshot-pinned table providers.
-//! - [`slt`]: the sqllogictest runner behind `stele slt`.
+//! Stages, each a folder that imports only the ones below it:
 //!
-//! See `docs/sql.md` for the design and what remains.
+//! ```text
+//! parse  ->  bind  ->  plan  ->  exec
+//!   immudb's     statements    classic        sessions,
+//!   tokens onto  bound to      semantics on   transactions,
+//!   sqlparser    parameters    DataFusion,    DML, DDL
+//!                and specs     access paths
+//!                      \           |           /
+//!                       `------- store -------'
+//!                  catalog, keys and rows, indexes,
+//!                  write sets, the column cache
+//! ```
+//!
+//! - [`types`] and [`SqlError`] are the shared vocabulary: the eight SQL types, their values,
+//!   and one error enum.
+//! - [`store`]: the bottom layer (ledger entries in immudb's layout).
+//! - [`parse`]: immudb's token forms rewritten onto sqlparser (DataFusion's re-export).
+//! - `bind`: parameters bound as typed values, DDL bound to store specs, the template cache.
+//! - [`plan`]: classic semantics as rewrites, table providers and access paths.
+//! - `exec`: the [`Engine`] and its [`SqlSession`]s.
+//! - [`slt`]: the sqllogictest runner behind `stele slt` on an embedded engine.
+//!
+//! `docs/sql.md` walks one query and one write through the stages.
 
-pub mod access;
-pub mod cache;
-pub mod catalog;
-pub mod check;
-mod columnar;
-pub mod encoding;
-pub mod engine;
+mod bind;
 mod error;
-mod events;
-mod functions;
+mod exec;
 pub mod parse;
-mod pending;
-mod semantics;
+pub mod plan;
 pub mod slt;
 pub mod store;
 pub mod types;
 
-pub use engine::{ColumnDesc, Engine, ExecResult, Output, RowStream, SqlSession};
 pub use error::{Result, SqlError};
-pub use store::{ColumnSpec, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome, WriteSet};
+pub use exec::{catalog_of, ColumnDesc, Engine, ExecResult, Output, RowStream, SqlSession};
+pub use store::{
+    catalog, encoding, ColumnSpec, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome,
+    WriteSet,
+};
 pub use types::{SqlType, Value};

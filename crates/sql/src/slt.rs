@@ -13,23 +13,8 @@ use std::sync::Arc;
 use stele_ledger::{Ledger, Options};
 pub use stele_slt::Report;
 
-use crate::engine::{Engine, Output, SqlSession};
-use crate::types::{uuid_string, Value};
-
-/// The text of a value in a result row.
-pub fn render(v: &Value) -> String {
-    match v {
-        Value::Null => "NULL".into(),
-        Value::Integer(i) => i.to_string(),
-        Value::Boolean(b) => b.to_string(),
-        Value::Varchar(s) => stele_slt::varchar_text(s),
-        Value::Json(s) => s.clone(),
-        Value::Float(f) => format!("{f}"),
-        Value::Blob(b) => stele_slt::blob_text(b),
-        Value::Uuid(u) => uuid_string(u),
-        Value::Timestamp(us) => stele_slt::timestamp_text(*us),
-    }
-}
+pub use crate::types::render;
+use crate::{Engine, Output, SqlSession};
 
 /// One session of an embedded database, as the runner sees it.
 struct Embedded {

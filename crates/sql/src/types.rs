@@ -119,3 +119,18 @@ pub fn parse_uuid(s: &str) -> Option<[u8; 16]> {
     }
     Some(out)
 }
+
+/// The text of a value in a result row (sqllogictest files, EXPLAIN, error messages).
+pub fn render(v: &Value) -> String {
+    match v {
+        Value::Null => "NULL".into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Varchar(s) => stele_slt::varchar_text(s),
+        Value::Json(s) => s.clone(),
+        Value::Float(f) => format!("{f}"),
+        Value::Blob(b) => stele_slt::blob_text(b),
+        Value::Uuid(u) => uuid_string(u),
+        Value::Timestamp(us) => stele_slt::timestamp_text(*us),
+    }
+}

@@ -303,7 +303,7 @@ impl ScalarUDFImpl for UuidFromText {
             }
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {}
             other => {
-                let what = crate::engine::sql_type_of(other).map_or("value", |t| t.name());
+                let what = crate::store::arrow::sql_type_of(other).map_or("value", |t| t.name());
                 return exec_err!(
                     "invalid value provided: unsupported cast: can not cast {what} as a UUID"
                 );

@@ -284,7 +284,7 @@ fn pushable(ty: SqlType) -> bool {
 
 /// A DataFusion literal as a SQL value (`None` for NULL or a type SQL values lack).
 fn literal(s: &ScalarValue) -> Option<Value> {
-    let v = crate::engine::from_scalar(s.clone()).ok()?;
+    let v = crate::store::arrow::from_scalar(s.clone()).ok()?;
     (!v.is_null()).then_some(v)
 }
 

@@ -12,7 +12,6 @@
 //! once over a batch of all the rows a statement writes.
 
 use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, BooleanArray};
@@ -22,93 +21,15 @@ use datafusion::logical_expr::simplify::SimplifyContext;
 use datafusion::optimizer::simplify_expressions::ExprSimplifier;
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
-use datafusion::sql::sqlparser::ast::{
-    self, Expr as SqlExpr, Ident, Statement, Visit, VisitMut, Visitor, VisitorMut,
-};
+use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use crate::catalog::Table;
-use crate::engine::{df_err, planning_err, rows_to_batch, table_schema};
+use super::errors::{df_err, planning_err};
+use crate::store::arrow::{rows_to_batch, table_schema};
+use crate::store::catalog::Table;
+use crate::store::checks::CheckEvaluator;
 use crate::{Result, SqlError, Value};
-
-/// The stored text of a check's expression, in immudb's form: every binary operation
-/// parenthesised (`(qty >= 0)`), so that the violation message reads as immudb's does.
-pub fn expression_text(e: &SqlExpr) -> String {
-    match e {
-        SqlExpr::BinaryOp { left, op, right } => {
-            format!(
-                "({} {op} {})",
-                expression_text(left),
-                expression_text(right)
-            )
-        }
-        SqlExpr::Nested(inner) => expression_text(inner),
-        SqlExpr::UnaryOp {
-            op: ast::UnaryOperator::Not,
-            expr,
-        } => format!("(NOT {})", expression_text(expr)),
-        other => other.to_string(),
-    }
-}
-
-fn parse(text: &str) -> Result<SqlExpr> {
-    Parser::new(&GenericDialect {})
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| SqlError::Corrupted(format!("check constraint {text:?}: {e}")))
-}
-
-/// The columns a check's expression names (lower case).
-pub fn referenced_columns(text: &str) -> Result<Vec<String>> {
-    struct Columns(Vec<String>);
-    impl Visitor for Columns {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &SqlExpr) -> ControlFlow<()> {
-            match e {
-                SqlExpr::Identifier(i) => self.0.push(i.value.to_lowercase()),
-                SqlExpr::CompoundIdentifier(parts) => {
-                    if let Some(last) = parts.last() {
-                        self.0.push(last.value.to_lowercase())
-                    }
-                }
-                _ => {}
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut v = Columns(Vec::new());
-    let _ = parse(text)?.visit(&mut v);
-    Ok(v.0)
-}
-
-/// Whether a check's expression names column `column`.
-pub fn names_column(text: &str, column: &str) -> Result<bool> {
-    Ok(referenced_columns(text)?.iter().any(|n| n == column))
-}
-
-/// The check's text with column `old` renamed to `new` (ALTER TABLE ... RENAME COLUMN keeps the
-/// table's checks meaning what they meant).
-pub fn rename_column(text: &str, old: &str, new: &str) -> Result<String> {
-    struct Rename<'a>(&'a str, &'a str);
-    impl VisitorMut for Rename<'_> {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &mut SqlExpr) -> ControlFlow<()> {
-            let ident = match e {
-                SqlExpr::Identifier(i) => Some(i),
-                SqlExpr::CompoundIdentifier(parts) => parts.last_mut(),
-                _ => None,
-            };
-            if let Some(i) = ident.filter(|i| i.value.to_lowercase() == self.0) {
-                *i = Ident::new(self.1);
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let mut e = parse(text)?;
-    let _ = VisitMut::visit(&mut e, &mut Rename(old, new));
-    Ok(expression_text(&e))
-}
 
 /// A table's checks, compiled against its current columns.
 pub struct Checks {
@@ -126,7 +47,7 @@ impl Checks {
         let df_schema = DFSchema::try_from(schema.as_ref().clone())
             .map_err(|e| SqlError::Query(e.to_string()))?;
         let ctx = SessionContext::new();
-        crate::functions::register(&ctx);
+        crate::plan::functions::register(&ctx);
         let types: HashMap<String, crate::SqlType> =
             t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
         let mut compiled = Vec::new();
@@ -144,10 +65,6 @@ impl Checks {
             schema,
             types: t.columns.iter().map(|c| c.ty).collect(),
         })
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.compiled.is_empty() && self.failed.is_empty()
     }
 
     /// Every row (values in column order) must satisfy every check.
@@ -187,7 +104,7 @@ fn compile_one(
         .try_with_sql(&format!("SELECT {text}"))
         .and_then(|mut p| p.parse_statement())
         .map_err(|e| e.to_string())?;
-    crate::semantics::classic(&mut stmt, types, None).map_err(|e| e.to_string())?;
+    crate::plan::semantics::classic(&mut stmt, types, None).map_err(|e| e.to_string())?;
     let expr = select_item(&mut stmt).ok_or_else(|| format!("malformed check {text:?}"))?;
     let logical = ctx
         .parse_sql_expr(&expr.to_string(), schema)
@@ -233,24 +150,14 @@ pub fn validate(t: &Table) -> Result<()> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The engine's evaluator of CHECK constraints, handed to the store.
+pub struct DataFusionChecks;
 
-    #[test]
-    fn stored_text_is_parenthesised_like_immudb() {
-        let e = parse("qty >= 0 AND (price > 1 OR NOT flag)").unwrap();
-        assert_eq!(
-            expression_text(&e),
-            "((qty >= 0) AND ((price > 1) OR (NOT flag)))"
-        );
-        assert_eq!(
-            rename_column("(qty >= 0)", "qty", "amount").unwrap(),
-            "(amount >= 0)"
-        );
-        assert_eq!(
-            referenced_columns("((t.a > b) AND (LENGTH(c) < 3))").unwrap(),
-            ["a", "b", "c"]
-        );
+impl CheckEvaluator for DataFusionChecks {
+    fn validate(&self, t: &Table) -> Result<()> {
+        validate(t)
+    }
+    fn verify(&self, t: &Table, rows: &[Vec<Value>]) -> Result<()> {
+        Checks::compile(t)?.verify(rows)
     }
 }

@@ -1,0 +1,123 @@
+//! What statements answer: result columns, rows (streamed batch by batch), write outcomes.
+
+use crate::plan::errors::df_err;
+use crate::store::arrow::from_scalar;
+use crate::store::WriteOutcome;
+use crate::types::{SqlType, Value};
+use crate::Result;
+use datafusion::common::ScalarValue;
+use std::sync::Arc;
+use stele_ledger::proof::TxHeader;
+
+/// A result column: its name and type (`None` where a column has no SQL type, as `SELECT NULL`),
+/// and the selector immudb names it by on the wire (spec immudb-wire.md 5.2): `(table.col)` for
+/// a column of a table (or sub-query) `table`, `(table.alias)` for an aliased value, and
+/// `(table.colN)` for an unaliased computed value at 0-based position N, `table` being the
+/// query's first data source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDesc {
+    pub name: String,
+    pub ty: Option<SqlType>,
+    pub selector: String,
+}
+
+impl ColumnDesc {
+    /// A column `name` of `table`.
+    pub(crate) fn of(table: &str, name: &str, ty: Option<SqlType>) -> ColumnDesc {
+        ColumnDesc {
+            name: name.to_string(),
+            ty,
+            selector: format!("({table}.{name})"),
+        }
+    }
+}
+
+/// What one statement answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// A query's columns (names and types) and rows.
+    Rows {
+        columns: Vec<ColumnDesc>,
+        rows: Vec<Vec<Value>>,
+    },
+    /// A statement that writes (or would): the tx it committed, if any, and the rows it changed.
+    Done(WriteOutcome),
+}
+
+/// A query's result: its columns, then its rows batch by batch as execution produces them
+/// (the whole result is never held unless the caller keeps it). Reads the snapshot the query
+/// was planned at, whatever is committed meanwhile.
+pub struct RowStream {
+    pub(crate) runtime: Arc<tokio::runtime::Runtime>,
+    pub(crate) columns: Vec<ColumnDesc>,
+    pub(crate) rows: Rows,
+    /// A UNION's rows seen so far: later copies are dropped, so the first occurrences come
+    /// out in the order the branches produce them (classic's order).
+    pub(crate) distinct: Option<std::collections::HashSet<String>>,
+}
+
+pub(crate) enum Rows {
+    /// Computed without DataFusion (a point select): one batch.
+    Ready(Option<Vec<Vec<Value>>>),
+    Stream(datafusion::physical_plan::SendableRecordBatchStream),
+}
+
+impl RowStream {
+    /// The result's column names and SQL types.
+    pub fn columns(&self) -> &[ColumnDesc] {
+        &self.columns
+    }
+
+    /// The next batch of rows; `None` at the end. Batches are never empty.
+    pub fn next_batch(&mut self) -> Result<Option<Vec<Vec<Value>>>> {
+        use futures::StreamExt;
+        let stream = match &mut self.rows {
+            Rows::Ready(rows) => return Ok(rows.take().filter(|r| !r.is_empty())),
+            Rows::Stream(s) => s,
+        };
+        loop {
+            let Some(batch) = self.runtime.block_on(stream.next()) else {
+                return Ok(None);
+            };
+            let b = batch.map_err(df_err)?;
+            if b.num_rows() == 0 {
+                continue;
+            }
+            let mut rows = Vec::with_capacity(b.num_rows());
+            for r in 0..b.num_rows() {
+                let mut row = Vec::with_capacity(b.num_columns());
+                for c in b.columns() {
+                    row.push(from_scalar(
+                        ScalarValue::try_from_array(c, r).map_err(df_err)?,
+                    )?);
+                }
+                rows.push(row);
+            }
+            if let Some(seen) = &mut self.distinct {
+                // Debug text tells values of different types apart.
+                rows.retain(|row| seen.insert(format!("{row:?}")));
+                if rows.is_empty() {
+                    continue;
+                }
+            }
+            return Ok(Some(rows));
+        }
+    }
+}
+
+impl Iterator for RowStream {
+    type Item = Result<Vec<Vec<Value>>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.next_batch().transpose()
+    }
+}
+
+/// What a request did: each statement's output, the txs it committed, and whether an explicit
+/// transaction is still open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecResult {
+    pub outputs: Vec<Output>,
+    pub committed: Vec<TxHeader>,
+    pub in_transaction: bool,
+}

@@ -1,0 +1,207 @@
+//! Queries run: planned, executed as a stream of batches, and their result columns named as
+//! classic names them.
+
+use crate::bind::values::object_name;
+use crate::exec::engine::Engine;
+use crate::exec::output::{ColumnDesc, RowStream, Rows};
+use crate::parse::Period;
+use crate::plan::errors::df_err;
+use crate::plan::query::{is_set_operation, source_name};
+use crate::store::arrow::sql_type_of;
+use crate::store::WriteSet;
+use crate::types::Value;
+use crate::Result;
+use datafusion::sql::sqlparser::ast::{self as ast, SetExpr, Statement, TableFactor};
+use std::sync::Arc;
+
+impl Engine {
+    /// Plans and runs a query.
+    pub(crate) fn query(
+        &self,
+        stmt: Statement,
+        periods: &[Period],
+        ws: &mut WriteSet,
+    ) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
+        let mut stream = self.query_stream(stmt, periods, ws)?;
+        let mut rows = Vec::new();
+        while let Some(batch) = stream.next_batch()? {
+            rows.extend(batch);
+        }
+        Ok((stream.columns, rows))
+    }
+
+    /// Runs a query, its rows to be read batch by batch. What it reads of the current state is
+    /// recorded in `ws`, for the phantom checks of its commit.
+    pub(crate) fn query_stream(
+        &self,
+        stmt: Statement,
+        periods: &[Period],
+        ws: &mut WriteSet,
+    ) -> Result<RowStream> {
+        if let Statement::Query(q) = &stmt {
+            if let Some((columns, rows)) = self.point_select(q, periods, ws)? {
+                return Ok(RowStream {
+                    runtime: self.runtime.clone(),
+                    columns,
+                    rows: Rows::Ready(Some(rows)),
+                    distinct: None,
+                });
+            }
+        }
+        let mut stmt = stmt;
+        // UNION without ORDER BY or LIMIT: classic returns the first occurrence of each row in
+        // the order its branches produce them. DataFusion's UNION DISTINCT is a hash
+        // aggregate (an order that changes run to run): run it as UNION ALL, branch after
+        // branch, and drop repeats here.
+        let distinct_union = distinct_union_to_all(&mut stmt);
+        let (first, aliases) = selector_context(&stmt);
+        // A set operation's columns come out unqualified; those that are plain columns of the
+        // first query keep their names (classic names a UNION's columns after its first query).
+        let set_operation = is_set_operation(&stmt);
+        let plain =
+            |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+        let (ctx, plan, log) = self.planner().plan(stmt, periods, ws)?;
+        let columns: Vec<ColumnDesc> = plan
+            .schema()
+            .iter()
+            .enumerate()
+            .map(|(i, (qualifier, f))| {
+                let ty = sql_type_of(f.data_type());
+                match qualifier {
+                    Some(q) => ColumnDesc::of(source_name(q.table()), f.name(), ty),
+                    None if aliases.contains(f.name()) => ColumnDesc::of(&first, f.name(), ty),
+                    None if set_operation && plain(f.name()) => {
+                        ColumnDesc::of(&first, f.name(), ty)
+                    }
+                    // Unaliased computed values are `colN`, as classic names them.
+                    None => ColumnDesc::of(&first, &format!("col{i}"), ty),
+                }
+            })
+            .collect();
+        let stream = self
+            .runtime
+            .block_on(async {
+                let df = ctx.execute_logical_plan(plan).await?;
+                if !set_operation {
+                    return df.execute_stream().await;
+                }
+                // A set operation's partitions (its branches', in order) one after another:
+                // merging them as they come would interleave the branches' rows.
+                let schema = Arc::new(df.schema().as_arrow().clone());
+                let parts = df.execute_stream_partitioned().await?;
+                use futures::StreamExt as _;
+                let chained = futures::stream::iter(parts).flatten();
+                Ok(Box::pin(
+                    datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                        schema, chained,
+                    ),
+                )
+                    as datafusion::physical_plan::SendableRecordBatchStream)
+            })
+            .map_err(df_err)?;
+        // Scans are planned by now: their reads are known.
+        ws.read_spans(std::mem::take(&mut log.lock().reads));
+        Ok(RowStream {
+            runtime: self.runtime.clone(),
+            columns,
+            rows: Rows::Stream(stream),
+            distinct: distinct_union.then(std::collections::HashSet::new),
+        })
+    }
+
+    /// `EXPLAIN <query>`: DataFusion's physical plan, then one line per table scan saying which
+    /// access path and which snapshot it uses.
+    pub(crate) fn explain(
+        &self,
+        stmt: Statement,
+        periods: &[Period],
+        ws: &WriteSet,
+    ) -> Result<Vec<String>> {
+        let (ctx, plan, log) = self.planner().plan(stmt, periods, ws)?;
+        let physical = self
+            .runtime
+            .block_on(ctx.state().create_physical_plan(&plan))
+            .map_err(df_err)?;
+        let text = datafusion::physical_plan::displayable(physical.as_ref())
+            .indent(false)
+            .to_string();
+        let mut lines: Vec<String> = text.lines().map(|l| l.trim_end().to_string()).collect();
+        lines.extend(log.lock().lines.iter().cloned());
+        Ok(lines)
+    }
+}
+
+/// Turns a top-level `UNION` (distinct) of a query without ORDER BY, LIMIT or OFFSET, and the
+/// UNIONs chained under it, into `UNION ALL`; true when it did (the caller then drops repeated
+/// rows itself, keeping first occurrences in order).
+pub(crate) fn distinct_union_to_all(stmt: &mut Statement) -> bool {
+    use ast::{SetOperator, SetQuantifier};
+    let Statement::Query(q) = stmt else {
+        return false;
+    };
+    if q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
+        return false;
+    }
+    match q.body.as_ref() {
+        SetExpr::SetOperation {
+            op: SetOperator::Union,
+            set_quantifier: SetQuantifier::None | SetQuantifier::Distinct,
+            ..
+        } => {}
+        _ => return false,
+    }
+    // Every UNION under a distinct one may keep its duplicates: the top drops them all.
+    pub(crate) fn to_all(body: &mut SetExpr) {
+        if let SetExpr::SetOperation {
+            op: SetOperator::Union,
+            set_quantifier,
+            left,
+            right,
+        } = body
+        {
+            *set_quantifier = SetQuantifier::All;
+            to_all(left);
+            to_all(right);
+        }
+    }
+    to_all(&mut q.body);
+    true
+}
+
+/// The name of a query's first data source (its alias if it has one), and the aliases its
+/// select list gives: what result columns are named after.
+pub(crate) fn selector_context(stmt: &Statement) -> (String, std::collections::HashSet<String>) {
+    let mut aliases = std::collections::HashSet::new();
+    let Statement::Query(q) = stmt else {
+        return (String::new(), aliases);
+    };
+    let mut body = q.body.as_ref();
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left.as_ref();
+    }
+    let SetExpr::Select(sel) = body else {
+        return (String::new(), aliases);
+    };
+    for item in &sel.projection {
+        if let ast::SelectItem::ExprWithAlias { alias, .. } = item {
+            aliases.insert(alias.value.to_lowercase());
+        }
+    }
+    let first = sel
+        .from
+        .first()
+        .map(|f| source_of(&f.relation))
+        .unwrap_or_default();
+    (first, aliases)
+}
+
+/// What columns of a data source are qualified by: its alias, else the table's name.
+pub(crate) fn source_of(relation: &TableFactor) -> String {
+    match relation {
+        TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => {
+            a.name.value.to_lowercase()
+        }
+        TableFactor::Table { name, .. } => source_name(&object_name(name)).to_string(),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,212 @@
+//! Sessions: requests, and explicit transactions that span them.
+
+use crate::bind::request::{Step, Template};
+use crate::exec::engine::Engine;
+use crate::exec::output::{ExecResult, Output, RowStream, Rows};
+use crate::store::WriteSet;
+use crate::types::Value;
+use crate::{Result, SqlError};
+use datafusion::sql::sqlparser::ast::Statement;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// One client's session: requests run in it, and an explicit transaction (BEGIN … COMMIT)
+/// stays open across requests. Without BEGIN, each request is one transaction. An error
+/// inside an explicit transaction cancels it.
+pub struct SqlSession<'e> {
+    pub(crate) engine: EngineRef<'e>,
+    pub(crate) tx: Option<WriteSet>,
+    /// The template of the session's last parameterised request.
+    pub(crate) last_template: Option<Arc<Template>>,
+}
+
+/// The engine a session runs on: borrowed, or shared so that the session is `'static` (a
+/// server keeps a client's open transaction between its calls).
+pub(crate) enum EngineRef<'e> {
+    Borrowed(&'e Engine),
+    Shared(Arc<Engine>),
+}
+
+impl std::ops::Deref for EngineRef<'_> {
+    type Target = Engine;
+    fn deref(&self) -> &Engine {
+        match self {
+            EngineRef::Borrowed(e) => e,
+            EngineRef::Shared(e) => e,
+        }
+    }
+}
+
+impl SqlSession<'static> {
+    /// A session that owns a handle to its engine: it can be kept and moved between threads.
+    pub fn shared(engine: Arc<Engine>) -> SqlSession<'static> {
+        SqlSession {
+            engine: EngineRef::Shared(engine),
+            tx: None,
+            last_template: None,
+        }
+    }
+}
+
+impl<'e> SqlSession<'e> {
+    pub fn in_transaction(&self) -> bool {
+        self.tx.is_some()
+    }
+
+    /// Runs one statement that returns rows (a query, SHOW, EXPLAIN) and hands its rows over
+    /// batch by batch, for a server to stream. Inside an explicit transaction it reads the
+    /// transaction's snapshot and own writes. Nothing is written, so nothing is committed; a
+    /// statement that writes is refused. An error before the first row, inside an explicit
+    /// transaction, cancels the transaction (as [`SqlSession::execute`]).
+    pub fn query(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<RowStream> {
+        let result = self.query_inner(sql, params);
+        if result.is_err() {
+            self.tx = None;
+        }
+        result
+    }
+
+    pub(crate) fn query_inner(
+        &mut self,
+        sql: &str,
+        params: &HashMap<String, Value>,
+    ) -> Result<RowStream> {
+        let engine = &*self.engine;
+        let request = engine.parse(sql, params, &mut self.last_template)?;
+        let mut steps = request.steps;
+        let (Some(Step::Statement(stmt)), true) = (steps.pop(), steps.is_empty()) else {
+            return Err(SqlError::IllegalArguments(
+                "a query request holds one statement that returns rows".into(),
+            ));
+        };
+        let open = self.tx.take();
+        let was_open = open.is_some();
+        let mut ws = open.unwrap_or_else(|| {
+            let mut ws = engine.store.begin();
+            ws.read_only();
+            ws
+        });
+        let result = match engine.planner().hinted_order(*stmt, &request.hints, &ws) {
+            Err(e) => Err(e),
+            Ok(stmt @ Statement::Query(_)) => engine.query_stream(stmt, &request.periods, &mut ws),
+            Ok(
+                stmt @ (Statement::ShowTables { .. }
+                | Statement::ShowVariable { .. }
+                | Statement::Explain { .. }),
+            ) => match engine.statement(stmt, &request.periods, &mut ws)? {
+                Output::Rows { columns, rows } => Ok(RowStream {
+                    runtime: engine.runtime.clone(),
+                    columns,
+                    rows: Rows::Ready(Some(rows)),
+                    distinct: None,
+                }),
+                Output::Done(_) => Err(SqlError::IllegalArguments(
+                    "the statement returns no rows".into(),
+                )),
+            },
+            _ => Err(SqlError::IllegalArguments(
+                "a query request holds one statement that returns rows".into(),
+            )),
+        };
+        if was_open {
+            self.tx = Some(ws);
+        }
+        result
+    }
+
+    pub fn execute(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<ExecResult> {
+        let engine = &*self.engine;
+        let store = &engine.store;
+        let parsed = match engine.parse(sql, params, &mut self.last_template) {
+            Ok(p) => p,
+            Err(e) => {
+                self.tx = None;
+                return Err(e);
+            }
+        };
+        let mut explicit = self.tx.is_some();
+        // The transaction stays in the session while the request runs: a write set is a few
+        // hundred bytes, not worth moving out and back for every statement.
+        let ws = self.tx.get_or_insert_with(|| store.begin());
+        // A lone query outside a transaction commits nothing: what it reads needs no guard.
+        if !explicit
+            && matches!(
+                parsed.steps.as_slice(),
+                [Step::Statement(stmt)] if matches!(**stmt, Statement::Query(_))
+            )
+        {
+            ws.read_only();
+        }
+        let mut result = ExecResult {
+            outputs: Vec::new(),
+            committed: Vec::new(),
+            in_transaction: false,
+        };
+        for step in parsed.steps {
+            let step: Result<()> = (|| {
+                let stmt = match step {
+                    Step::Insert(target, rows) => {
+                        let out = engine.insert_rows(&target, rows, ws)?;
+                        result.outputs.push(out);
+                        return Ok(());
+                    }
+                    Step::Statement(stmt) => *stmt,
+                };
+                match stmt {
+                    Statement::StartTransaction { .. } => {
+                        if explicit {
+                            return Err(SqlError::NestedTx);
+                        }
+                        // What this request wrote before BEGIN commits on its own.
+                        let before = std::mem::replace(ws, store.begin());
+                        result.committed.extend(store.commit(before)?);
+                        explicit = true;
+                    }
+                    Statement::Commit { .. } => {
+                        if !explicit {
+                            return Err(SqlError::NoOngoingTx);
+                        }
+                        let done = std::mem::replace(ws, store.begin());
+                        result.committed.extend(store.commit(done)?);
+                        explicit = false;
+                    }
+                    Statement::Rollback { .. } => {
+                        if !explicit {
+                            return Err(SqlError::NoOngoingTx);
+                        }
+                        *ws = store.begin();
+                        explicit = false;
+                    }
+                    stmt => {
+                        let stmt = engine.planner().hinted_order(stmt, &parsed.hints, ws)?;
+                        let out = engine.statement(stmt, &parsed.periods, ws)?;
+                        result.outputs.push(out);
+                    }
+                }
+                Ok(())
+            })();
+            if let Err(e) = step {
+                // The transaction is gone: an explicit one is cancelled, an implicit one discarded.
+                self.tx = None;
+                return Err(e);
+            }
+        }
+        if explicit {
+            result.in_transaction = true;
+        } else if let Some(ws) = self.tx.take() {
+            result.committed.extend(store.commit(ws)?);
+        }
+        Ok(result)
+    }
+}
+
+impl Engine {
+    /// A session: holds an explicit transaction across requests.
+    pub fn session(&self) -> SqlSession<'_> {
+        SqlSession {
+            engine: EngineRef::Borrowed(self),
+            tx: None,
+            last_template: None,
+        }
+    }
+}

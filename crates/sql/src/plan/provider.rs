@@ -1,0 +1,330 @@
+//! The ledger's tables as DataFusion sees them: a provider pinned to a snapshot (plus a
+//! transaction's own writes), a tx range, or every version, that chooses an access path from
+//! the filters pushed to it and records what it read.
+
+use crate::plan::access::{self, Access};
+use crate::plan::errors::df_err;
+use crate::store::arrow::rows_to_batch;
+use crate::store::catalog::Table;
+use crate::store::{KeyRange, Row, SqlStore, TxRange, WriteSet};
+use crate::types::{SqlType, Value};
+use crate::{Result, SqlError};
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::Session;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::{TableProvider, TableType};
+use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::TableProviderFilterPushDown;
+use datafusion::physical_plan::ExecutionPlan;
+use std::sync::Arc;
+use stele_ledger::proof::TxId;
+use stele_ledger::KeySpan;
+
+/// What a statement's scans did, in planning order: their access paths (for EXPLAIN) and the
+/// key spans of the current state they read (for the transaction's phantom checks).
+#[derive(Debug, Default)]
+pub(crate) struct Scans {
+    pub(crate) lines: Vec<String>,
+    pub(crate) reads: Vec<KeySpan>,
+}
+
+pub(crate) type ScanLog = Arc<parking_lot::Mutex<Scans>>;
+
+/// Which rows a table reference reads.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// The current state as a transaction sees it (its snapshot plus its own writes).
+    Current(Arc<WriteSet>),
+    /// Committed versions over a tx range (time travel).
+    Range(TxRange),
+    /// Every committed version of every row, with `_rev` (HISTORY OF).
+    History(TxId),
+}
+
+/// A table as DataFusion sees it.
+#[derive(Debug)]
+pub(crate) struct LedgerTable {
+    pub(crate) store: Arc<SqlStore>,
+    pub(crate) table: Table,
+    pub(crate) source: Source,
+    pub(crate) schema: SchemaRef,
+    /// One line per scan planned (which access path and which snapshot), and what it read.
+    pub(crate) log: ScanLog,
+}
+
+impl LedgerTable {
+    pub(crate) fn snapshot_text(&self) -> String {
+        match &self.source {
+            Source::Current(ws) if ws.is_empty() => format!("snapshot tx {}", ws.snapshot),
+            Source::Current(ws) => {
+                format!("snapshot tx {} + {} pending writes", ws.snapshot, ws.len())
+            }
+            Source::Range(r) => format!("tx range [{}, {}]", r.from, r.until),
+            Source::History(s) => format!("every version up to tx {s}"),
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for LedgerTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> datafusion::common::Result<Vec<TableProviderFilterPushDown>> {
+        let access = self.access(filters);
+        Ok((0..filters.len())
+            .map(|i| {
+                if access.used().contains(&i) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Unsupported
+                }
+            })
+            .collect())
+    }
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
+        let limit = limit.unwrap_or(0);
+        // One partition, in key order, when the query must see rows in key order (see `plan`).
+        let single = state.config().target_partitions() == 1;
+        let filter_refs: Vec<&Expr> = filters.iter().collect();
+        // DataFusion passes exactly the filters reported `Exact`: the same access comes out.
+        let access = self.access(&filter_refs);
+        {
+            let mut log = self.log.lock();
+            log.lines.push(format!(
+                "LedgerScan {}: {} at {}",
+                self.table.name,
+                access.describe(&self.table.name),
+                self.snapshot_text()
+            ));
+            // The current state's rows this scan depends on: its primary-key ranges, else the
+            // whole table. A commit fails if another tx wrote there since the snapshot.
+            if let Source::Current(_) = self.source {
+                let prefix = crate::encoding::row_prefix(self.table.id);
+                match &access {
+                    Access::Primary(p) => log.reads.extend(p.ranges.iter().map(|r| KeySpan {
+                        prefix: prefix.clone(),
+                        lo: r.lo.clone(),
+                        hi: r.hi.clone(),
+                    })),
+                    _ => log.reads.push(KeySpan {
+                        prefix,
+                        lo: None,
+                        hi: None,
+                    }),
+                }
+            }
+        }
+        let ext = |e: SqlError| datafusion::error::DataFusionError::External(Box::new(e));
+        // Committed rows over key ranges decode straight into Arrow, in partitions.
+        let committed = match &self.source {
+            Source::Current(ws) if ws.is_empty() => Some(TxRange {
+                from: 1,
+                until: ws.snapshot,
+            }),
+            Source::Range(r) => Some(*r),
+            _ => None,
+        };
+        let ranges = match &access {
+            Access::Full => Some(vec![KeyRange::default()]),
+            Access::Primary(p) if p.points.is_none() => Some(p.ranges.clone()),
+            _ => None,
+        };
+        if let (Some(range), Some(ranges)) = (committed, ranges) {
+            let all: Vec<usize> = (0..self.table.columns.len()).collect();
+            let projection = projection.unwrap_or(&all);
+            if matches!(self.source, Source::Current(_)) && limit == 0 {
+                if let Some(batches) =
+                    self.cached(&access, &ranges, range.until, projection, single)
+                {
+                    let batches = batches.map_err(ext)?;
+                    let schema = Arc::new(self.schema.project(projection)?);
+                    return Ok(MemorySourceConfig::try_new_exec(&batches, schema, None)?);
+                }
+            }
+            let mut partitions: Vec<Vec<RecordBatch>> = Vec::new();
+            let mut remaining = limit;
+            for keys in &ranges {
+                let parts = self
+                    .store
+                    .scan_batches(
+                        &self.table,
+                        range,
+                        keys,
+                        remaining,
+                        projection,
+                        &self.schema,
+                    )
+                    .map_err(ext)?;
+                if limit > 0 {
+                    let n: usize = parts.iter().flatten().map(|b| b.num_rows()).sum();
+                    remaining = remaining.saturating_sub(n);
+                }
+                // Every range's first partition goes to partition 0, its second to 1.
+                for (i, p) in parts.into_iter().enumerate() {
+                    let i = if single { 0 } else { i };
+                    if partitions.len() <= i {
+                        partitions.push(Vec::new());
+                    }
+                    partitions[i].extend(p);
+                }
+                if limit > 0 && remaining == 0 {
+                    break;
+                }
+            }
+            if partitions.is_empty() {
+                partitions.push(Vec::new());
+            }
+            let schema = Arc::new(self.schema.project(projection)?);
+            return Ok(MemorySourceConfig::try_new_exec(&partitions, schema, None)?);
+        }
+        let rows = self.read(access, limit).map_err(ext)?;
+        let types: Vec<SqlType> = match self.source {
+            Source::History(_) => std::iter::once(SqlType::Integer)
+                .chain(self.table.columns.iter().map(|c| c.ty))
+                .collect(),
+            _ => self.table.columns.iter().map(|c| c.ty).collect(),
+        };
+        let batch =
+            rows_to_batch(&types, &self.schema, rows.iter().map(|r| &r.values)).map_err(ext)?;
+        Ok(MemorySourceConfig::try_new_exec(
+            &[vec![batch]],
+            self.schema.clone(),
+            projection.cloned(),
+        )?)
+    }
+}
+
+impl LedgerTable {
+    /// Batches of the projected columns from the column cache, as two partitions (one if
+    /// `single`): the cached rows if they are current, or after reading and caching the whole
+    /// table for a full scan.
+    /// `None` when the cache cannot answer (a key range it cannot slice).
+    pub(crate) fn cached(
+        &self,
+        access: &Access,
+        ranges: &[KeyRange],
+        snapshot: TxId,
+        projection: &[usize],
+        single: bool,
+    ) -> Option<Result<Vec<Vec<RecordBatch>>>> {
+        let (t, store) = (&self.table, &self.store);
+        let cache = store.cache();
+        let batches: Vec<RecordBatch> = match cache.get(store.ledger(), t, snapshot) {
+            Some(c) => match access {
+                Access::Full => c.batches.clone(),
+                _ => ranges
+                    .iter()
+                    .map(|r| c.slice(t, r))
+                    .collect::<Option<Vec<_>>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            },
+            None if matches!(access, Access::Full) => {
+                if let Err(e) = cache.watch(store.ledger(), t) {
+                    return Some(Err(e));
+                }
+                let all: Vec<usize> = (0..t.columns.len()).collect();
+                let range = TxRange {
+                    from: 1,
+                    until: snapshot,
+                };
+                let read =
+                    store.scan_batches(t, range, &KeyRange::default(), 0, &all, &self.schema);
+                let batches: Vec<RecordBatch> = match read {
+                    Ok(parts) => parts.into_iter().flatten().collect(),
+                    Err(e) => return Some(Err(e)),
+                };
+                cache.put(t, snapshot, batches.clone());
+                batches
+            }
+            None => return None,
+        };
+        let mut parts = vec![Vec::new(); if single { 1 } else { 2 }];
+        let n = parts.len();
+        for (i, b) in batches.iter().enumerate() {
+            match b.project(projection) {
+                Ok(p) => parts[i % n].push(p),
+                Err(e) => return Some(Err(df_err(e))),
+            }
+        }
+        Some(Ok(parts))
+    }
+
+    pub(crate) fn access(&self, filters: &[&Expr]) -> Access {
+        match self.source {
+            Source::History(_) => Access::Full,
+            _ => access::choose(&self.table, filters),
+        }
+    }
+
+    /// The rows an access path reaches in this table's source (at most `limit`, 0: all).
+    pub(crate) fn read(&self, access: Access, limit: usize) -> Result<Vec<Row>> {
+        let t = &self.table;
+        let store = &self.store;
+        let mut rows = match (&self.source, access) {
+            (Source::History(s), _) => {
+                let mut rows = store.history(t, *s)?;
+                for r in &mut rows {
+                    r.values.insert(0, Value::Integer(r.revision as i64));
+                }
+                return Ok(rows);
+            }
+            (_, Access::Full) => self.read_range(&KeyRange::default(), limit)?,
+            (source, Access::Primary(plan)) => match plan.points {
+                Some(keys) => match source {
+                    Source::Current(ws) => store.rows_by_keys_in(t, &keys, ws)?,
+                    Source::Range(r) => store.rows_by_keys(t, &keys, *r)?,
+                    Source::History(_) => unreachable!("history reads every version"),
+                },
+                None => {
+                    let mut rows = Vec::new();
+                    for r in &plan.ranges {
+                        rows.extend(self.read_range(r, limit)?);
+                    }
+                    rows
+                }
+            },
+            (source, Access::Secondary(index, _, plan)) => {
+                let (snapshot, ws) = match source {
+                    Source::Current(ws) => (ws.snapshot, Some(ws.as_ref())),
+                    Source::Range(r) => (r.until, None),
+                    Source::History(_) => unreachable!("history reads every version"),
+                };
+                let keys = store.index_row_keys(t, &index, &plan.ranges, snapshot, ws)?;
+                match source {
+                    Source::Current(ws) => store.rows_by_keys_in(t, &keys, ws)?,
+                    Source::Range(r) => store.rows_by_keys(t, &keys, *r)?,
+                    Source::History(_) => unreachable!("history reads every version"),
+                }
+            }
+        };
+        if limit > 0 {
+            rows.truncate(limit);
+        }
+        Ok(rows)
+    }
+
+    pub(crate) fn read_range(&self, keys: &KeyRange, limit: usize) -> Result<Vec<Row>> {
+        match &self.source {
+            Source::Current(ws) => self.store.scan_keys_in(&self.table, keys, limit, Some(ws)),
+            Source::Range(r) => self.store.scan_keys(&self.table, *r, keys, limit),
+            Source::History(_) => unreachable!("history reads every version"),
+        }
+    }
+}

@@ -1,0 +1,378 @@
+//! Row reads: by key, over key ranges (at a snapshot, inside a transaction, or over a tx
+//! range), decoded into Arrow batches in partitions, and `HISTORY OF`.
+
+use super::catalog::Table;
+use super::columnar::BatchBuilder;
+use super::encoding::{self};
+use super::handle::SqlStore;
+use super::ranges::{KeyRange, TxRange};
+use super::write_set::WriteSet;
+use crate::types::Value;
+use crate::{Result, SqlError};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use std::collections::BTreeMap;
+use stele_ledger::proof::TxId;
+use stele_ledger::{HistoryQuery, ScanQuery};
+
+/// One row read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row {
+    /// Values of the table's live columns, in column order.
+    pub values: Vec<Value>,
+    /// The tx that wrote this version.
+    pub tx: TxId,
+    /// 1-based version number of the row (set by history reads, else 0).
+    pub revision: u64,
+    /// Whether this version is a delete (history reads only).
+    pub deleted: bool,
+}
+
+impl SqlStore {
+    /// Rows by row key as a transaction sees them (absent keys are skipped).
+    pub fn rows_by_keys_in(&self, t: &Table, keys: &[Vec<u8>], ws: &WriteSet) -> Result<Vec<Row>> {
+        let mut rows = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(e) = self.entry_in(key, ws)? {
+                rows.push(Row {
+                    values: self.decode(t, &e.value)?,
+                    tx: e.tx,
+                    revision: 0,
+                    deleted: false,
+                });
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Committed rows by row key over a tx range (absent keys are skipped).
+    pub fn rows_by_keys(&self, t: &Table, keys: &[Vec<u8>], range: TxRange) -> Result<Vec<Row>> {
+        let mut rows = Vec::with_capacity(keys.len());
+        if range.from == 0 || range.from > range.until {
+            return Ok(rows);
+        }
+        for key in keys {
+            if let Some(e) = self.ledger.get_latest(key, range.until)? {
+                if e.tx >= range.from {
+                    rows.push(Row {
+                        values: self.decode(t, &e.value)?,
+                        tx: e.tx,
+                        revision: 0,
+                        deleted: false,
+                    });
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    pub(crate) fn decode(&self, t: &Table, value: &[u8]) -> Result<Vec<Value>> {
+        let mut values = vec![Value::Null; t.columns.len()];
+        for (id, bytes) in encoding::decode_row(value)? {
+            // Columns dropped since keep their ids reserved: skip them.
+            if let Some(pos) = t.columns.iter().position(|c| c.id == id) {
+                values[pos] = encoding::decode_raw_value(t.columns[pos].ty, bytes)?;
+            }
+        }
+        Ok(values)
+    }
+
+    /// The row with primary key `pk` as a transaction sees it (its own writes included).
+    pub fn get_in(&self, t: &Table, pk: &[Value], ws: Option<&WriteSet>) -> Result<Option<Row>> {
+        let Some(ws) = ws else {
+            return self.get(t, pk, self.ledger.state().tx_id);
+        };
+        let key = self.row_key(t, pk)?;
+        self.row_in(t, &key, ws)
+    }
+
+    /// [`SqlStore::get_in`] inside a transaction, the row's key guarded as read (unless the
+    /// transaction only reads): its commit fails if another tx changed the row meanwhile.
+    pub fn get_in_guarded(
+        &self,
+        t: &Table,
+        pk: &[Value],
+        ws: &mut WriteSet,
+    ) -> Result<Option<Row>> {
+        let key = self.row_key(t, pk)?;
+        let row = self.row_in(t, &key, ws)?;
+        ws.guard_read(key);
+        Ok(row)
+    }
+
+    pub(crate) fn row_in(&self, t: &Table, key: &[u8], ws: &WriteSet) -> Result<Option<Row>> {
+        Ok(match self.entry_in(key, ws)? {
+            Some(e) => Some(Row {
+                values: self.decode(t, &e.value)?,
+                tx: e.tx,
+                revision: 0,
+                deleted: false,
+            }),
+            None => None,
+        })
+    }
+
+    /// The row with primary key `pk` as of `snapshot`, if it exists.
+    pub fn get(&self, t: &Table, pk: &[Value], snapshot: TxId) -> Result<Option<Row>> {
+        let key = self.row_key(t, pk)?;
+        match self.ledger.get_latest(&key, snapshot)? {
+            Some(e) => Ok(Some(Row {
+                values: self.decode(t, &e.value)?,
+                tx: e.tx,
+                revision: 0,
+                deleted: false,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// The table's rows in primary-key order over a tx range (at most `limit`, 0: all).
+    /// The table as a transaction sees it: its snapshot plus its own writes, in key order.
+    pub fn scan_in(&self, t: &Table, limit: usize, ws: Option<&WriteSet>) -> Result<Vec<Row>> {
+        self.scan_keys_in(t, &KeyRange::default(), limit, ws)
+    }
+
+    /// [`SqlStore::scan_in`] restricted to row keys in `keys`.
+    pub fn scan_keys_in(
+        &self,
+        t: &Table,
+        keys: &KeyRange,
+        limit: usize,
+        ws: Option<&WriteSet>,
+    ) -> Result<Vec<Row>> {
+        let Some(ws) = ws.filter(|w| !w.is_empty()) else {
+            let until = ws
+                .map(|w| w.snapshot)
+                .unwrap_or_else(|| self.ledger.state().tx_id);
+            return self.scan_keys(t, TxRange { from: 1, until }, keys, limit);
+        };
+        let prefix = encoding::row_prefix(t.id);
+        let mut rows: BTreeMap<Vec<u8>, Row> = BTreeMap::new();
+        let mut q = ScanQuery {
+            prefix: prefix.clone(),
+            snapshot: Some(ws.snapshot),
+            ..Default::default()
+        };
+        keys.apply(&mut q);
+        for e in self.ledger.scan(&q)? {
+            rows.insert(
+                e.key,
+                Row {
+                    values: self.decode(t, &e.value)?,
+                    tx: e.tx,
+                    revision: 0,
+                    deleted: false,
+                },
+            );
+        }
+        for (key, w) in ws.pending_under(&prefix).filter(|(k, _)| keys.contains(k)) {
+            match w.live() {
+                None => {
+                    rows.remove(key);
+                }
+                Some(value) => {
+                    rows.insert(
+                        key.to_vec(),
+                        Row {
+                            values: self.decode(t, value)?,
+                            tx: 0,
+                            revision: 0,
+                            deleted: false,
+                        },
+                    );
+                }
+            }
+        }
+        let limit = if limit == 0 { usize::MAX } else { limit };
+        Ok(rows.into_values().take(limit).collect())
+    }
+
+    /// Committed rows over a tx range (time travel); a transaction's own writes are not seen.
+    pub fn scan(&self, t: &Table, range: TxRange, limit: usize) -> Result<Vec<Row>> {
+        self.scan_keys(t, range, &KeyRange::default(), limit)
+    }
+
+    /// [`SqlStore::scan`] restricted to row keys in `keys`.
+    pub fn scan_keys(
+        &self,
+        t: &Table,
+        range: TxRange,
+        keys: &KeyRange,
+        limit: usize,
+    ) -> Result<Vec<Row>> {
+        if range.from == 0 || range.from > range.until {
+            return Ok(Vec::new());
+        }
+        let mut q = ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(range.until),
+            ..Default::default()
+        };
+        keys.apply(&mut q);
+        let entries = self.ledger.scan(&q)?;
+        let mut rows = Vec::new();
+        for e in entries.into_iter().filter(|e| e.tx >= range.from) {
+            rows.push(Row {
+                values: self.decode(t, &e.value)?,
+                tx: e.tx,
+                revision: 0,
+                deleted: false,
+            });
+            if rows.len() == limit {
+                break;
+            }
+        }
+        Ok(rows)
+    }
+
+    /// Committed rows over a tx range decoded straight into Arrow batches of the projected
+    /// columns (`projection`: positions among the live columns), as partitions for DataFusion.
+    /// A long scan is split in two halves of the remaining key range, read on two threads.
+    pub fn scan_batches(
+        &self,
+        t: &Table,
+        range: TxRange,
+        keys: &KeyRange,
+        limit: usize,
+        projection: &[usize],
+        schema: &SchemaRef,
+    ) -> Result<Vec<Vec<RecordBatch>>> {
+        /// Rows read on the calling thread before the rest is split.
+        const SPLIT_AFTER: usize = 16_384;
+        if range.from == 0 || range.from > range.until {
+            return Ok(vec![Vec::new()]);
+        }
+        let mut q = ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(range.until),
+            ..Default::default()
+        };
+        keys.apply(&mut q);
+        let read = |q: &ScanQuery, stop_after: usize| -> Result<(BatchBuilder, Option<Vec<u8>>)> {
+            let mut b = BatchBuilder::new(t, projection, schema);
+            let mut err = None;
+            let mut resume = None;
+            self.ledger.visit(q, |key, tx, value| {
+                if tx < range.from {
+                    return true;
+                }
+                if let Err(e) = b.push(value) {
+                    err = Some(e);
+                    return false;
+                }
+                if b.len() == stop_after {
+                    resume = Some(key.to_vec());
+                    return false;
+                }
+                true
+            })?;
+            match err {
+                Some(e) => Err(e),
+                None => Ok((b, resume)),
+            }
+        };
+        let first = if limit > 0 { limit } else { SPLIT_AFTER };
+        let (head, resume) = read(&q, first)?;
+        let Some(resume) = resume.filter(|_| limit == 0) else {
+            return Ok(vec![head.finish()?]);
+        };
+        // The rest, from just after `resume` to the range's last key, in two halves.
+        let mut rest = q.clone();
+        rest.seek_key = Some(resume.clone());
+        rest.inclusive_seek = false;
+        let last = self.ledger.scan(&ScanQuery {
+            desc: true,
+            limit: 1,
+            seek_key: q.end_key.clone(),
+            inclusive_seek: q.inclusive_end,
+            end_key: Some(resume.clone()),
+            inclusive_end: false,
+            ..q.clone()
+        })?;
+        let halves = match last.first().and_then(|l| midpoint(&resume, &l.key)) {
+            Some(mid) => {
+                let mut a = rest.clone();
+                a.end_key = Some(mid.clone());
+                a.inclusive_end = false;
+                let mut b = rest;
+                b.seek_key = Some(mid);
+                b.inclusive_seek = true;
+                vec![a, b]
+            }
+            None => vec![rest],
+        };
+        let mut parts = vec![head.finish()?];
+        std::thread::scope(|scope| -> Result<()> {
+            let handles: Vec<_> = halves
+                .iter()
+                .skip(1)
+                .map(|h| scope.spawn(|| read(h, usize::MAX)))
+                .collect();
+            let (own, _) = read(&halves[0], usize::MAX)?;
+            parts.push(own.finish()?);
+            for h in handles {
+                let (b, _) = h
+                    .join()
+                    .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
+                parts.push(b.finish()?);
+            }
+            Ok(())
+        })?;
+        // Two partitions for DataFusion: the head joins the first half.
+        let mut parts = parts.into_iter();
+        let mut first_part = parts.next().unwrap_or_default();
+        first_part.extend(parts.next().unwrap_or_default());
+        let mut out = vec![first_part];
+        out.extend(parts);
+        Ok(out)
+    }
+
+    /// `HISTORY OF t`: every version of every row, by primary key then revision; a delete is a
+    /// revision carrying the last values.
+    pub fn history(&self, t: &Table, snapshot: TxId) -> Result<Vec<Row>> {
+        let keys = self.ledger.scan(&ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(snapshot),
+            include_deleted: true,
+            ..Default::default()
+        })?;
+        let mut rows = Vec::new();
+        for k in keys {
+            for v in self.ledger.history(
+                &k.key,
+                &HistoryQuery {
+                    snapshot: Some(snapshot),
+                    ..Default::default()
+                },
+            )? {
+                rows.push(Row {
+                    values: self.decode(t, &v.value)?,
+                    tx: v.tx,
+                    revision: v.revision,
+                    deleted: v.metadata.deleted,
+                });
+            }
+        }
+        Ok(rows)
+    }
+}
+
+/// A key between `a` and `b` (`a < b`), splitting the keys between them roughly in half when
+/// they are spread evenly; `None` when they are too close to split.
+pub(crate) fn midpoint(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
+    let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let word = |k: &[u8]| {
+        let mut w = [0u8; 8];
+        let tail = k.get(common..).unwrap_or(&[]);
+        let n = tail.len().min(8);
+        w[..n].copy_from_slice(&tail[..n]);
+        u64::from_be_bytes(w)
+    };
+    let (x, y) = (word(a), word(b));
+    if y <= x || y - x < 2 {
+        return None;
+    }
+    let mut mid = a[..common].to_vec();
+    mid.extend_from_slice(&(x + (y - x) / 2).to_be_bytes());
+    Some(mid)
+}
