@@ -7,10 +7,14 @@
 //!
 //! Invariants: binding never plans or reads rows; names are folded to lower case here once.
 //!
+//! - `statement`: [`statement::Bound`], each statement in our own terms, what exec runs;
+//! - `select`: queries built as syntax trees (UPDATE's and DELETE's rows, computed values);
 //! - `request`: a request's steps, the template cache, prepared INSERTs;
 //! - `ddl`: `CREATE TABLE` and column definitions as [`crate::store::TableSpec`];
 //! - `values`: object names and constant literals.
 
 pub(crate) mod ddl;
 pub(crate) mod request;
+pub(crate) mod select;
+pub(crate) mod statement;
 pub(crate) mod values;

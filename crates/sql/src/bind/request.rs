@@ -40,6 +40,7 @@ pub(crate) enum Slot {
 pub(crate) const SCAN_PARAMS_MAX: usize = 8;
 
 /// Where an INSERT writes and how, taken from its AST.
+#[derive(Debug)]
 pub(crate) struct InsertTarget {
     pub(crate) table: String,
     /// The columns named, lower-cased; empty: all of the table's, in order.

@@ -1,42 +1,40 @@
-//! INSERT, UPSERT, UPDATE and DELETE: their rows evaluated, then written by the store.
+//! INSERT, UPSERT, UPDATE and DELETE: their rows evaluated (constants directly, anything else
+//! by planning a query built as a syntax tree), then written by the store.
 
-use crate::bind::request::{insert_target, InsertTarget};
-use crate::bind::values::{eval_const, object_name};
+use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, SelectItem, Statement, TableFactor};
+
+use crate::bind::request::InsertTarget;
+use crate::bind::select;
+use crate::bind::statement::InsertSource;
+use crate::bind::values::eval_const;
 use crate::exec::engine::Engine;
 use crate::exec::output::Output;
-use crate::parse::{self, Period};
+use crate::parse::Period;
 use crate::store::{WriteKind, WriteSet};
 use crate::types::Value;
 use crate::{Result, SqlError};
-use datafusion::sql::sqlparser::ast::{self as ast, FromTable, SetExpr, Statement, TableFactor};
-use std::collections::HashMap;
 
 impl Engine {
+    /// `INSERT` / `UPSERT`: VALUES rows or a query's rows.
     pub(crate) fn insert(
         &self,
-        ins: ast::Insert,
+        target: InsertTarget,
+        source: InsertSource,
         periods: &[Period],
         ws: &mut WriteSet,
     ) -> Result<Output> {
-        let target = insert_target(&ins)?;
         // The table is looked up before any value is evaluated.
         self.store.catalog_in(ws)?.table(&target.table)?;
-        let source = ins
-            .source
-            .ok_or_else(|| SqlError::IllegalArguments("INSERT needs VALUES or a query".into()))?;
-        let rows: Vec<Vec<Value>> = match source.body.as_ref() {
-            SetExpr::Values(values) => {
-                let mut rows = Vec::with_capacity(values.rows.len());
-                for r in &values.rows {
-                    let mut row = Vec::with_capacity(r.content.len());
-                    for e in &r.content {
-                        row.push(match eval_const(e) {
+        let rows: Vec<Vec<Value>> = match source {
+            InsertSource::Values(values) => {
+                let mut rows = Vec::with_capacity(values.len());
+                for r in values {
+                    let mut row = Vec::with_capacity(r.len());
+                    for e in r {
+                        row.push(match eval_const(&e) {
                             Some(v) => v,
                             None => {
-                                let stmt = parse::parse(&format!("SELECT {e}"), &HashMap::new())?
-                                    .statements
-                                    .remove(0);
-                                let (_, mut out) = self.query(stmt, periods, ws)?;
+                                let (_, mut out) = self.query(select::value(e), periods, ws)?;
                                 out.pop().and_then(|mut r| r.pop()).unwrap_or(Value::Null)
                             }
                         });
@@ -45,7 +43,7 @@ impl Engine {
                 }
                 rows
             }
-            _ => self.query(Statement::Query(source), periods, ws)?.1,
+            InsertSource::Query(q) => self.query(Statement::Query(q), periods, ws)?.1,
         };
         self.insert_rows(&target, rows, ws)
     }
@@ -78,36 +76,20 @@ impl Engine {
         )?))
     }
 
+    /// `DELETE FROM t [WHERE cond]`: the primary keys of the matching rows, deleted.
     pub(crate) fn delete(
         &self,
-        del: ast::Delete,
+        table: &str,
+        relation: TableFactor,
+        filter: Option<SqlExpr>,
         periods: &[Period],
         ws: &mut WriteSet,
     ) -> Result<Output> {
-        let tables = match &del.from {
-            FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t,
-        };
-        let [from] = tables.as_slice() else {
-            return Err(SqlError::NotSupported("DELETE from several tables".into()));
-        };
-        let TableFactor::Table { name, .. } = &from.relation else {
-            return Err(SqlError::NotSupported("DELETE from a sub-query".into()));
-        };
-        let table = object_name(name);
         let cat = self.store.catalog_in(ws)?;
-        let t = cat.table(&table)?;
+        let t = cat.table(table)?;
         let pk: Vec<String> = t.pk_columns().iter().map(|c| c.name.clone()).collect();
-        let filter = del
-            .selection
-            .as_ref()
-            .map(|e| format!(" WHERE {e}"))
-            .unwrap_or_default();
-        let stmt = parse::parse(
-            &format!("SELECT {} FROM {table}{filter}", pk.join(", ")),
-            &HashMap::new(),
-        )?
-        .statements
-        .remove(0);
+        let projection = pk.iter().map(|c| select::column(c)).collect();
+        let stmt = select::select(Some(relation), projection, filter);
         let (_, rows) = self.query(stmt, periods, ws)?;
         Ok(Output::Done(self.store.write_rows_in(
             ws,
@@ -117,51 +99,42 @@ impl Engine {
             rows,
         )?))
     }
-}
 
-impl Engine {
-    /// `UPDATE t SET c = e, ... [WHERE cond]`: each matching row is rewritten whole.
+    /// `UPDATE t SET c = e, ... [WHERE cond]`: each matching row is rewritten whole, its
+    /// columns and the assignments' values read by one query.
     pub(crate) fn update(
         &self,
-        up: ast::Update,
+        table: &str,
+        relation: TableFactor,
+        sets: Vec<(String, SqlExpr)>,
+        filter: Option<SqlExpr>,
         periods: &[Period],
         ws: &mut WriteSet,
     ) -> Result<Output> {
-        let TableFactor::Table { name, .. } = &up.table.relation else {
-            return Err(SqlError::NotSupported("UPDATE of a sub-query".into()));
-        };
-        let table = object_name(name);
         let cat = self.store.catalog_in(ws)?;
-        let t = cat.table(&table)?;
+        let t = cat.table(table)?;
         let pk: Vec<u32> = t.primary_key().columns.clone();
-        let mut sets = Vec::with_capacity(up.assignments.len());
-        for a in &up.assignments {
-            let col = a.target.to_string().trim_matches('"').to_lowercase();
-            let c = t.column(&col)?;
+        let mut targets = Vec::with_capacity(sets.len());
+        for (col, _) in &sets {
+            let c = t.column(col)?;
             if pk.contains(&c.id) {
                 return Err(SqlError::PkCanNotBeUpdated);
             }
-            sets.push((col, a.value.to_string()));
+            targets.push(t.columns.iter().position(|x| x.id == c.id).unwrap_or(0));
         }
         let all: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
-        let exprs: Vec<String> = sets.iter().map(|(_, e)| e.clone()).collect();
-        let filter = up
-            .selection
-            .as_ref()
-            .map(|e| format!(" WHERE {e}"))
-            .unwrap_or_default();
-        let sql = format!(
-            "SELECT {}, {} FROM {table}{filter}",
-            all.join(", "),
-            exprs.join(", ")
-        );
-        let stmt = parse::parse(&sql, &HashMap::new())?.statements.remove(0);
+        let projection: Vec<SelectItem> = all
+            .iter()
+            .map(|c| select::column(c))
+            .chain(sets.into_iter().map(|(_, e)| SelectItem::UnnamedExpr(e)))
+            .collect();
+        let stmt = select::select(Some(relation), projection, filter);
         let (_, rows) = self.query(stmt, periods, ws)?;
         let mut writes = Vec::with_capacity(rows.len());
         for mut row in rows {
             let new = row.split_off(all.len());
-            for ((col, _), v) in sets.iter().zip(new) {
-                row[all.iter().position(|n| n == col).unwrap()] = v;
+            for (at, v) in targets.iter().zip(new) {
+                row[*at] = v;
             }
             writes.push(row);
         }

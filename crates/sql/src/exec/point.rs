@@ -21,39 +21,107 @@ impl Engine {
         periods: &[Period],
         ws: &mut WriteSet,
     ) -> Result<Option<(Vec<ColumnDesc>, Vec<Vec<Value>>)>> {
-        if q.with.is_some() || q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some()
-        {
-            return Ok(None);
-        }
-        let SetExpr::Select(sel) = q.body.as_ref() else {
+        // Every field is named (no `..`): a clause a newer sqlparser adds fails to compile here
+        // instead of being ignored by the fast path.
+        let ast::Query {
+            with,
+            body,
+            order_by,
+            limit_clause,
+            fetch,
+            locks,
+            for_clause,
+            settings,
+            format_clause,
+            pipe_operators,
+        } = q;
+        let plain_query = with.is_none()
+            && order_by.is_none()
+            && limit_clause.is_none()
+            && fetch.is_none()
+            && locks.is_empty()
+            && for_clause.is_none()
+            && settings.is_none()
+            && format_clause.is_none()
+            && pipe_operators.is_empty();
+        let (true, SetExpr::Select(sel)) = (plain_query, body.as_ref()) else {
             return Ok(None);
         };
-        let simple = sel.distinct.is_none()
-            && sel.top.is_none()
-            && sel.into.is_none()
-            && sel.from.len() == 1
-            && sel.from[0].joins.is_empty()
-            && sel.lateral_views.is_empty()
-            && sel.prewhere.is_none()
-            && matches!(&sel.group_by, ast::GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty())
-            && sel.having.is_none()
-            && sel.qualify.is_none()
-            && sel.sort_by.is_empty()
-            && sel.named_window.is_empty();
-        let (true, Some(selection)) = (simple, &sel.selection) else {
+        let ast::Select {
+            select_token: _,
+            optimizer_hints,
+            distinct,
+            select_modifiers,
+            top,
+            top_before_distinct: _,
+            projection,
+            exclude,
+            into,
+            from,
+            lateral_views,
+            prewhere,
+            selection,
+            connect_by,
+            group_by,
+            cluster_by,
+            distribute_by,
+            sort_by,
+            having,
+            named_window,
+            qualify,
+            window_before_qualify: _,
+            value_table_mode,
+            flavor,
+        } = sel.as_ref();
+        let simple = optimizer_hints.is_empty()
+            && distinct.is_none()
+            && select_modifiers.is_none()
+            && top.is_none()
+            && exclude.is_none()
+            && into.is_none()
+            && lateral_views.is_empty()
+            && prewhere.is_none()
+            && connect_by.is_empty()
+            && matches!(group_by, ast::GroupByExpr::Expressions(g, m) if g.is_empty() && m.is_empty())
+            && cluster_by.is_empty()
+            && distribute_by.is_empty()
+            && sort_by.is_empty()
+            && having.is_none()
+            && named_window.is_empty()
+            && qualify.is_none()
+            && value_table_mode.is_none()
+            && matches!(flavor, ast::SelectFlavor::Standard);
+        let ([from], true, Some(selection)) = (from.as_slice(), simple, selection) else {
             return Ok(None);
         };
+        let ast::TableWithJoins { relation, joins } = from;
         let TableFactor::Table {
-            name, args: None, ..
-        } = &sel.from[0].relation
+            name,
+            alias: _,
+            args: None,
+            with_hints,
+            version: None,
+            with_ordinality: false,
+            partitions,
+            json_path: None,
+            sample: None,
+            index_hints,
+        } = relation
         else {
             return Ok(None);
         };
+        if !(joins.is_empty()
+            && with_hints.is_empty()
+            && partitions.is_empty()
+            && index_hints.is_empty())
+        {
+            return Ok(None);
+        }
         let name = object_name(name);
         if name.contains(HISTORY_MARK) {
             return Ok(None);
         }
-        let source = source_of(&sel.from[0].relation);
+        let source = source_of(relation);
         let (table, range) = match name.split_once(PERIOD_MARK) {
             Some((t, k)) => {
                 let Some(p) = k.parse::<usize>().ok().and_then(|k| periods.get(k)) else {
@@ -138,7 +206,7 @@ impl Engine {
         };
         // The projection: `*` or plain columns, aliased or not.
         let mut out: Vec<(String, usize)> = Vec::new();
-        for item in &sel.projection {
+        for item in projection {
             match item {
                 ast::SelectItem::Wildcard(_) => out.extend(
                     t.columns

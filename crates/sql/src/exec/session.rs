@@ -1,6 +1,7 @@
 //! Sessions: requests, and explicit transactions that span them.
 
 use crate::bind::request::{Step, Template};
+use crate::bind::statement::{bind, Bound};
 use crate::exec::engine::Engine;
 use crate::exec::output::{ExecResult, Output, RowStream, Rows};
 use crate::store::WriteSet;
@@ -86,24 +87,25 @@ impl<'e> SqlSession<'e> {
             ws.read_only();
             ws
         });
-        let result = match engine.planner().hinted_order(*stmt, &request.hints, &ws) {
+        let result = match bind(*stmt) {
             Err(e) => Err(e),
-            Ok(stmt @ Statement::Query(_)) => engine.query_stream(stmt, &request.periods, &mut ws),
-            Ok(
-                stmt @ (Statement::ShowTables { .. }
-                | Statement::ShowVariable { .. }
-                | Statement::Explain { .. }),
-            ) => match engine.statement(stmt, &request.periods, &mut ws)? {
-                Output::Rows { columns, rows } => Ok(RowStream {
-                    runtime: engine.runtime.clone(),
-                    columns,
-                    rows: Rows::Ready(Some(rows)),
-                    distinct: None,
-                }),
-                Output::Done(_) => Err(SqlError::IllegalArguments(
-                    "the statement returns no rows".into(),
-                )),
-            },
+            Ok(Bound::Query(mut q)) => engine
+                .planner()
+                .hinted_order(&mut q, &request.hints, &ws)
+                .and_then(|()| engine.query_stream(Statement::Query(q), &request.periods, &mut ws)),
+            Ok(stmt @ (Bound::ShowTables | Bound::ShowTable(_) | Bound::Explain(_))) => {
+                match engine.statement(stmt, &request.periods, &mut ws)? {
+                    Output::Rows { columns, rows } => Ok(RowStream {
+                        runtime: engine.runtime.clone(),
+                        columns,
+                        rows: Rows::Ready(Some(rows)),
+                        distinct: None,
+                    }),
+                    Output::Done(_) => Err(SqlError::IllegalArguments(
+                        "the statement returns no rows".into(),
+                    )),
+                }
+            }
             _ => Err(SqlError::IllegalArguments(
                 "a query request holds one statement that returns rows".into(),
             )),
@@ -152,8 +154,8 @@ impl<'e> SqlSession<'e> {
                     }
                     Step::Statement(stmt) => *stmt,
                 };
-                match stmt {
-                    Statement::StartTransaction { .. } => {
+                match bind(stmt)? {
+                    Bound::Begin => {
                         if explicit {
                             return Err(SqlError::NestedTx);
                         }
@@ -162,7 +164,7 @@ impl<'e> SqlSession<'e> {
                         result.committed.extend(store.commit(before)?);
                         explicit = true;
                     }
-                    Statement::Commit { .. } => {
+                    Bound::Commit => {
                         if !explicit {
                             return Err(SqlError::NoOngoingTx);
                         }
@@ -170,15 +172,17 @@ impl<'e> SqlSession<'e> {
                         result.committed.extend(store.commit(done)?);
                         explicit = false;
                     }
-                    Statement::Rollback { .. } => {
+                    Bound::Rollback => {
                         if !explicit {
                             return Err(SqlError::NoOngoingTx);
                         }
                         *ws = store.begin();
                         explicit = false;
                     }
-                    stmt => {
-                        let stmt = engine.planner().hinted_order(stmt, &parsed.hints, ws)?;
+                    mut stmt => {
+                        if let Bound::Query(q) = &mut stmt {
+                            engine.planner().hinted_order(q, &parsed.hints, ws)?;
+                        }
                         let out = engine.statement(stmt, &parsed.periods, ws)?;
                         result.outputs.push(out);
                     }

@@ -5,9 +5,7 @@ use crate::parse::{IndexHint, PERIOD_MARK};
 use crate::plan::query::Planner;
 use crate::store::WriteSet;
 use crate::{Result, SqlError};
-use datafusion::sql::sqlparser::ast::{
-    self as ast, Expr as SqlExpr, SetExpr, Statement, TableFactor,
-};
+use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, SetExpr, TableFactor};
 
 impl Planner<'_> {
     /// Orders a query by its `USE INDEX ON (cols)` hint when it has no ORDER BY: classic scans
@@ -15,28 +13,25 @@ impl Planner<'_> {
     /// order (its columns, NULLs first, then the primary key). The index must exist.
     pub(crate) fn hinted_order(
         &self,
-        mut stmt: Statement,
+        q: &mut ast::Query,
         hints: &[IndexHint],
         ws: &WriteSet,
-    ) -> Result<Statement> {
-        let Statement::Query(q) = &mut stmt else {
-            return Ok(stmt);
-        };
+    ) -> Result<()> {
         if hints.is_empty() || q.order_by.is_some() {
-            return Ok(stmt);
+            return Ok(());
         }
         let SetExpr::Select(sel) = q.body.as_mut() else {
-            return Ok(stmt);
+            return Ok(());
         };
         let ([from], None) = (sel.from.as_slice(), &sel.distinct) else {
-            return Ok(stmt);
+            return Ok(());
         };
         let grouped = !matches!(&sel.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty());
         if !from.joins.is_empty() || grouped || has_aggregate(&sel.projection) {
-            return Ok(stmt);
+            return Ok(());
         }
         let TableFactor::Table { name, alias, .. } = &from.relation else {
-            return Ok(stmt);
+            return Ok(());
         };
         let source = object_name(name);
         let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
@@ -44,7 +39,7 @@ impl Planner<'_> {
             .iter()
             .find(|h| h.source == source || Some(&h.source) == alias.as_ref())
         else {
-            return Ok(stmt);
+            return Ok(());
         };
         let table = source.split(PERIOD_MARK).next().unwrap_or(&source);
         let cat = self.store.catalog_in(ws)?;
@@ -85,7 +80,7 @@ impl Planner<'_> {
             kind: ast::OrderByKind::Expressions(exprs),
             interpolate: None,
         });
-        Ok(stmt)
+        Ok(())
     }
 }
 
