@@ -37,8 +37,8 @@ pub struct PeriodBound {
     pub keyword: String,
     /// `TX n` (true) or a timestamp (false).
     pub tx: bool,
-    /// The instant's expression, as SQL text.
-    pub expr: String,
+    /// The instant's expression.
+    pub expr: datafusion::sql::sqlparser::ast::Expr,
 }
 
 /// A time-travel period cut out of a table reference.
@@ -598,15 +598,10 @@ fn read_period(
         if expr.is_empty() {
             return Err(parse_err(format!("{kw} needs an instant")));
         }
-        let text = expr
-            .iter()
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>()
-            .join(" ");
         let bound = PeriodBound {
             keyword: kw.clone(),
             tx,
-            expr: text,
+            expr: instant(expr)?,
         };
         if is_start {
             p.start = Some(bound);
@@ -615,6 +610,16 @@ fn read_period(
         }
     }
     Ok((p, i))
+}
+
+/// A period's instant, parsed from its tokens: one whole expression.
+fn instant(tokens: Vec<Token>) -> Result<datafusion::sql::sqlparser::ast::Expr> {
+    let mut parser = Parser::new(&GenericDialect {}).with_tokens(tokens);
+    let expr = parser.parse_expr().map_err(parse_err)?;
+    match parser.peek_token().token {
+        Token::EOF => Ok(expr),
+        other => Err(parse_err(format!("unexpected {other} in a period's instant"))),
+    }
 }
 
 fn is_operator_word(w: &str) -> bool {

@@ -1,7 +1,8 @@
 //! Periods of time travel (SINCE / AFTER / UNTIL / BEFORE, TX n or a timestamp) resolved to
 //! tx ranges (spec immudb-sql.md §1.7).
 
-use crate::parse::{self, Period};
+use crate::bind::select;
+use crate::parse::Period;
 use crate::plan::errors::df_err;
 use crate::plan::query::Planner;
 use crate::store::arrow::from_scalar;
@@ -9,8 +10,7 @@ use crate::store::{TxRange, WriteSet};
 use crate::types::Value;
 use crate::{Result, SqlError};
 use datafusion::common::ScalarValue;
-use datafusion::sql::sqlparser::ast::Statement;
-use std::collections::HashMap;
+use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, Statement};
 use stele_ledger::proof::TxId;
 
 impl Planner<'_> {
@@ -28,17 +28,28 @@ impl Planner<'_> {
         };
         let ledger = self.store.ledger();
         for b in [&p.start, &p.end].into_iter().flatten() {
-            let expr = if b.tx {
-                b.expr.clone()
-            } else {
-                format!("CAST({} AS TIMESTAMP)", b.expr)
+            let expr = match b.tx {
+                true => b.expr.clone(),
+                false => SqlExpr::Cast {
+                    kind: ast::CastKind::Cast,
+                    expr: Box::new(b.expr.clone()),
+                    data_type: ast::DataType::Timestamp(None, ast::TimezoneInfo::None),
+                    array: false,
+                    format: None,
+                },
             };
             // `TX 42` needs no query; anything else is evaluated by DataFusion.
-            let value = match (b.tx, b.expr.trim().parse::<i64>()) {
-                (true, Ok(n)) => Value::Integer(n),
-                _ => {
-                    let parsed = parse::parse(&format!("SELECT {expr}"), &HashMap::new())?;
-                    let stmt = parsed.statements.into_iter().next().unwrap();
+            let literal = match (&b.expr, b.tx) {
+                (SqlExpr::Value(v), true) => match &v.value {
+                    ast::Value::Number(n, _) => n.parse::<i64>().ok(),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let value = match literal {
+                Some(n) => Value::Integer(n),
+                None => {
+                    let stmt = select::value(expr);
                     // Evaluated in the statement's time: NOW() is the transaction's.
                     let mut ws = WriteSet::default();
                     ws.now_micros = now_micros;
