@@ -1,6 +1,10 @@
 //! DataFusion's errors in immudb's words, where immudb has some.
 
 use crate::parse::PERIOD_MARK;
+use datafusion::arrow::error::ArrowError;
+use datafusion::common::SchemaError;
+use datafusion::error::DataFusionError;
+
 use crate::SqlError;
 
 /// The text of `msg` between the first `open` and the `close` after it.
@@ -9,8 +13,25 @@ pub(crate) fn text_between<'a>(msg: &'a str, open: &str, close: &str) -> Option<
     Some(rest.split_once(close)?.0)
 }
 
-/// DataFusion's execution errors; the ones immudb has words for get them.
-pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
+/// DataFusion's errors as ours: an error of ours that DataFusion carried (`External`, from our
+/// functions and providers) comes out as it went in; DataFusion's own errors that immudb has
+/// words for get them, by variant where DataFusion has one, else by its message.
+pub(crate) fn df_err(e: impl Into<DataFusionError>) -> SqlError {
+    let e = match ours(e.into()) {
+        Ok(ours) => return ours,
+        Err(e) => e,
+    };
+    match e.find_root() {
+        DataFusionError::ArrowError(a, _) if matches!(a.as_ref(), ArrowError::DivideByZero) => {
+            return SqlError::DivisionByZero
+        }
+        DataFusionError::SchemaError(s, _) => {
+            if let SchemaError::FieldNotFound { field, .. } = s.as_ref() {
+                return SqlError::ColumnDoesNotExist(field.name.clone());
+            }
+        }
+        _ => {}
+    }
     let msg = e.to_string();
     // A selected column neither grouped nor aggregated: `(t.c): must appear ...`.
     if msg.contains("must appear in the GROUP BY clause") {
@@ -23,26 +44,12 @@ pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
     if msg.contains("UNION queries have different number of columns") {
         return SqlError::ColumnMismatchInUnion;
     }
-    // Raised by `uuid_from_text` (functions.rs) in these words.
-    if let Some(rest) = msg.split("invalid value provided: ").nth(1) {
-        return SqlError::InvalidValue(rest.to_string());
-    }
     // `CAST(x AS BLOB)`: a type the query engine cannot cast to.
     if let Some(ty) = msg.split("Unsupported SQL type ").nth(1) {
         return SqlError::NotSupported(format!("CAST to {}", ty.trim()));
     }
-    // Raised by the JSON comparison functions (functions.rs) in these words.
-    if msg.contains(&SqlError::ValuesNotComparable.to_string()) {
-        return SqlError::ValuesNotComparable;
-    }
     if let Some(name) = text_between(&msg, "Invalid function '", "'") {
         return SqlError::IllegalArguments(format!("unknown function {name}"));
-    }
-    for what in ["numeric", "boolean"] {
-        let text = crate::plan::functions::expecting(what);
-        if msg.contains(&text) {
-            return SqlError::Query(text);
-        }
     }
     if msg.contains("Divide by zero") {
         return SqlError::DivisionByZero;
@@ -68,7 +75,7 @@ pub(crate) fn df_err(e: impl std::fmt::Display) -> SqlError {
 }
 
 /// DataFusion's planning errors, in immudb's words where immudb has some.
-pub(crate) fn planning_err(e: datafusion::error::DataFusionError) -> SqlError {
+pub(crate) fn planning_err(e: DataFusionError) -> SqlError {
     let msg = e.to_string();
     if let Some(name) = text_between(&msg, "table '", "' not found") {
         let name = name.rsplit('.').next().unwrap_or(name);
@@ -76,14 +83,50 @@ pub(crate) fn planning_err(e: datafusion::error::DataFusionError) -> SqlError {
             name.split(PERIOD_MARK).next().unwrap_or(name).to_string(),
         );
     }
-    if let Some(rest) = msg.split("No field named ").nth(1) {
-        let field = rest
-            .split_whitespace()
-            .next()
-            .unwrap_or(rest)
-            .trim_end_matches('.');
-        let field = field.rsplit('.').next().unwrap_or(field).trim_matches('"');
-        return SqlError::ColumnDoesNotExist(field.to_string());
+    df_err(e)
+}
+
+
+/// Our own error, when `e` carries one (through `External`, an Arrow kernel's external error,
+/// or DataFusion's wrappers); else `e` unchanged.
+fn ours(e: DataFusionError) -> Result<SqlError, DataFusionError> {
+    match e {
+        DataFusionError::External(b) => b
+            .downcast::<SqlError>()
+            .map(|s| *s)
+            .map_err(DataFusionError::External),
+        DataFusionError::ArrowError(a, context) => match *a {
+            ArrowError::ExternalError(b) => b.downcast::<SqlError>().map(|s| *s).map_err(|b| {
+                DataFusionError::ArrowError(Box::new(ArrowError::ExternalError(b)), context)
+            }),
+            other => Err(DataFusionError::ArrowError(Box::new(other), context)),
+        },
+        DataFusionError::Context(c, inner) => {
+            ours(*inner).map_err(|i| DataFusionError::Context(c, Box::new(i)))
+        }
+        DataFusionError::Diagnostic(d, inner) => {
+            ours(*inner).map_err(|i| DataFusionError::Diagnostic(d, Box::new(i)))
+        }
+        DataFusionError::Shared(shared) => match std::sync::Arc::try_unwrap(shared) {
+            Ok(inner) => ours(inner),
+            // Shared with another receiver: ours by its words (our Display is our message).
+            Err(shared) => match find(&shared) {
+                Some(s) => Ok(SqlError::Query(s.to_string())),
+                None => Err(DataFusionError::Shared(shared)),
+            },
+        },
+        other => Err(other),
     }
-    df_err(msg)
+}
+
+/// Our error inside `e`, by reference.
+fn find(e: &DataFusionError) -> Option<&SqlError> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(s) = err.downcast_ref::<SqlError>() {
+            return Some(s);
+        }
+        cur = err.source();
+    }
+    None
 }

@@ -28,7 +28,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, Float64Array, StringArray,
 };
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{exec_err, Result as DfResult};
+use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
@@ -101,7 +101,7 @@ impl ScalarUDFImpl for JsonFunction {
                 continue;
             }
             let Ok(doc) = serde_json::from_str::<Json>(docs.value(i)) else {
-                return exec_err!("invalid json value");
+                return fail(SqlError::Query("invalid json value".into()));
             };
             out.push(match self.kind {
                 Kind::Get => {
@@ -137,7 +137,7 @@ impl ScalarUDFImpl for JsonFunction {
                 Kind::AsString => match doc {
                     Json::String(s) => Some(s),
                     Json::Null => None,
-                    _ => return exec_err!("{}", SqlError::ValuesNotComparable),
+                    _ => return fail(SqlError::ValuesNotComparable),
                 },
                 Kind::AsNumber | Kind::AsBoolean => unreachable!("typed above"),
             });
@@ -196,7 +196,7 @@ impl ScalarUDFImpl for Expect {
             ColumnarValue::Array(a) => a.null_count() > 0 || *a.data_type() == DataType::Null,
         };
         if null {
-            return exec_err!("{}", expecting(self.what()));
+            return fail(SqlError::Query(expecting(self.what())));
         }
         Ok(arg)
     }
@@ -246,9 +246,7 @@ impl ScalarUDFImpl for TextToNumber {
             .expect("cast to Utf8");
         let (target, n) = (if self.float { "FLOAT" } else { "INTEGER" }, texts.len());
         let failed = |text: &str| {
-            exec_err!(
-                "invalid value provided: unsupported cast: can not cast string '{text}' as a {target}"
-            )
+            fail(SqlError::InvalidValue(format!("unsupported cast: can not cast string '{text}' as a {target}")))
         };
         if self.float {
             let mut out = Vec::with_capacity(n);
@@ -304,9 +302,7 @@ impl ScalarUDFImpl for UuidFromText {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {}
             other => {
                 let what = crate::store::arrow::sql_type_of(other).map_or("value", |t| t.name());
-                return exec_err!(
-                    "invalid value provided: unsupported cast: can not cast {what} as a UUID"
-                );
+                return fail(SqlError::InvalidValue(format!("unsupported cast: can not cast {what} as a UUID")));
             }
         }
         let texts = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
@@ -324,9 +320,7 @@ impl ScalarUDFImpl for UuidFromText {
             match crate::types::parse_uuid(text) {
                 Some(u) => out.push(Some(u)),
                 None => {
-                    return exec_err!(
-                        "invalid value provided: unsupported cast: can not cast string '{text}' as a UUID"
-                    )
+                    return fail(SqlError::InvalidValue(format!("unsupported cast: can not cast string '{text}' as a UUID")))
                 }
             }
         }
@@ -357,10 +351,10 @@ impl JsonFunction {
             match serde_json::from_str::<Json>(docs.value(i)) {
                 Ok(Json::Null) => Ok(None),
                 Ok(doc) => Ok(Some(doc)),
-                Err(_) => exec_err!("invalid json value"),
+                Err(_) => fail(SqlError::Query("invalid json value".into())),
             }
         };
-        let not_comparable = || exec_err!("{}", SqlError::ValuesNotComparable);
+        let not_comparable = || fail(SqlError::ValuesNotComparable);
         if self.kind == Kind::AsNumber {
             let mut out = Vec::with_capacity(docs.len());
             for i in 0..docs.len() {
@@ -421,4 +415,10 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
     for f in FUNCTIONS.iter() {
         ctx.register_udf(f.as_ref().clone());
     }
+}
+
+/// Fails with our own error, carried through DataFusion as `External` and downcast by
+/// `errors::df_err` (its words are never matched as text).
+fn fail<T>(e: SqlError) -> DfResult<T> {
+    Err(DataFusionError::External(Box::new(e)))
 }
