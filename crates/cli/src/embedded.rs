@@ -15,7 +15,11 @@ use crate::{Cli, Command, ServeArgs};
 pub fn run(cli: Cli) -> Result<(), String> {
     let command = match cli.command {
         Command::Serve(a) => return serve(cli.data_dir, *a),
-        Command::Slt { files, labels } => return slt(&files, &labels),
+        Command::Slt {
+            files,
+            labels,
+            complete,
+        } => return slt(&files, &labels, complete),
         c => c,
     };
     let path = cli.data_dir.join(&cli.db);
@@ -174,10 +178,10 @@ pub fn run(cli: Cli) -> Result<(), String> {
 }
 
 /// `stele slt`: prints each failure with its line, then `N passed, M failed`.
-fn slt(files: &[PathBuf], labels: &[String]) -> Result<(), String> {
+fn slt(files: &[PathBuf], labels: &[String], complete: bool) -> Result<(), String> {
     let mut total = stele_sql::slt::Report::default();
     for f in files {
-        total.add(stele_sql::slt::run_file(f, labels));
+        total.add(stele_sql::slt::run_file(f, labels, complete));
     }
     output::slt_report(&total)
 }

@@ -172,6 +172,9 @@ pub enum Command {
         files: Vec<PathBuf>,
         #[arg(long = "label")]
         labels: Vec<String>,
+        /// Rewrite each file with the answers as its expectations (rows, ok, error texts).
+        #[arg(long)]
+        complete: bool,
     },
     /// Users and their permissions (with --server).
     #[command(subcommand)]

@@ -191,7 +191,11 @@ pub fn run(cli: Cli) -> Result<(), String> {
             let mut session = RemoteSql(client.sql());
             crate::shell::run(&mut session, args, history_file())?;
         }
-        Command::Slt { files, labels } => slt(&client, &files, &labels)?,
+        Command::Slt {
+            files,
+            labels,
+            complete,
+        } => slt(&client, &files, &labels, complete)?,
         Command::User(c) => user(&client, &cli.db, &secret, c)?,
         Command::Database(c) => database(&client, &store, c)?,
         Command::Status => status(&client)?,
@@ -339,21 +343,27 @@ impl<C: std::borrow::Borrow<Client>> stele_slt::Database for RemoteSql<C> {
 }
 
 /// `stele slt --server`: each file in a database of its own, created here and deleted after.
-fn slt(admin: &Client, files: &[PathBuf], labels: &[String]) -> Result<(), String> {
+fn slt(admin: &Client, files: &[PathBuf], labels: &[String], complete: bool) -> Result<(), String> {
     let mut total = stele_slt::Report::default();
     for (n, f) in files.iter().enumerate() {
         let name = format!("slt{}x{n}", std::process::id());
-        total.add(slt_file(admin, &name, f, labels));
+        total.add(slt_file(admin, &name, f, labels, complete));
     }
     output::slt_report(&total)
 }
 
-fn slt_file(admin: &Client, db: &str, file: &Path, labels: &[String]) -> stele_slt::Report {
+fn slt_file(
+    admin: &Client,
+    db: &str,
+    file: &Path,
+    labels: &[String],
+    complete: bool,
+) -> stele_slt::Report {
     let name = file.display().to_string();
     if let Err(e) = admin.create_database(db, false) {
         return stele_slt::Report::broken(&name, format!("cannot create database {db}: {e}"));
     }
-    let report = stele_slt::run_file(file, labels, || {
+    let report = stele_slt::run_file(file, labels, complete, || {
         let session = admin.on_database(db).map_err(err)?;
         Ok(RemoteSql(SqlSession::new(session)))
     });

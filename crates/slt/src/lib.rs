@@ -107,10 +107,13 @@ enum Expect {
     Rows { sort: bool, rows: Vec<String> },
 }
 
-/// Runs the file at `path` on the database `open` gives (a fresh one for this file).
+/// Runs the file at `path` on the database `open` gives (a fresh one for this file). With
+/// `complete`, the file is rewritten with the answers as its expectations
+/// ([`complete_script`]), replaced whole only once the run has ended.
 pub fn run_file<D: Database>(
     path: &Path,
     labels: &[String],
+    complete: bool,
     open: impl FnOnce() -> Result<D, String>,
 ) -> Report {
     let name = path.display().to_string();
@@ -118,14 +121,58 @@ pub fn run_file<D: Database>(
         Ok(t) => t,
         Err(e) => return Report::broken(&name, format!("cannot read: {e}")),
     };
-    match open() {
-        Ok(mut db) => run_script(&text, &name, labels, &mut db),
-        Err(e) => Report::broken(&name, format!("cannot open a database: {e}")),
+    let mut db = match open() {
+        Ok(db) => db,
+        Err(e) => return Report::broken(&name, format!("cannot open a database: {e}")),
+    };
+    if !complete {
+        return run_script(&text, &name, labels, &mut db);
+    }
+    let (completed, report) = complete_script(&text, &name, labels, &mut db);
+    let tmp = path.with_extension("slt.complete");
+    let written = std::fs::write(&tmp, completed).and_then(|()| std::fs::rename(&tmp, path));
+    match written {
+        Ok(()) => report,
+        Err(e) => {
+            let mut r = report;
+            r.add(Report::broken(&name, format!("cannot rewrite: {e}")));
+            r
+        }
     }
 }
 
 /// Runs the records of `text` (named `name` in failures) against `db`, in order.
 pub fn run_script(text: &str, name: &str, labels: &[String], db: &mut dyn Database) -> Report {
+    walk(text, name, labels, db, None)
+}
+
+/// Runs the records of `text` against `db` and returns the text with every record's
+/// expectation replaced by what `db` answered (`stele slt --complete`): a query's rows (sorted
+/// for `rowsort`), `statement ok`, or `statement error` / `query error` with the first line of
+/// the error. Comments, conditions and skipped records are kept as they are. The report says
+/// which records differed from the old expectations.
+pub fn complete_script(
+    text: &str,
+    name: &str,
+    labels: &[String],
+    db: &mut dyn Database,
+) -> (String, Report) {
+    let mut out = Vec::new();
+    let report = walk(text, name, labels, db, Some(&mut out));
+    let mut completed = out.join("\n");
+    completed.push('\n');
+    (completed, report)
+}
+
+/// The one walk over a script's records: runs each, checks it, and (completing) writes the
+/// script back with the answers as expectations.
+fn walk(
+    text: &str,
+    name: &str,
+    labels: &[String],
+    db: &mut dyn Database,
+    mut out: Option<&mut Vec<String>>,
+) -> Report {
     let lines: Vec<&str> = text.lines().collect();
     let mut report = Report::default();
     let mut i = 0;
@@ -133,19 +180,31 @@ pub fn run_script(text: &str, name: &str, labels: &[String], db: &mut dyn Databa
     while i < lines.len() {
         let line = lines[i].trim();
         let at = i + 1;
+        let record_start = i;
         i += 1;
+        let mut verbatim = |from: usize, to: usize| {
+            if let Some(out) = out.as_deref_mut() {
+                out.extend(lines[from..to].iter().map(|l| l.to_string()));
+            }
+        };
         if line.is_empty() || line.starts_with('#') {
+            verbatim(record_start, i);
             continue;
         }
         let words: Vec<&str> = line.split_whitespace().collect();
         match words[0] {
-            "halt" => break,
+            "halt" => {
+                verbatim(record_start, lines.len());
+                break;
+            }
             "onlyif" => {
                 skip |= !words.get(1).is_some_and(|l| labels.iter().any(|x| x == l));
+                verbatim(record_start, i);
                 continue;
             }
             "skipif" => {
                 skip |= words.get(1).is_some_and(|l| labels.iter().any(|x| x == l));
+                verbatim(record_start, i);
                 continue;
             }
             "statement" | "query" => {}
@@ -154,6 +213,7 @@ pub fn run_script(text: &str, name: &str, labels: &[String], db: &mut dyn Databa
                 report
                     .failures
                     .push(format!("{name}:{at}: unknown record {other:?}"));
+                verbatim(record_start, i);
                 continue;
             }
         }
@@ -163,6 +223,7 @@ pub fn run_script(text: &str, name: &str, labels: &[String], db: &mut dyn Databa
             sql.push(lines[i]);
             i += 1;
         }
+        let sql_end = i;
         let sql = sql.join("\n");
         let expect = if words.get(1) == Some(&"error") {
             Expect::Error(line.splitn(3, ' ').nth(2).unwrap_or("").trim().to_string())
@@ -183,10 +244,20 @@ pub fn run_script(text: &str, name: &str, labels: &[String], db: &mut dyn Databa
             }
         };
         if std::mem::take(&mut skip) {
+            verbatim(record_start, i);
             continue;
         }
-        let failure = check(expect, db.run(&sql));
-        match failure {
+        let result = db.run(&sql);
+        if let Some(out) = out.as_deref_mut() {
+            completed(
+                out,
+                &words,
+                &lines[record_start + 1..sql_end],
+                &expect,
+                &result,
+            );
+        }
+        match check(expect, result) {
             None => report.passed += 1,
             Some(f) => {
                 report.failed += 1;
@@ -197,6 +268,39 @@ pub fn run_script(text: &str, name: &str, labels: &[String], db: &mut dyn Databa
         }
     }
     report
+}
+
+/// Writes one record as `result` answered it.
+fn completed(
+    out: &mut Vec<String>,
+    words: &[&str],
+    sql: &[&str],
+    expect: &Expect,
+    result: &Result<Option<Vec<Vec<String>>>, String>,
+) {
+    let first_line = |e: &str| e.lines().next().unwrap_or("").to_string();
+    match (result, expect) {
+        (Err(e), _) => out.push(format!("{} error {}", words[0], first_line(e))),
+        (Ok(_), Expect::Error(_)) | (Ok(None), _) if words[0] == "statement" => {
+            out.push("statement ok".into())
+        }
+        (Ok(_), Expect::Rows { .. }) => out.push(words.join(" ")),
+        // A query whose old expectation was an error: its rows, sorted as `rowsort` would.
+        (Ok(_), _) => out.push(format!("{} rowsort", words[0])),
+    }
+    out.extend(sql.iter().map(|l| l.to_string()));
+    if let (Ok(rows), true) = (result, words[0] == "query") {
+        let mut rows: Vec<String> = rows.iter().flatten().map(|r| r.join(" ")).collect();
+        let sort = match expect {
+            Expect::Rows { sort, .. } => *sort,
+            _ => true,
+        };
+        if sort {
+            rows.sort();
+        }
+        out.push("----".into());
+        out.extend(rows);
+    }
 }
 
 /// What is wrong with `result` given `expect`, if anything.
@@ -278,6 +382,25 @@ mod tests {
         );
         assert!(r.failures[1].contains("does not contain \"exists\""));
         assert_eq!(r.summary(), "3 passed, 2 failed");
+    }
+
+    #[test]
+    fn complete_rewrites_expectations_with_the_answers() {
+        let text = "# kept\nstatement ok\nCREATE x\n\nstatement error nope\nCREATE x\n\n\
+                    query I rowsort\nSELECT\n----\n9\n\nquery I\nBAD\n----\n1\n";
+        let mut db = Canned(vec![
+            Ok(None),
+            Err("table already exists (x)\nmore".into()),
+            rows(&[&["2"], &["1"]]),
+            Err("syntax error".into()),
+        ]);
+        let (text, r) = complete_script(text, "f.slt", &[], &mut db);
+        assert_eq!((r.passed, r.failed), (1, 3));
+        assert_eq!(
+            text,
+            "# kept\nstatement ok\nCREATE x\n\nstatement error table already exists (x)\n\
+             CREATE x\n\nquery I rowsort\nSELECT\n----\n1\n2\n\nquery error syntax error\nBAD\n"
+        );
     }
 
     #[test]

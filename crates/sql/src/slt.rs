@@ -41,9 +41,10 @@ impl stele_slt::Database for Embedded {
     }
 }
 
-/// Runs one file against a fresh database in a temporary directory.
-pub fn run_file(path: &Path, labels: &[String]) -> Report {
-    stele_slt::run_file(path, labels, || {
+/// Runs one file against a fresh database in a temporary directory (with `complete`, rewrites
+/// its expectations with the answers: see [`stele_slt::complete_script`]).
+pub fn run_file(path: &Path, labels: &[String], complete: bool) -> Report {
+    stele_slt::run_file(path, labels, complete, || {
         let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
         let ledger =
             Ledger::open(dir.path().join("db"), Options::default()).map_err(|e| e.to_string())?;

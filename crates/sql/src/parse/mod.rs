@@ -618,7 +618,9 @@ fn instant(tokens: Vec<Token>) -> Result<datafusion::sql::sqlparser::ast::Expr> 
     let expr = parser.parse_expr().map_err(parse_err)?;
     match parser.peek_token().token {
         Token::EOF => Ok(expr),
-        other => Err(parse_err(format!("unexpected {other} in a period's instant"))),
+        other => Err(parse_err(format!(
+            "unexpected {other} in a period's instant"
+        ))),
     }
 }
 

@@ -86,7 +86,6 @@ pub(crate) fn planning_err(e: DataFusionError) -> SqlError {
     df_err(e)
 }
 
-
 /// Our own error, when `e` carries one (through `External`, an Arrow kernel's external error,
 /// or DataFusion's wrappers); else `e` unchanged.
 fn ours(e: DataFusionError) -> Result<SqlError, DataFusionError> {

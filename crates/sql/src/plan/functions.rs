@@ -246,7 +246,9 @@ impl ScalarUDFImpl for TextToNumber {
             .expect("cast to Utf8");
         let (target, n) = (if self.float { "FLOAT" } else { "INTEGER" }, texts.len());
         let failed = |text: &str| {
-            fail(SqlError::InvalidValue(format!("unsupported cast: can not cast string '{text}' as a {target}")))
+            fail(SqlError::InvalidValue(format!(
+                "unsupported cast: can not cast string '{text}' as a {target}"
+            )))
         };
         if self.float {
             let mut out = Vec::with_capacity(n);
@@ -302,7 +304,9 @@ impl ScalarUDFImpl for UuidFromText {
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {}
             other => {
                 let what = crate::store::arrow::sql_type_of(other).map_or("value", |t| t.name());
-                return fail(SqlError::InvalidValue(format!("unsupported cast: can not cast {what} as a UUID")));
+                return fail(SqlError::InvalidValue(format!(
+                    "unsupported cast: can not cast {what} as a UUID"
+                )));
             }
         }
         let texts = datafusion::arrow::compute::cast(&array, &DataType::Utf8)?;
@@ -320,7 +324,9 @@ impl ScalarUDFImpl for UuidFromText {
             match crate::types::parse_uuid(text) {
                 Some(u) => out.push(Some(u)),
                 None => {
-                    return fail(SqlError::InvalidValue(format!("unsupported cast: can not cast string '{text}' as a UUID")))
+                    return fail(SqlError::InvalidValue(format!(
+                        "unsupported cast: can not cast string '{text}' as a UUID"
+                    )))
                 }
             }
         }

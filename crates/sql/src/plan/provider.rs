@@ -97,12 +97,87 @@ impl TableProvider for LedgerTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
-        let limit = limit.unwrap_or(0);
+        let filter_refs: Vec<&Expr> = filters.iter().collect();
+        let access = self.access(&filter_refs);
+        // DataFusion passes every filter some call of `supports_filters_pushdown` called
+        // `Exact`; it asks more than once, with fewer filters each time, so a filter may have
+        // been exact for an access path other than the one all of them choose. Those the
+        // chosen path does not apply are applied here, over all columns, before the
+        // projection and the limit.
+        let leftover: Vec<Expr> = filters
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !access.used().contains(i))
+            .map(|(_, f)| f.clone())
+            .collect();
+        if leftover.is_empty() {
+            return self.scan_with(state, projection, access, limit.unwrap_or(0));
+        }
+        let all = self.scan_with(state, None, access, 0)?;
+        let unqualified = |e: Expr| {
+            use datafusion::common::tree_node::{Transformed, TreeNode};
+            e.transform(|e| {
+                Ok(match e {
+                    Expr::Column(c) => Transformed::yes(Expr::Column(
+                        datafusion::common::Column::new_unqualified(c.name),
+                    )),
+                    other => Transformed::no(other),
+                })
+            })
+            .map(|t| t.data)
+        };
+        let predicate = leftover
+            .into_iter()
+            .map(unqualified)
+            .collect::<datafusion::common::Result<Vec<_>>>()?
+            .into_iter()
+            .reduce(Expr::and)
+            .expect("leftover filters");
+        let df_schema = datafusion::common::DFSchema::try_from(self.schema.as_ref().clone())?;
+        let predicate = state.create_physical_expr(predicate, &df_schema)?;
+        let mut plan: Arc<dyn ExecutionPlan> = Arc::new(
+            datafusion::physical_plan::filter::FilterExec::try_new(predicate, all)?,
+        );
+        if let Some(p) = projection {
+            use datafusion::physical_expr::expressions::Column;
+            use datafusion::physical_expr::PhysicalExpr;
+            let exprs = p.iter().map(|&i| {
+                let name = self.schema.field(i).name().clone();
+                (
+                    Arc::new(Column::new(&name, i)) as Arc<dyn PhysicalExpr>,
+                    name,
+                )
+            });
+            plan = Arc::new(
+                datafusion::physical_plan::projection::ProjectionExec::try_new(exprs, plan)?,
+            );
+        }
+        if let Some(n) = limit {
+            plan = Arc::new(datafusion::physical_plan::limit::GlobalLimitExec::new(
+                Arc::new(
+                    datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec::new(
+                        plan,
+                    ),
+                ),
+                0,
+                Some(n),
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+impl LedgerTable {
+    /// The scan of `access`'s rows (at most `limit`, 0: all), projected.
+    fn scan_with(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        access: Access,
+        limit: usize,
+    ) -> datafusion::common::Result<Arc<dyn ExecutionPlan>> {
         // One partition, in key order, when the query must see rows in key order (see `plan`).
         let single = state.config().target_partitions() == 1;
-        let filter_refs: Vec<&Expr> = filters.iter().collect();
-        // DataFusion passes exactly the filters reported `Exact`: the same access comes out.
-        let access = self.access(&filter_refs);
         {
             let mut log = self.log.lock();
             log.lines.push(format!(
@@ -306,7 +381,11 @@ impl LedgerTable {
                     Source::Range(r) => (r.until, None),
                     Source::History(_) => unreachable!("history reads every version"),
                 };
-                let keys = store.index_row_keys(t, &index, &plan.ranges, snapshot, ws)?;
+                // Rows come in primary-key order whatever the index (classic's order without
+                // ORDER BY, which a LIMIT or OFFSET cuts): row keys sort as their keys do.
+                let mut keys = store.index_row_keys(t, &index, &plan.ranges, snapshot, ws)?;
+                keys.sort_unstable();
+                keys.dedup();
                 match source {
                     Source::Current(ws) => store.rows_by_keys_in(t, &keys, ws)?,
                     Source::Range(r) => store.rows_by_keys(t, &keys, *r)?,
