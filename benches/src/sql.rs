@@ -1,9 +1,13 @@
 //! The SQL suite: Stele embedded against SQLite (bundled, same schema, WAL with
-//! synchronous=FULL), in one run.
+//! synchronous=FULL), in one run. The two sides' trials alternate (batch by batch for the
+//! loads, run by run for the queries, who goes first alternating too), figures are medians,
+//! and cold figures (the first query after the load, and after both are reopened) stand
+//! beside warm ones. `STELE_SQL_CACHE_MB` sets the column cache's budget (default 512).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use stele_ledger::{Ledger, Options};
 use stele_sql::{Engine, Output, Value};
@@ -23,34 +27,100 @@ fn stele_rows(e: &Engine, sql: &str) -> usize {
     }
 }
 
-fn insert_values(from: u64, to: u64) -> String {
-    (from..to)
-        .map(|i| format!("({i}, {}, {}, 'name-{i}')", i % 100, i % 997))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The id of the `i`-th row of a load: ascending, or a permutation of `0..rows` (an odd
+/// multiplier prime to `rows`, whose factors are 2 and 5) for the random-key load.
+fn key(i: u64, rows: u64, random: bool) -> u64 {
+    match random {
+        false => i,
+        true => (i * 7919 + 13) % rows,
+    }
 }
+
+fn insert_values(table: &str, from: u64, to: u64, rows: u64, random: bool) -> String {
+    let values = (from..to)
+        .map(|i| {
+            let id = key(i, rows, random);
+            format!("({id}, {}, {}, 'name-{id}')", id % 100, id % 997)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("INSERT INTO {table} (id, grp, v, s) VALUES {values}")
+}
+
+fn open_stele(dir: &Path) -> Engine {
+    let engine = Engine::new(Arc::new(
+        Ledger::open(dir.join("stele"), Options::default()).unwrap(),
+    ))
+    .unwrap();
+    let budget: usize = std::env::var("STELE_SQL_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(512);
+    engine.store().cache().set_budget(budget << 20);
+    engine
+}
+
+fn open_sqlite(dir: &Path) -> rusqlite::Connection {
+    let sqlite = rusqlite::Connection::open(dir.join("sqlite.db")).unwrap();
+    sqlite.pragma_update(None, "journal_mode", "WAL").unwrap();
+    sqlite.pragma_update(None, "synchronous", "FULL").unwrap();
+    sqlite
+}
+
+/// Runs the two sides alternately, `n` times each (who goes first alternates too), and
+/// returns their median times in ms.
+fn alternate(n: usize, ours: &mut dyn FnMut(), theirs: &mut dyn FnMut()) -> (f64, f64) {
+    let (mut a, mut b) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let time = |f: &mut dyn FnMut(), into: &mut Vec<f64>| {
+        let s = Instant::now();
+        f();
+        into.push(s.elapsed().as_secs_f64() * 1e3);
+    };
+    for i in 0..n {
+        if i % 2 == 0 {
+            time(ours, &mut a);
+            time(theirs, &mut b);
+        } else {
+            time(theirs, &mut b);
+            time(ours, &mut a);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(a), median(b))
+}
+
+/// Times one run of `f`, in ms.
+fn once(f: impl FnOnce()) -> f64 {
+    let s = Instant::now();
+    f();
+    s.elapsed().as_secs_f64() * 1e3
+}
+
+const SCHEMA_STELE: &str = "(id INTEGER, grp INTEGER, v INTEGER, s VARCHAR[32], PRIMARY KEY id)";
+const SCHEMA_SQLITE: &str = "(id INTEGER PRIMARY KEY, grp INTEGER, v INTEGER, s VARCHAR(32))";
 
 pub fn run(args: &Args) -> Vec<Figure> {
     let rows: u64 = if args.quick { 20_000 } else { 1_000_000 };
     let samples = if args.quick { 200 } else { 2_000 };
     let dir = tempfile::tempdir().unwrap();
     let mut figures = Vec::new();
+    let mut engine = open_stele(dir.path());
+    let mut sqlite = open_sqlite(dir.path());
+    for t in ["t", "t2", "t3"] {
+        engine
+            .execute(&format!("CREATE TABLE {t} {SCHEMA_STELE}"), &HashMap::new())
+            .unwrap();
+        sqlite
+            .execute(&format!("CREATE TABLE {t} {SCHEMA_SQLITE}"), [])
+            .unwrap();
+    }
 
-    // --- bulk insert, durable: 1,000-row transactions on both sides ---
-    let engine = Engine::new(Arc::new(
-        Ledger::open(dir.path().join("stele"), Options::default()).unwrap(),
-    ))
-    .unwrap();
-    engine
-        .execute(
-            "CREATE TABLE t (id INTEGER, grp INTEGER, v INTEGER, s VARCHAR[32], PRIMARY KEY id)",
-            &HashMap::new(),
-        )
-        .unwrap();
-    // As SQLite below: a parameterised single-row INSERT, run 1,000 times per transaction.
-    log(&format!("inserting {rows} rows into Stele"));
-    let start = Instant::now();
-    let mut session = engine.session();
+    // --- bulk insert, durable: 1,000-row transactions on both sides, batches alternating ---
+    // Parameterised single-row INSERTs, 1,000 per transaction, on both sides.
+    log(&format!("inserting {rows} rows, parameterised, both sides"));
     let insert = "INSERT INTO t (id, grp, v, s) VALUES (@id, @grp, @v, @s)";
     // The parameter map is built once and its values replaced per row, as SQLite's statement
     // is prepared once and bound per row.
@@ -58,85 +128,85 @@ pub fn run(args: &Args) -> Vec<Figure> {
         .into_iter()
         .map(|k| (k.to_string(), Value::Null))
         .collect();
-    for b in (0..rows).step_by(BATCH as usize) {
-        session.execute("BEGIN", &HashMap::new()).unwrap();
-        for i in b..(b + BATCH).min(rows) {
-            // One pass over the map, as SQLite's statement is bound by position: no key hashing.
-            for (k, v) in params.iter_mut() {
-                *v = match k.as_str() {
-                    "id" => Value::Integer(i as i64),
-                    "grp" => Value::Integer((i % 100) as i64),
-                    "v" => Value::Integer((i % 997) as i64),
-                    "s" => Value::Varchar(format!("name-{i}")),
-                    other => unreachable!("parameter {other}"),
-                };
-            }
-            session.execute(insert, &params).unwrap();
+    let (mut ours, mut theirs) = (0.0, 0.0);
+    {
+        let mut session = engine.session();
+        for b in (0..rows).step_by(BATCH as usize) {
+            let end = (b + BATCH).min(rows);
+            ours += once(|| {
+                session.execute("BEGIN", &HashMap::new()).unwrap();
+                for i in b..end {
+                    // One pass over the map, as SQLite binds by position: no key hashing.
+                    for (k, v) in params.iter_mut() {
+                        *v = match k.as_str() {
+                            "id" => Value::Integer(i as i64),
+                            "grp" => Value::Integer((i % 100) as i64),
+                            "v" => Value::Integer((i % 997) as i64),
+                            "s" => Value::Varchar(format!("name-{i}")),
+                            other => unreachable!("parameter {other}"),
+                        };
+                    }
+                    session.execute(insert, &params).unwrap();
+                }
+                session.execute("COMMIT", &HashMap::new()).unwrap();
+            });
+            theirs += once(|| {
+                let tx = sqlite.unchecked_transaction().unwrap();
+                {
+                    let mut st = tx
+                        .prepare_cached("INSERT INTO t (id, grp, v, s) VALUES (?1, ?2, ?3, ?4)")
+                        .unwrap();
+                    for i in b..end {
+                        st.execute(rusqlite::params![
+                            i as i64,
+                            (i % 100) as i64,
+                            (i % 997) as i64,
+                            format!("name-{i}")
+                        ])
+                        .unwrap();
+                    }
+                }
+                tx.commit().unwrap();
+            });
         }
-        session.execute("COMMIT", &HashMap::new()).unwrap();
     }
-    let stele_insert = rows as f64 / start.elapsed().as_secs_f64();
-    // The same rows again, as one multi-row INSERT text per transaction (into a twin table).
-    engine
-        .execute(
-            "CREATE TABLE t2 (id INTEGER, grp INTEGER, v INTEGER, s VARCHAR[32], PRIMARY KEY id)",
-            &HashMap::new(),
-        )
-        .unwrap();
-    // `--only insert-param` skips this load, to profile the parameterised one alone.
-    let text_load = args.only.as_deref() != Some("insert-param");
-    let start = Instant::now();
-    for b in (0..rows).step_by(BATCH as usize).filter(|_| text_load) {
-        let sql = format!(
-            "INSERT INTO t2 (id, grp, v, s) VALUES {}",
-            insert_values(b, (b + BATCH).min(rows))
-        );
-        engine.execute(&sql, &HashMap::new()).unwrap();
-    }
-    let stele_insert_text = rows as f64 / start.elapsed().as_secs_f64();
-
-    let sqlite = rusqlite::Connection::open(dir.path().join("sqlite.db")).unwrap();
-    sqlite.pragma_update(None, "journal_mode", "WAL").unwrap();
-    sqlite.pragma_update(None, "synchronous", "FULL").unwrap();
-    sqlite
-        .execute(
-            "CREATE TABLE t (id INTEGER PRIMARY KEY, grp INTEGER, v INTEGER, s VARCHAR(32))",
-            [],
-        )
-        .unwrap();
-    log(&format!("inserting {rows} rows into SQLite"));
-    let start = Instant::now();
-    for b in (0..rows).step_by(BATCH as usize) {
-        let tx = sqlite.unchecked_transaction().unwrap();
-        {
-            let mut st = tx
-                .prepare_cached("INSERT INTO t (id, grp, v, s) VALUES (?1, ?2, ?3, ?4)")
-                .unwrap();
-            for i in b..(b + BATCH).min(rows) {
-                st.execute(rusqlite::params![
-                    i as i64,
-                    (i % 100) as i64,
-                    (i % 997) as i64,
-                    format!("name-{i}")
-                ])
-                .unwrap();
-            }
-        }
-        tx.commit().unwrap();
-    }
-    let sqlite_insert = rows as f64 / start.elapsed().as_secs_f64();
+    let rate = |ms: f64| rows as f64 / (ms / 1e3);
     figures.push(Figure {
-        name: format!("bulk insert {rows} rows, 1000-row durable txs"),
+        name: format!(
+            "bulk insert {rows} rows, parameterised single-row INSERTs, 1000-row durable txs"
+        ),
         unit: "rows/s",
-        stele: stele_insert,
-        baseline: Some(("SQLite WAL synchronous=FULL".into(), sqlite_insert)),
+        stele: rate(ours),
+        baseline: Some(("SQLite WAL synchronous=FULL, prepared".into(), rate(theirs))),
     });
-    if text_load {
+    // One 1000-row INSERT text per transaction on both sides: keys ascending (into t2), then
+    // in random order (into t3).
+    let text_load = args.only.as_deref() != Some("insert-param");
+    for (table, random) in [("t2", false), ("t3", true)]
+        .into_iter()
+        .filter(|_| text_load)
+    {
+        log(&format!(
+            "inserting {rows} rows into {table} as INSERT texts, both sides"
+        ));
+        let (mut ours, mut theirs) = (0.0, 0.0);
+        for b in (0..rows).step_by(BATCH as usize) {
+            let sql = insert_values(table, b, (b + BATCH).min(rows), rows, random);
+            ours += once(|| {
+                engine.execute(&sql, &HashMap::new()).unwrap();
+            });
+            theirs += once(|| {
+                let tx = sqlite.unchecked_transaction().unwrap();
+                tx.execute(&sql, []).unwrap();
+                tx.commit().unwrap();
+            });
+        }
+        let keys = if random { "random" } else { "ascending" };
         figures.push(Figure {
-            name: format!("bulk insert {rows} rows, one 1000-row INSERT text per tx"),
+            name: format!("bulk insert {rows} rows, one 1000-row INSERT text per tx, {keys} keys"),
             unit: "rows/s",
-            stele: stele_insert_text,
-            baseline: Some(("SQLite WAL synchronous=FULL".into(), sqlite_insert)),
+            stele: rate(ours),
+            baseline: Some(("SQLite, the same INSERT texts".into(), rate(theirs))),
         });
     }
     // `--only insert` (or `insert-param`) stops after the load, for profiling the write path.
@@ -153,10 +223,10 @@ pub fn run(args: &Args) -> Vec<Figure> {
     let mut ours = Vec::with_capacity(samples);
     let mut theirs = Vec::with_capacity(samples);
     let mut old = Vec::with_capacity(samples);
-    let old_tx = 2 + rows / BATCH / 2; // the middle of the load
+    let old_tx = 4 + rows / BATCH / 2; // the middle of the parameterised load
     let select = "SELECT id, grp, v, s FROM t WHERE id = @id";
     let select_old = format!("SELECT id, grp, v, s FROM t UNTIL TX {old_tx} WHERE id = @id");
-    let rows_of = |sql: &str, params: &HashMap<String, Value>| match engine
+    let rows_of = |e: &Engine, sql: &str, params: &HashMap<String, Value>| match e
         .execute(sql, params)
         .unwrap()
         .pop()
@@ -168,7 +238,7 @@ pub fn run(args: &Args) -> Vec<Figure> {
         let id = rng.below(rows);
         let params = HashMap::from([("id".to_string(), Value::Integer(id as i64))]);
         let s = Instant::now();
-        assert_eq!(rows_of(select, &params), 1);
+        assert_eq!(rows_of(&engine, select, &params), 1);
         ours.push(s.elapsed());
         let s = Instant::now();
         let got: i64 = sqlite
@@ -179,7 +249,7 @@ pub fn run(args: &Args) -> Vec<Figure> {
         theirs.push(s.elapsed());
         assert_eq!(got, id as i64);
         let s = Instant::now();
-        rows_of(&select_old, &params);
+        rows_of(&engine, &select_old, &params);
         old.push(s.elapsed());
     }
     let (o50, _) = percentiles(ours.clone());
@@ -198,31 +268,24 @@ pub fn run(args: &Args) -> Vec<Figure> {
         baseline: Some(("Stele point select at the current state".into(), o50)),
     });
 
-    // --- whole-query timings, median of a few runs ---
-    let timed = |f: &dyn Fn()| -> f64 {
-        let mut runs: Vec<Duration> = (0..3)
-            .map(|_| {
-                let s = Instant::now();
-                f();
-                s.elapsed()
-            })
-            .collect();
-        runs.sort();
-        runs[1].as_secs_f64() * 1e3
-    };
+    // --- whole queries: alternating runs, medians ---
+    let trials = 7;
     let range_lo = rows / 3;
     let range_sql = format!(
         "SELECT id, v FROM t WHERE id >= {range_lo} AND id < {}",
         range_lo + 10_000.min(rows / 2)
     );
-    let ours = timed(&|| {
-        stele_rows(&engine, &range_sql);
-    });
-    let theirs = timed(&|| {
-        let mut st = sqlite.prepare_cached(&range_sql).unwrap();
-        let n = st.query_map([], |r| r.get::<_, i64>(0)).unwrap().count();
-        assert!(n > 0);
-    });
+    let (ours, theirs) = alternate(
+        trials,
+        &mut || {
+            stele_rows(&engine, &range_sql);
+        },
+        &mut || {
+            let mut st = sqlite.prepare_cached(&range_sql).unwrap();
+            let n = st.query_map([], |r| r.get::<_, i64>(0)).unwrap().count();
+            assert!(n > 0);
+        },
+    );
     figures.push(Figure {
         name: "range scan of 10k rows".into(),
         unit: "ms",
@@ -231,31 +294,41 @@ pub fn run(args: &Args) -> Vec<Figure> {
     });
 
     let agg_sql = "SELECT grp, COUNT(*), SUM(v) FROM t GROUP BY grp";
-    // The first full scan reads the ledger and fills the column cache; later ones reuse it.
-    let start = Instant::now();
-    assert_eq!(stele_rows(&engine, agg_sql), 100);
-    let cold = start.elapsed().as_secs_f64() * 1e3;
-    let ours = timed(&|| {
-        assert_eq!(stele_rows(&engine, agg_sql), 100);
-    });
-    let theirs = timed(&|| {
-        let mut st = sqlite.prepare_cached(agg_sql).unwrap();
+    let agg_stele = |e: &Engine| assert_eq!(stele_rows(e, agg_sql), 100);
+    let agg_sqlite = |c: &rusqlite::Connection| {
+        let mut st = c.prepare_cached(agg_sql).unwrap();
         assert_eq!(
             st.query_map([], |r| r.get::<_, i64>(0)).unwrap().count(),
             100
         );
+    };
+    // The first full scan reads the ledger and fills the column cache; later ones reuse it.
+    let cold_ours = once(|| agg_stele(&engine));
+    let cold_theirs = once(|| agg_sqlite(&sqlite));
+    let (ours, theirs) = alternate(trials, &mut || agg_stele(&engine), &mut || {
+        agg_sqlite(&sqlite)
     });
     figures.push(Figure {
-        name: format!("COUNT/SUM/GROUP BY over {rows} rows"),
+        name: format!("COUNT/SUM/GROUP BY over {rows} rows (warm)"),
         unit: "ms",
         stele: ours,
         baseline: Some(("SQLite".into(), theirs)),
     });
     figures.push(Figure {
-        name: format!("COUNT/SUM/GROUP BY over {rows} rows, first run (cache cold)"),
+        name: format!("COUNT/SUM/GROUP BY over {rows} rows, first run after the load (cold)"),
         unit: "ms",
-        stele: cold,
-        baseline: Some(("SQLite".into(), theirs)),
+        stele: cold_ours,
+        baseline: Some(("SQLite, its first run".into(), cold_theirs)),
+    });
+    let cache = engine.store().cache();
+    figures.push(Figure {
+        name: format!(
+            "column cache memory holding t ({rows} rows, 4 columns), budget {} MiB",
+            cache.budget() >> 20
+        ),
+        unit: "MiB",
+        stele: cache.memory() as f64 / (1 << 20) as f64,
+        baseline: None,
     });
 
     // --- join: 100k x 1k ---
@@ -273,38 +346,57 @@ pub fn run(args: &Args) -> Vec<Figure> {
         )
         .unwrap();
     let small_rows: Vec<String> = (0..1000).map(|i| format!("({i}, 'l{i}')")).collect();
-    engine
-        .execute(
-            &format!(
-                "INSERT INTO small (id, label) VALUES {}",
-                small_rows.join(", ")
-            ),
-            &HashMap::new(),
-        )
-        .unwrap();
-    sqlite
-        .execute(
-            &format!(
-                "INSERT INTO small (id, label) VALUES {}",
-                small_rows.join(", ")
-            ),
-            [],
-        )
-        .unwrap();
+    let small_insert = format!(
+        "INSERT INTO small (id, label) VALUES {}",
+        small_rows.join(", ")
+    );
+    engine.execute(&small_insert, &HashMap::new()).unwrap();
+    sqlite.execute(&small_insert, []).unwrap();
     let join_sql =
         format!("SELECT COUNT(*) FROM t INNER JOIN small ON t.v = small.id WHERE t.id < {big}");
-    let ours = timed(&|| {
-        stele_rows(&engine, &join_sql);
-    });
-    let theirs = timed(&|| {
-        let n: i64 = sqlite.query_row(&join_sql, [], |r| r.get(0)).unwrap();
+    let join_stele = |e: &Engine| {
+        stele_rows(e, &join_sql);
+    };
+    let join_sqlite = |c: &rusqlite::Connection| {
+        let n: i64 = c.query_row(&join_sql, [], |r| r.get(0)).unwrap();
         assert!(n > 0);
+    };
+    let (ours, theirs) = alternate(trials, &mut || join_stele(&engine), &mut || {
+        join_sqlite(&sqlite)
     });
     figures.push(Figure {
-        name: format!("INNER JOIN {big} x 1000 rows, COUNT(*)"),
+        name: format!("INNER JOIN {big} x 1000 rows, COUNT(*) (warm)"),
         unit: "ms",
         stele: ours,
         baseline: Some(("SQLite".into(), theirs)),
+    });
+
+    // --- cold after a restart: both closed and reopened (the OS page cache stays warm on
+    // both sides); the join first, then, after a second restart, the aggregate ---
+    // The old handles close before the new ones open (RocksDB's lock, SQLite's WAL).
+    macro_rules! restart {
+        () => {
+            drop(engine);
+            drop(sqlite);
+            engine = open_stele(dir.path());
+            sqlite = open_sqlite(dir.path());
+        };
+    }
+    restart!();
+    let (ours, theirs) = (once(|| join_stele(&engine)), once(|| join_sqlite(&sqlite)));
+    figures.push(Figure {
+        name: format!("INNER JOIN {big} x 1000 rows, first run after a restart (cold)"),
+        unit: "ms",
+        stele: ours,
+        baseline: Some(("SQLite, its first run after a reopen".into(), theirs)),
+    });
+    restart!();
+    let (ours, theirs) = (once(|| agg_stele(&engine)), once(|| agg_sqlite(&sqlite)));
+    figures.push(Figure {
+        name: format!("COUNT/SUM/GROUP BY over {rows} rows, first run after a restart (cold)"),
+        unit: "ms",
+        stele: ours,
+        baseline: Some(("SQLite, its first run after a reopen".into(), theirs)),
     });
     figures
 }

@@ -8,12 +8,16 @@ use crate::error::{ClientError, Result};
 /// A user's permission on a database (wire spec 2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
+    /// Read the database (code 1).
     Read,
+    /// Read and write it (code 2).
     ReadWrite,
+    /// Administer it: its users' permissions, and every read and write (code 254).
     Admin,
 }
 
 impl Permission {
+    /// The permission's code on the wire (1, 2 or 254).
     pub fn code(self) -> u32 {
         match self {
             Permission::Read => 1,
@@ -48,12 +52,14 @@ impl Permission {
 }
 
 impl Client {
+    /// The users the logged-in user may see, with their permissions.
     pub fn list_users(&self) -> Result<Vec<pb::User>> {
         Ok(self
             .call(|mut s| async move { s.list_users(()).await })?
             .users)
     }
 
+    /// Creates `user` with `password` and `permission` on `database`.
     pub fn create_user(
         &self,
         user: &str,
@@ -102,6 +108,7 @@ impl Client {
         self.call(|mut s| async move { s.change_permission(r).await })
     }
 
+    /// Activates or deactivates `user` (a deactivated user cannot log in).
     pub fn set_active(&self, user: &str, active: bool) -> Result<()> {
         let r = pb::SetActiveUserRequest {
             active,
@@ -124,12 +131,14 @@ impl Client {
         self.call(|mut s| async move { s.create_database_v2(r).await })
     }
 
+    /// The databases the logged-in user may see, with their settings and state.
     pub fn list_databases(&self) -> Result<Vec<pb::DatabaseInfo>> {
         Ok(self
             .call(|mut s| async move { s.database_list_v2(pb::DatabaseListRequestV2 {}).await })?
             .databases)
     }
 
+    /// Loads (opens) database `name` on the server.
     pub fn load_database(&self, name: &str) -> Result<()> {
         let r = pb::LoadDatabaseRequest {
             database: name.to_string(),
@@ -138,6 +147,7 @@ impl Client {
             .map(drop)
     }
 
+    /// Unloads (closes) database `name` on the server; its data stays.
     pub fn unload_database(&self, name: &str) -> Result<()> {
         let r = pb::UnloadDatabaseRequest {
             database: name.to_string(),
@@ -163,6 +173,7 @@ impl Client {
         })
     }
 
+    /// The server's version, start time, database count, tx count and disk use (ServerInfo).
     pub fn server_info(&self) -> Result<pb::ServerInfoResponse> {
         self.call(|mut s| async move { s.server_info(pb::ServerInfoRequest {}).await })
     }

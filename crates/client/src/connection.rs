@@ -29,6 +29,7 @@ pub struct ServerAddress {
 }
 
 impl ServerAddress {
+    /// `addr` (`HOST:PORT`) over plaintext, without TLS.
     pub fn plain(addr: impl Into<String>) -> ServerAddress {
         ServerAddress {
             addr: addr.into(),
@@ -41,8 +42,11 @@ impl ServerAddress {
 /// Who logs in, and where.
 #[derive(Clone)]
 pub struct Credentials {
+    /// The user name to log in as.
     pub user: String,
+    /// That user's password.
     pub password: String,
+    /// The database the session opens on (empty: the server's default database).
     pub database: String,
 }
 

@@ -9,6 +9,7 @@ use crate::error::Result;
 /// Which version of a key a read wants.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Version {
+    /// The current value.
     #[default]
     Latest,
     /// The value the key had at this tx.
@@ -53,6 +54,7 @@ impl Client {
         self.call(|mut s| async move { s.set(r).await })
     }
 
+    /// The entry of `key` at `version`, unverified.
     pub fn get(&self, key: &[u8], version: Version) -> Result<pb::Entry> {
         let r = version.key_request(key);
         self.call(|mut s| async move { s.get(r).await })

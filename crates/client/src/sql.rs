@@ -17,13 +17,19 @@ use crate::error::Result;
 /// A SQL value as the wire carries it (UUIDs and JSON arrive as text).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// SQL `NULL` (also a value the server sent empty).
     Null,
+    /// An `INTEGER`.
     Integer(i64),
+    /// A `VARCHAR`; also a UUID or JSON value, as text.
     Varchar(String),
+    /// A `BOOLEAN`.
     Boolean(bool),
+    /// A `BLOB`.
     Blob(Vec<u8>),
     /// Microseconds since the epoch, UTC.
     Timestamp(i64),
+    /// A `FLOAT` (64-bit).
     Float(f64),
 }
 
@@ -45,21 +51,28 @@ impl Value {
 /// A result column: its name as the server gives it and its type (`INTEGER`, `VARCHAR`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
+    /// The column's name, as the server gives it.
     pub name: String,
+    /// The name of its SQL type, as the server gives it.
     pub ty: String,
 }
 
 /// What one call of a request did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
+    /// A query's result (also the answer of a catalog call such as [`SqlSession::tables`]).
     Rows {
+        /// The result's columns, in order.
         columns: Vec<Column>,
+        /// The rows, each with one value per column.
         rows: Vec<Vec<Value>>,
     },
     /// Writes ran: the rows they changed (unknown inside a transaction until it commits) and
     /// the txs they committed.
     Done {
+        /// Rows changed; `None` for writes inside a transaction, counted at its commit.
         updated_rows: Option<u64>,
+        /// Ids of the txs committed; empty inside a transaction.
         txs: Vec<u64>,
     },
     /// `BEGIN`: a transaction is open.
@@ -92,6 +105,7 @@ impl Client {
 }
 
 impl<C: Borrow<Client>> SqlSession<C> {
+    /// An SQL session on `client`, with no transaction open.
     pub fn new(client: C) -> SqlSession<C> {
         SqlSession {
             client,

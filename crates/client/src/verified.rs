@@ -64,10 +64,15 @@ fn proof_failed(tx: TxId, trusted: &State, e: ProofError) -> ClientError {
 /// What an audit walked and where it left the trusted state.
 #[derive(Debug, Clone)]
 pub struct AuditReport {
+    /// First tx walked (at least 1).
     pub from: TxId,
+    /// Last tx walked (the server's current tx unless a bound was given).
     pub to: TxId,
+    /// Entries in the txs walked, all of them.
     pub entries: u64,
+    /// The trusted state the audit started from.
     pub trusted_before: State,
+    /// The trusted state after it: at `to` if that is later, else unchanged.
     pub trusted_after: State,
     /// Whether the walk was anchored (to a trusted state, or to the empty state from tx 1);
     /// otherwise the state it saved is taken on trust.

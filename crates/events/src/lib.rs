@@ -35,7 +35,9 @@ pub use error::{EventError, Result};
 /// What a read sees: a committed ledger tx and the last event position it holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct View {
+    /// The ledger tx read at.
     pub tx: TxId,
+    /// Position of the last event as of that tx; 0 when there is none.
     pub head: u64,
 }
 

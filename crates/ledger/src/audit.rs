@@ -12,10 +12,14 @@ use crate::ledger::Committed;
 use crate::proofs::tx_tree;
 use crate::{Ledger, LedgerError, Result};
 
+/// What [`Ledger::verify`] checked, when everything matched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditReport {
+    /// How many txs were checked: every committed one.
     pub txs: u64,
+    /// How many entries those txs hold, each found stored under its key.
     pub entries: u64,
+    /// The state the verified chain ends at: the one the ledger serves.
     pub state: Committed,
 }
 

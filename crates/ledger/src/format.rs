@@ -3,18 +3,18 @@
 //! Column families:
 //! - `tx`:   `u64be(id)` → tx record (header, then the entry list in hashed order).
 //! - `kv`:   `esc(key) ‖ 0x00 0x00 ‖ u64be(!id)` → kv record
-//!           (`u8 0x80|len md ‖ md ‖ u64be revision ‖ value`). Every version of every key,
-//!           newest first; this is both the value store and the versioned index
-//!           (non-indexable entries are kept but flagged by their metadata, revision 0).
+//!   (`u8 0x80|len md ‖ md ‖ u64be revision ‖ value`). Every version of every key,
+//!   newest first; this is both the value store and the versioned index
+//!   (non-indexable entries are kept but flagged by their metadata, revision 0).
 //! - `rev`:  `esc(key)` → `u64be` revision of the key's newest indexable version (how many
-//!           indexable versions it has): what a commit reads to number the next one.
+//!   indexable versions it has): what a commit reads to number the next one.
 //! - `aht`:  `u8 level ‖ u64be(index)` → 32-byte perfect-subtree hash of the AHT.
 //! - `idx`:  `esc(key) ‖ 0x00 0x00 ‖ u64be(!id)` → kv record with an empty value: derived
-//!           index entries (SQL secondary indexes). Versioned like `kv`, written in the same
-//!           batch as the tx that caused them (or back-filled with older ids), but not part of
-//!           any tx record and not hashed: they can be rebuilt from the hashed entries.
+//!   index entries (SQL secondary indexes). Versioned like `kv`, written in the same
+//!   batch as the tx that caused them (or back-filled with older ids), but not part of
+//!   any tx record and not hashed: they can be rebuilt from the hashed entries.
 //! - `default`: `"format"` → `u32be(FORMAT_VERSION)`. Version 1 had no revisions (no
-//!           `rev` family, kv records without the 0x80 flag); opening it migrates it.
+//!   `rev` family, kv records without the 0x80 flag); opening it migrates it.
 //!
 //! `esc` doubles every 0x00 byte as `0x00 0xFF`, so that the encoding is order-preserving and
 //! prefix-free: all versions of a key are contiguous and keys keep their byte order.
@@ -23,12 +23,19 @@ use stele_proof::{digest_from, Digest, KvMetadata, TxHeader, TxId};
 
 use crate::{LedgerError, Result};
 
+/// Column family of tx records, keyed by tx id.
 pub const CF_TX: &str = "tx";
+/// Column family of every version of every key: the value store and the versioned index.
 pub const CF_KV: &str = "kv";
+/// Column family of the AHT's perfect-subtree nodes.
 pub const CF_AHT: &str = "aht";
+/// Column family of derived index entries: versioned, not hashed.
 pub const CF_IDX: &str = "idx";
+/// Column family of each key's newest revision.
 pub const CF_REV: &str = "rev";
+/// Key, in the default column family, of the data directory's format version.
 pub const FORMAT_KEY: &[u8] = b"format";
+/// The format version this code writes; version 1 is migrated at open.
 pub const FORMAT_VERSION: u32 = 2;
 /// Tx record layout version, the first byte of every tx record.
 pub const TX_RECORD_VERSION: u8 = 1;
@@ -158,9 +165,11 @@ pub fn set_kv_revision(record: &mut [u8], at: usize, revision: u64) {
 /// A decoded kv record.
 #[derive(Debug, Clone, Copy)]
 pub struct KvRecord<'a> {
+    /// The version's KV metadata (in an idx record, only `deleted`).
     pub metadata: KvMetadata,
     /// 0 for a non-indexable entry, an idx record, or a record from before format 2.
     pub revision: u64,
+    /// The stored value, prefix included (empty in an idx record).
     pub value: &'a [u8],
 }
 
@@ -199,9 +208,13 @@ pub fn rev_key(key: &[u8]) -> Vec<u8> {
 /// One entry of a tx record: what the entry digest needs, without the value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxEntryRecord {
+    /// The stored key, prefix included.
     pub key: Vec<u8>,
+    /// The entry's KV metadata bytes (empty when it has none).
     pub metadata: Vec<u8>,
+    /// Length of the stored value, in bytes.
     pub v_len: u32,
+    /// `H(stored value)`.
     pub h_value: Digest,
 }
 
@@ -346,6 +359,7 @@ pub fn decode_tx_record(
 
 // ---------- aht keys ----------
 
+/// The `aht` family's key of the node at `level` with position `index` at that level.
 pub fn aht_key(level: u32, index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = level as u8;

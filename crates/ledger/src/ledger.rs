@@ -68,12 +68,16 @@ impl Default for Options {
 /// One entry to write, as stored (prefixes included).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEntry {
+    /// The stored key, prefix included.
     pub key: Vec<u8>,
+    /// The entry's KV metadata; the default for a plain set.
     pub metadata: KvMetadata,
+    /// The stored value, prefix included.
     pub value: Vec<u8>,
 }
 
 impl NewEntry {
+    /// An entry with no metadata: a plain set of `key` to `value`.
     pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> NewEntry {
         NewEntry {
             key: key.into(),
@@ -102,13 +106,19 @@ pub enum Precondition {
     /// No committed tx after `since` wrote a (hashed) entry in the span: the phantom check of a
     /// range a transaction read.
     NoWriteInRangeSince(KeySpan, TxId),
+    /// No index entry in the span (column family `idx`) was added or retired by a tx after
+    /// `since`: the phantom check of a range a transaction read through a secondary index.
+    NoIndexChangeInRangeSince(KeySpan, TxId),
 }
 
 /// The keys under `prefix` between two bounds, each `(key, inclusive)`; `None`: unbounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySpan {
+    /// Only keys starting with this are in the span.
     pub prefix: Vec<u8>,
+    /// The lower bound; `None`: from the first key under the prefix.
     pub lo: KeyBound,
+    /// The upper bound; `None`: to the last key under the prefix.
     pub hi: KeyBound,
 }
 
@@ -116,6 +126,7 @@ pub struct KeySpan {
 pub type KeyBound = Option<(Vec<u8>, bool)>;
 
 impl KeySpan {
+    /// Whether `key` is under the prefix and between the bounds.
     pub fn contains(&self, key: &[u8]) -> bool {
         key.starts_with(&self.prefix) && KeySpan::between(key, &self.lo, &self.hi)
     }
@@ -141,7 +152,8 @@ impl Precondition {
             | Precondition::NoWriteUnderSince(k, _)
             | Precondition::IndexPrefixFree(k, _) => k,
             Precondition::EntryNotModifiedAfter(i, _) => entry_keys.get(*i).map_or(&[], |k| k),
-            Precondition::NoWriteInRangeSince(span, _) => &span.prefix,
+            Precondition::NoWriteInRangeSince(span, _)
+            | Precondition::NoIndexChangeInRangeSince(span, _) => &span.prefix,
         }
     }
 
@@ -159,7 +171,9 @@ impl Precondition {
 /// with its tx, but neither hashed nor part of the tx record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexEntry {
+    /// The index key, as stored in `idx` (the layer's prefix included).
     pub key: Vec<u8>,
+    /// Whether this version removes the index entry (a tombstone).
     pub deleted: bool,
     /// The tx it is a version of: `None` for the committing tx, an earlier id to back-fill.
     pub at: Option<TxId>,
@@ -168,7 +182,10 @@ pub struct IndexEntry {
 /// A transaction to commit.
 #[derive(Debug, Clone, Default)]
 pub struct Commit {
+    /// The entries to write, in hashed order: at least one, no key twice.
     pub entries: Vec<NewEntry>,
+    /// Checked atomically with the commit: if one fails, the tx fails and nothing of it is
+    /// written.
     pub preconditions: Vec<Precondition>,
     /// Derived index entries written with the tx (not hashed).
     pub index_entries: Vec<IndexEntry>,
@@ -185,8 +202,11 @@ pub struct Commit {
 /// What the ledger's state is: the last committed tx and its Alh (`H("")` when empty).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Committed {
+    /// The last committed tx; 0 when the ledger is empty.
     pub tx_id: TxId,
+    /// Alh of that tx; `H("")` when the ledger is empty.
     pub alh: Digest,
+    /// Commit time of that tx, unix seconds; 0 when the ledger is empty.
     pub ts: i64,
 }
 
@@ -447,10 +467,12 @@ impl Ledger {
         }
     }
 
+    /// The directory of the ledger's RocksDB.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
 
+    /// The limits and tuning the ledger was opened with.
     pub fn options(&self) -> &Options {
         &self.inner.opts
     }
@@ -740,14 +762,13 @@ impl Inner {
     /// without a read (`watched`, as of before the group).
     fn check_preconditions(
         &self,
-        pre: &[Precondition],
-        entry_keys: &[Vec<u8>],
-        own_index: &[IndexEntry],
+        tx: &Prepared,
         overlay: &GroupOverlay,
         watched: &WatchSet,
         snapshot: TxId,
         now: i64,
     ) -> Result<()> {
+        let (pre, entry_keys, own_index) = (&tx.preconditions, &tx.keys, &tx.index_entries);
         // One iterator for every key that needs a read: creating one costs about a seek.
         let mut it = None;
         let mut memo = MatchMemo::default();
@@ -778,6 +799,17 @@ impl Inner {
                     {
                         return Err(LedgerError::PreconditionFailed(format!(
                             "keys read under {} were written after tx {since}",
+                            name()
+                        )));
+                    }
+                    continue;
+                }
+                Precondition::NoIndexChangeInRangeSince(span, since) => {
+                    if overlay.idx.keys().any(|k| span.contains(k))
+                        || self.index_changed_since(span, *since)?
+                    {
+                        return Err(LedgerError::PreconditionFailed(format!(
+                            "index entries read under {} changed after tx {since}",
                             name()
                         )));
                     }
@@ -882,6 +914,33 @@ impl Inner {
                 return Ok(true);
             }
         }
+        Ok(false)
+    }
+
+    /// Whether the newest version of an index entry in `span` is younger than `since`: an
+    /// entry added, or retired (its delete version), after it. Reads only the span's entries,
+    /// which the transaction that guards it has read already.
+    fn index_changed_since(&self, span: &KeySpan, since: TxId) -> Result<bool> {
+        let start = match &span.lo {
+            Some((lo, _)) if lo.starts_with(&span.prefix) => lo.as_slice(),
+            _ => span.prefix.as_slice(),
+        };
+        let mut seek = Vec::new();
+        format::escape_into(&mut seek, start);
+        let mut it = self.db.raw_iterator_cf(self.cf(CF_IDX));
+        it.seek(&seek);
+        while let Some(raw) = it.key() {
+            // The first version of a key met is its newest.
+            let (key, tx) = format::decode_kv_key(raw)?;
+            if !key.starts_with(&span.prefix) || !KeySpan::between(&key, &None, &span.hi) {
+                break;
+            }
+            if tx > since && span.contains(&key) {
+                return Ok(true);
+            }
+            it.seek(format::kv_key(&key, 0));
+        }
+        it.status()?;
         Ok(false)
     }
 
@@ -1004,15 +1063,7 @@ impl Inner {
             }
         };
         for (i, (ticket, tx)) in group.into_iter().enumerate() {
-            if let Err(e) = self.check_preconditions(
-                &tx.preconditions,
-                &tx.keys,
-                &tx.index_entries,
-                &overlay,
-                &watched,
-                before.0.tx_id,
-                now,
-            ) {
+            if let Err(e) = self.check_preconditions(&tx, &overlay, &watched, before.0.tx_id, now) {
                 answers.push((ticket, Err(e)));
                 continue;
             }

@@ -83,7 +83,9 @@ impl History for PrefetchedHistory<'_> {
 /// Inclusion of one entry in its tx, with the tx it was proven against.
 #[derive(Debug, Clone)]
 pub struct EntryProof {
+    /// The tx holding the entry: its header and every entry's digest inputs.
     pub tx: Tx,
+    /// The entry's audit path to the tx's `eH`.
     pub inclusion: InclusionProof,
 }
 

@@ -21,6 +21,7 @@ pub struct Entry {
     pub key: Vec<u8>,
     /// The stored value.
     pub value: Vec<u8>,
+    /// The version's KV metadata: deleted, expiry, non-indexable.
     pub metadata: KvMetadata,
     /// The tx that wrote this version.
     pub tx: TxId,
@@ -31,6 +32,7 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Whether this version is neither a delete nor expired at `now` (unix seconds).
     pub fn is_live(&self, now: i64) -> bool {
         !self.metadata.deleted && !self.metadata.expired_at(now as u64)
     }
@@ -39,12 +41,16 @@ impl Entry {
 /// A transaction as stored: header and entry digests inputs, in hashed order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tx {
+    /// The tx's header, as hashed.
     pub header: TxHeader,
+    /// Each entry's digest inputs, in hashed order.
     pub entries: Vec<TxEntryRecord>,
 }
 
+/// Which versions of a key [`Ledger::history`] returns, and in what order.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryQuery {
+    /// How many versions to skip first, in the requested order.
     pub offset: usize,
     /// 0: no limit.
     pub limit: usize,
@@ -54,20 +60,26 @@ pub struct HistoryQuery {
     pub snapshot: Option<TxId>,
 }
 
+/// Which keys [`Ledger::scan`] and [`Ledger::index_scan`] return, and in what order.
 #[derive(Debug, Clone, Default)]
 pub struct ScanQuery {
     /// Only keys starting with this.
     pub prefix: Vec<u8>,
     /// Start after this key (at it with `inclusive_seek`); in a descending scan, the upper end.
     pub seek_key: Option<Vec<u8>>,
+    /// Include `seek_key` itself.
     pub inclusive_seek: bool,
     /// Stop before this key (at it with `inclusive_end`); in a descending scan, the lower end.
     pub end_key: Option<Vec<u8>>,
+    /// Include `end_key` itself.
     pub inclusive_end: bool,
+    /// Greatest key first.
     pub desc: bool,
+    /// How many matching keys to skip first, in the scan's order.
     pub offset: usize,
     /// 0: no limit.
     pub limit: usize,
+    /// Read at this tx instead of the latest.
     pub snapshot: Option<TxId>,
     /// Also return keys whose newest version is a delete or has expired (their ids, say).
     pub include_deleted: bool,

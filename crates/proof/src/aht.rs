@@ -13,6 +13,8 @@ use crate::{leaf_hash, node_hash, Digest, ProofError, TxId};
 
 /// Where the perfect-subtree nodes come from: memory, RocksDB, ...
 pub trait NodeSource {
+    /// The source's own error; proof errors (bad arguments, a leaf beyond the tree) convert
+    /// into it.
     type Error: From<ProofError>;
     /// The hash of the perfect subtree at `level` with position `index` at that level.
     fn node(&self, level: u32, index: u64) -> Result<Digest, Self::Error>;
@@ -21,8 +23,12 @@ pub trait NodeSource {
 /// A node that appending a leaf created; the ledger persists these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NewNode {
+    /// Height above the leaves: 0 for a leaf.
     pub level: u32,
+    /// Position among the nodes of its level, 0-based: the node covers leaves
+    /// `[index·2^level, (index+1)·2^level)`.
     pub index: u64,
+    /// The node's hash; for a leaf, `H(0x00 ‖ Alh)`.
     pub hash: Digest,
 }
 
@@ -48,6 +54,7 @@ impl Frontier {
         Ok(Frontier { size, nodes })
     }
 
+    /// How many leaves the tree holds: the number of transactions appended.
     pub fn size(&self) -> u64 {
         self.size
     }
@@ -99,10 +106,12 @@ pub struct MemAht {
 }
 
 impl MemAht {
+    /// An empty tree.
     pub fn new() -> MemAht {
         MemAht::default()
     }
 
+    /// Appends the leaf for `alh` and keeps every node it creates; returns them, the leaf first.
     pub fn append(&mut self, alh: &Digest) -> Vec<NewNode> {
         let created = self.frontier.append(alh);
         for n in &created {
@@ -116,10 +125,12 @@ impl MemAht {
         created
     }
 
+    /// How many leaves the tree holds.
     pub fn size(&self) -> u64 {
         self.frontier.size()
     }
 
+    /// `root(size)`, or `None` for the empty tree.
     pub fn root(&self) -> Option<Digest> {
         self.frontier.root()
     }
@@ -145,7 +156,7 @@ fn split_point(n: u64) -> u64 {
 /// RFC 6962 `MTH(D[a:b])`, from perfect-subtree nodes.
 pub fn range_hash<S: NodeSource>(s: &S, a: u64, b: u64) -> Result<Digest, S::Error> {
     let n = b - a;
-    if n.is_power_of_two() && a % n == 0 {
+    if n.is_power_of_two() && a.is_multiple_of(n) {
         return s.node(n.trailing_zeros(), a / n);
     }
     let k = split_point(n);

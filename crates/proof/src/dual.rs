@@ -18,14 +18,23 @@ use crate::{
     Digest, ProofError, TxHeader, TxId,
 };
 
+/// Proof that a source and a later (or the same) target transaction are one history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DualProof {
+    /// Header of the source transaction `S`.
     pub source_tx_header: TxHeader,
+    /// Header of the target transaction `T`.
     pub target_tx_header: TxHeader,
+    /// AHT inclusion of `Alh(S.id)` in `T.blRoot`; empty unless `S.id < T.blTxID`.
     pub inclusion_proof: Vec<Digest>,
+    /// AHT consistency of `S.blRoot` with `T.blRoot`; empty when `S.blTxID` is 0.
     pub consistency_proof: Vec<Digest>,
+    /// `Alh(T.blTxID)`, or 32 zero bytes when `T.blTxID` is 0.
     pub target_bl_tx_alh: Digest,
+    /// AHT inclusion of `target_bl_tx_alh` as the last leaf of `T.blRoot`; empty when
+    /// `T.blTxID` is 0.
     pub last_inclusion_proof: Vec<Digest>,
+    /// The Alh chain from `max(S.id, T.blTxID)` to `T.id`.
     pub linear_proof: LinearProof,
 }
 

@@ -10,12 +10,16 @@ use crate::{sha256, sha256_concat, Digest, KvMetadata, ProofError};
 /// A key, its metadata and its value, all as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntrySpec {
+    /// The stored key, with its 0x00/0x01/0x02 prefix.
     pub key: Vec<u8>,
+    /// The entry's KV metadata; empty for a plain set.
     pub metadata: KvMetadata,
+    /// The stored value; the digest takes its hash.
     pub value: Vec<u8>,
 }
 
 impl EntrySpec {
+    /// The entry digest under tx header `version` (see [`entry_digest`]).
     pub fn digest(&self, version: u16) -> Result<Digest, ProofError> {
         entry_digest(
             version,

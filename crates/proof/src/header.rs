@@ -12,16 +12,20 @@ use crate::{sha256_concat, Digest, ProofError, TxId};
 /// The header version Stele writes.
 pub const WRITE_VERSION: u16 = 1;
 
+/// A transaction header: what a transaction's inner hash and Alh are computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxHeader {
+    /// This transaction's id: 1 for the first, consecutive after that.
     pub id: TxId,
     /// Alh of transaction `id − 1` (`H("")` for transaction 1).
     pub prev_alh: Digest,
     /// Commit time, unix seconds.
     pub ts: i64,
+    /// Header version: 1 is what Stele writes, 0 is only verified; decides the hash layout.
     pub version: u16,
     /// Tx metadata bytes; always empty in what Stele writes.
     pub metadata: Vec<u8>,
+    /// How many entries the transaction holds: the leaves of its tree.
     pub nentries: u32,
     /// Root of the per-transaction tree.
     pub eh: Digest,
@@ -55,6 +59,8 @@ impl TxHeader {
         }
     }
 
+    /// `innerHash`: the hash of every field but `id` and `prev_alh`, in the layout of
+    /// `version`; fails for an unknown version or a field too large for it.
     pub fn inner_hash(&self) -> Result<Digest, ProofError> {
         let ts = self.ts.to_be_bytes();
         let version = self.version.to_be_bytes();

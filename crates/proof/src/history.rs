@@ -8,6 +8,7 @@ use crate::{
     Digest, EntrySpec, ProofError, TxHeader, TxId, GENESIS_ALH,
 };
 
+/// Every header of a history and its AHT, in memory; a [`History`] to build proofs from.
 #[derive(Debug, Clone, Default)]
 pub struct MemHistory {
     headers: Vec<TxHeader>,
@@ -15,6 +16,7 @@ pub struct MemHistory {
 }
 
 impl MemHistory {
+    /// An empty history: no transactions.
     pub fn new() -> MemHistory {
         MemHistory::default()
     }

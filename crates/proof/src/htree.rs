@@ -9,8 +9,11 @@ use crate::{leaf_hash, node_hash, Digest, ProofError, LEAF_PREFIX, NODE_PREFIX};
 /// Inclusion of leaf `leaf` (0-based) in a tree of `width` leaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InclusionProof {
+    /// The proven leaf's position, 0-based, in entry order.
     pub leaf: u32,
+    /// How many leaves (entries) the tree has.
     pub width: u32,
+    /// Sibling hashes from the leaf up to the root; a promoted odd node adds none.
     pub terms: Vec<Digest>,
 }
 
@@ -46,6 +49,7 @@ impl HTree {
         Ok(HTree { levels })
     }
 
+    /// How many leaves (entries) the tree has.
     pub fn width(&self) -> usize {
         self.levels[0].len()
     }
@@ -121,7 +125,7 @@ pub fn verify_inclusion(proof: &InclusionProof, digest: &Digest, root: &Digest) 
     let mut i = proof.leaf;
     let mut r = proof.width - 1;
     for t in &proof.terms {
-        c = if i % 2 == 0 && i != r {
+        c = if i.is_multiple_of(2) && i != r {
             node_hash(&c, t)
         } else {
             node_hash(t, &c)

@@ -5,10 +5,14 @@
 
 use crate::{header::alh_from, Digest, TxId};
 
+/// `LinearProof(s, t)`: the Alh chain from transaction `s` to transaction `t`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinearProof {
+    /// `s`, the transaction the chain starts from.
     pub source_tx_id: TxId,
+    /// `t`, the transaction the chain ends at.
     pub target_tx_id: TxId,
+    /// `[Alh(s), innerHash(s+1), …, innerHash(t)]`: `t − s + 1` digests.
     pub terms: Vec<Digest>,
 }
 

@@ -6,21 +6,28 @@
 
 use crate::ProofError;
 
+/// Attribute code of `deleted` (no payload).
 pub const DELETED_ATTR: u8 = 0;
+/// Attribute code of `expiresAt` (a `u64be` of unix seconds follows).
 pub const EXPIRES_AT_ATTR: u8 = 1;
+/// Attribute code of `nonIndexable` (no payload).
 pub const NON_INDEXABLE_ATTR: u8 = 2;
 /// The longest metadata encoding: all three attributes.
 pub const MAX_METADATA_LEN: usize = 11;
 
+/// The metadata of one entry (immudb `KVMetadata`); the default is no attributes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct KvMetadata {
+    /// The entry is a delete: it marks its key as absent as of its transaction.
     pub deleted: bool,
     /// Unix seconds after which the entry reads as absent.
     pub expires_at: Option<u64>,
+    /// The entry stays out of the key index: it is in its tx, but key reads and scans skip it.
     pub non_indexable: bool,
 }
 
 impl KvMetadata {
+    /// Whether no attribute is set, so the metadata bytes are empty.
     pub fn is_empty(&self) -> bool {
         *self == KvMetadata::default()
     }

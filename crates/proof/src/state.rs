@@ -9,10 +9,14 @@ pub use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 
 use crate::{Digest, ProofError, TxId, GENESIS_ALH};
 
+/// A client's trusted state: the latest transaction of a database it has verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
+    /// Name of the database the state belongs to; the signature covers it.
     pub db: String,
+    /// The latest verified transaction, 0 for the empty database.
     pub tx_id: TxId,
+    /// `Alh(tx_id)`, or `H("")` when `tx_id` is 0.
     pub tx_hash: Digest,
 }
 

@@ -12,7 +12,7 @@ fn fail(what: &'static str) -> ProofError {
     ProofError::VerificationFailed(what)
 }
 
-/// A transaction as a server returns it: the header and each entry as a digest input.
+/// One entry of a transaction as a server returns it: the inputs of its entry digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxEntryDigest {
     /// The stored key.
@@ -25,9 +25,12 @@ pub struct TxEntryDigest {
     pub v_len: u32,
 }
 
+/// A transaction as a server returns it: the header and each entry as a digest input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tx {
+    /// The header, which commits to the entries through `eh` and `nentries`.
     pub header: TxHeader,
+    /// The entries in hashed order: the leaves of the tx's tree.
     pub entries: Vec<TxEntryDigest>,
 }
 

@@ -176,7 +176,7 @@ fn verified_write_needs_one_entry_and_the_right_tx() {
     let genesis = State::genesis("db");
     let s1 = verify_write(
         &genesis,
-        &tx_of(&h1, &[e.clone()]),
+        &tx_of(&h1, std::slice::from_ref(&e)),
         &e,
         &dual_proof(&hist, 1, 1).unwrap(),
     )
@@ -190,7 +190,7 @@ fn verified_write_needs_one_entry_and_the_right_tx() {
     .is_err());
     let s3 = verify_write(
         &s1,
-        &tx_of(&h3, &[e.clone()]),
+        &tx_of(&h3, std::slice::from_ref(&e)),
         &e,
         &dual_proof(&hist, 1, 3).unwrap(),
     )
@@ -205,7 +205,7 @@ fn verified_write_needs_one_entry_and_the_right_tx() {
     };
     assert!(verify_write(
         &s1,
-        &tx_of(&h3, &[e.clone()]),
+        &tx_of(&h3, std::slice::from_ref(&e)),
         &deleted,
         &dual_proof(&hist, 1, 3).unwrap()
     )

@@ -28,9 +28,13 @@ pub const SESSION_IDLE: Duration = Duration::from_secs(180);
 pub enum Need {
     /// Any logged-in user, no database required.
     Login,
+    /// Read permission (`PERM_R`) on the selected database.
     Read,
+    /// Read-write permission (`PERM_RW`) on the selected database.
     Write,
+    /// Admin permission (`PERM_ADMIN`) on the selected database.
     Admin,
+    /// The superuser (`PERM_SYSADMIN`).
     SysAdmin,
 }
 
@@ -53,17 +57,25 @@ struct Token {
 
 /// An interactive SQL transaction of a session.
 pub struct OpenTx {
+    /// The transaction id NewTx returned: random, 32 hex digits.
     pub id: String,
+    /// The database it runs on, held open until it ends.
     pub db: Arc<Database>,
+    /// The SQL session inside `BEGIN TRANSACTION`, where its statements run.
     pub sql: SqlSession<'static>,
+    /// Opened in read-only mode: TxSQLExec is refused.
     pub read_only: bool,
     /// What its statements wrote so far, for the rows and keys its commit reports.
     pub done: Vec<stele_sql::Output>,
 }
 
+/// A session opened by OpenSession: a user bound to one database until it closes or expires.
 pub struct Session {
+    /// The session id the client sends as `sessionid` metadata: random, 32 hex digits.
     pub id: String,
+    /// Name of the user who opened it.
     pub user: String,
+    /// The database it is bound to, fixed when it opens.
     pub db: String,
     last_seen: Mutex<Instant>,
     /// The session's open transaction; locked by the call that uses it.
@@ -73,13 +85,18 @@ pub struct Session {
 /// The caller of one call, once authenticated.
 #[derive(Clone)]
 pub struct Caller {
+    /// The calling user, as the registry holds it now.
     pub user: User,
+    /// The database the token or session selected; `None` for a token that selected none yet.
     pub db: Option<String>,
+    /// The caller's token in token mode; `None` in session mode.
     pub token: Option<String>,
+    /// The caller's session in session mode; `None` in token mode.
     pub session: Option<Arc<Session>>,
 }
 
 impl Caller {
+    /// Whether the caller is the superuser.
     pub fn is_sysadmin(&self) -> bool {
         self.user.sysadmin
     }
@@ -111,12 +128,15 @@ impl Caller {
     }
 }
 
+/// The server's live tokens and sessions, in memory only.
 #[derive(Default)]
 pub struct Auth {
     tokens: Mutex<HashMap<String, Token>>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
 }
 
+/// A fresh random 128-bit id as 32 hex digits (tokens, session and transaction ids, the
+/// server uuid).
 pub fn random_id() -> String {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).expect("the OS random source failed");
@@ -128,6 +148,7 @@ fn header<'a>(md: &'a MetadataMap, name: &str) -> Option<&'a str> {
 }
 
 impl Auth {
+    /// Issues a token for `user`, with `db` selected (`None`: none yet).
     pub fn new_token(&self, user: &str, db: Option<String>) -> String {
         let t = random_id();
         self.tokens.lock().insert(
@@ -145,6 +166,7 @@ impl Auth {
         self.tokens.lock().remove(token);
     }
 
+    /// Opens a session of `user` bound to database `db`.
     pub fn open_session(&self, user: &str, db: String) -> Arc<Session> {
         let s = Arc::new(Session {
             id: random_id(),
@@ -157,6 +179,7 @@ impl Auth {
         s
     }
 
+    /// Closes session `id`, dropping its open transaction; `NotFound` if there is none.
     pub fn close_session(&self, id: &str) -> Result<()> {
         self.sessions
             .lock()

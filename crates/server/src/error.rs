@@ -6,45 +6,66 @@ use stele_ledger::LedgerError;
 use stele_sql::SqlError;
 use tonic::{Code, Status};
 
+/// Why a call failed; converts into the gRPC [`Status`] the client receives.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     // --- who is calling: log in, or ask for more rights ---
+    /// No valid token or session, bad credentials, or an inactive user (`UNAUTHENTICATED`).
     #[error("{0}")]
     Unauthenticated(String),
+    /// The caller lacks the permission the call needs (`PERMISSION_DENIED`).
     #[error("{0}")]
     PermissionDenied(String),
 
     // --- bad request: nothing was done; fix it ---
+    /// A malformed or out-of-range request (`INVALID_ARGUMENT`).
     #[error("{0}")]
     InvalidArgument(String),
+    /// The database, user, session or key named does not exist (`NOT_FOUND`).
     #[error("{0}")]
     NotFound(String),
+    /// The database or user to create exists already (`ALREADY_EXISTS`).
     #[error("{0}")]
     AlreadyExists(String),
+    /// Not possible in the current state: a database not loaded, a replica written to, no open
+    /// transaction (`FAILED_PRECONDITION`).
     #[error("{0}")]
     FailedPrecondition(String),
+    /// An immudb call (or form of one) this server does not implement, by name
+    /// (`UNIMPLEMENTED`).
     #[error("{0} is not implemented by this server")]
     Unimplemented(&'static str),
 
     // --- from the layers below, mapped by kind ---
+    /// A ledger error; its code depends on its kind (`NOT_FOUND` for a missing key or tx,
+    /// `DATA_LOSS` for corruption, ...).
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// A SQL error; its code depends on its kind (`ABORTED` for a read conflict, `NOT_FOUND`,
+    /// `ALREADY_EXISTS`, else `INVALID_ARGUMENT`).
     #[error(transparent)]
     Sql(#[from] SqlError),
 
     // --- the server cannot go on with this call: retry later ---
+    /// The server cannot serve: its address cannot be bound, or its transport failed
+    /// (`UNAVAILABLE`).
     #[error("{0}")]
     Unavailable(String),
+    /// A failure inside the server: a worker, the file system, `systemdb`'s contents
+    /// (`INTERNAL`).
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+/// The server's result type: [`ServerError`] unless said otherwise.
 pub type Result<T, E = ServerError> = std::result::Result<T, E>;
 
 impl ServerError {
+    /// A [`ServerError::InvalidArgument`] with message `msg`.
     pub fn invalid(msg: impl Into<String>) -> ServerError {
         ServerError::InvalidArgument(msg.into())
     }
+    /// A [`ServerError::PermissionDenied`] with message `msg`.
     pub fn denied(msg: impl Into<String>) -> ServerError {
         ServerError::PermissionDenied(msg.into())
     }

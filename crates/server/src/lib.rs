@@ -47,7 +47,9 @@ pub const IMMUDB_VERSION: &str = "1.9.3";
 /// How a server is started.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Directory holding every database, one subdirectory each, `systemdb` included.
     pub data_dir: PathBuf,
+    /// Address the immudb gRPC service listens on.
     pub listen: SocketAddr,
     /// PEM file of an ECDSA P-256 private key (SEC1 or PKCS#8): states and verified answers are
     /// signed with it.
@@ -61,6 +63,7 @@ pub struct Config {
 }
 
 impl Config {
+    /// Plaintext, unsigned, no DCB service, with immudb's default superuser password `immudb`.
     pub fn new(data_dir: impl Into<PathBuf>, listen: SocketAddr) -> Config {
         Config {
             data_dir: data_dir.into(),

@@ -22,26 +22,41 @@ use stele_sql::Engine;
 
 use crate::error::{Result, ServerError};
 
+/// The registry's own database: never listed nor selectable.
 pub const SYSTEM_DB: &str = "systemdb";
+/// The database created on first start; it cannot be unloaded nor deleted.
 pub const DEFAULT_DB: &str = "defaultdb";
+/// The superuser's name, created on first start.
 pub const SYSADMIN: &str = "immudb";
 
-/// Permissions (immudb's values).
+/// Permissions (immudb's values): read a database.
 pub const PERM_R: u32 = 1;
+/// Permission to read and write a database.
 pub const PERM_RW: u32 = 2;
+/// Permission to administer a database: grant permissions on it, compact, export, replicate.
 pub const PERM_ADMIN: u32 = 254;
+/// The superuser's permission, on every database.
 pub const PERM_SYSADMIN: u32 = 255;
 
 /// The settings a database is created with; stored, returned and applied on open.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// A replica: written only by `replicateTx`, read-only to the other write calls.
     pub replica: bool,
+    /// The primary a replica follows; stored and reported only (Stele does not replicate by
+    /// itself).
     pub primary_database: String,
+    /// Longest key accepted, in bytes (1 to 65536).
     pub max_key_len: u32,
+    /// Longest value accepted, in bytes (1 to 32 MiB).
     pub max_value_len: u32,
+    /// Most entries in one transaction (1 to 65536).
     pub max_tx_entries: u32,
+    /// Loaded when the server starts.
     pub autoload: bool,
+    /// immudb's setting; stored and reported only.
     pub exclude_commit_time: bool,
+    /// immudb's file size, in bytes; stored and reported only.
     pub file_size: u32,
 }
 
@@ -130,11 +145,17 @@ impl Settings {
 
 /// One open database: its ledger and SQL engine, and the counters `DatabaseHealth` reports.
 pub struct Database {
+    /// Its name, as stored (lower case); also its directory's name.
     pub name: String,
+    /// The settings it was opened with (an update applies from its next load).
     pub settings: Settings,
+    /// Its ledger: the key/value store and the proofs.
     pub ledger: Arc<Ledger>,
+    /// Its SQL engine, over the same ledger.
     pub engine: Arc<Engine>,
+    /// Requests in flight on it (see [`Database::request`]).
     pub pending: AtomicU32,
+    /// When its last request completed, in milliseconds since the Unix epoch; 0 before any.
     pub last_completed_ms: AtomicI64,
 }
 
@@ -146,6 +167,8 @@ impl Database {
     }
 }
 
+/// A request counted as pending on a database; on drop it is done, and the completion time
+/// recorded.
 pub struct RequestGuard<'a> {
     db: &'a Database,
 }
@@ -162,13 +185,19 @@ impl Drop for RequestGuard<'_> {
 /// A user as stored.
 #[derive(Debug, Clone)]
 pub struct User {
+    /// The user name (letters, digits and `_`).
     pub name: String,
+    /// bcrypt hash of the password.
     pub hash: String,
     /// Database name → permission (R, RW, ADMIN).
     pub permissions: BTreeMap<String, u32>,
+    /// The superuser: every permission on every database.
     pub sysadmin: bool,
+    /// A deactivated user (`false`) cannot log in, and its tokens and sessions are refused.
     pub active: bool,
+    /// Name of the user who created it; empty for the superuser.
     pub created_by: String,
+    /// When it was created, as Go's `time.Time.String()` prints it (UTC).
     pub created_at: String,
 }
 
@@ -230,10 +259,12 @@ impl User {
 /// makes a login with a 1 ms deadline time out, as immudb's clients expect).
 const BCRYPT_COST: u32 = 10;
 
+/// A bcrypt hash of `password` for storing.
 pub fn hash_password(password: &[u8]) -> Result<String> {
     bcrypt::hash(password, BCRYPT_COST).map_err(|e| ServerError::Internal(e.to_string()))
 }
 
+/// Whether `password` matches the bcrypt `hash`; `false` for a malformed hash too.
 pub fn check_password(password: &[u8], hash: &str) -> bool {
     bcrypt::verify(password, hash).unwrap_or(false)
 }
@@ -243,6 +274,7 @@ struct Slot {
     open: Option<Arc<Database>>,
 }
 
+/// The server's databases and users, persisted in `systemdb`.
 pub struct Registry {
     data_dir: PathBuf,
     system: Ledger,
@@ -273,6 +305,7 @@ pub fn db_name(name: &str) -> Result<String> {
     Ok(name)
 }
 
+/// Refuses a user name that is empty or has characters other than ASCII letters, digits and `_`.
 pub fn check_username(name: &str) -> Result<()> {
     if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
         return Err(ServerError::invalid(
@@ -445,6 +478,7 @@ impl Registry {
         self.owned.read().contains(name)
     }
 
+    /// Whether database `name` exists, loaded or not.
     pub fn exists(&self, name: &str) -> bool {
         self.dbs.read().contains_key(name)
     }
@@ -458,6 +492,7 @@ impl Registry {
             .collect()
     }
 
+    /// The stored settings of database `name` (the ones its next load applies).
     pub fn settings(&self, name: &str) -> Result<Settings> {
         self.dbs
             .read()
@@ -466,6 +501,7 @@ impl Registry {
             .ok_or_else(|| ServerError::NotFound(format!("'{name}' does not exist")))
     }
 
+    /// Opens an unloaded database; `FailedPrecondition` if it is loaded already.
     pub fn load(&self, name: &str) -> Result<()> {
         let mut dbs = self.dbs.write();
         let slot = dbs
@@ -570,6 +606,7 @@ impl Registry {
         size(&self.data_dir)
     }
 
+    /// Size of the files directly in database `name`'s directory, in bytes; 0 if unreadable.
     pub fn db_disk_size(&self, name: &str) -> u64 {
         std::fs::read_dir(self.data_dir.join(name))
             .map(|rd| {
@@ -583,10 +620,12 @@ impl Registry {
 
     // --- users ---
 
+    /// The user `name`, if it exists.
     pub fn user(&self, name: &str) -> Option<User> {
         self.users.read().get(name).cloned()
     }
 
+    /// Every user, by name.
     pub fn users(&self) -> Vec<User> {
         self.users.read().values().cloned().collect()
     }

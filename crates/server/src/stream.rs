@@ -12,7 +12,12 @@ use tonic::Status;
 
 use crate::error::ServerError;
 
+/// Largest chunk sent, in bytes, the 8-byte message header included.
 pub const CHUNK_SIZE: usize = 64 * 1024;
+
+/// Largest message accepted in a `replicateTx` stream, in bytes (256 MiB): one exported
+/// transaction.
+pub const EXPORT_MAX: usize = 256 << 20;
 
 /// Frames `messages` into chunks.
 pub fn frame<'a>(messages: impl IntoIterator<Item = &'a [u8]>) -> Vec<Chunk> {
@@ -153,4 +158,3 @@ mod tests {
         assert!(r.next().await.is_err());
     }
 }
-pub const EXPORT_MAX: usize = 256 << 20;

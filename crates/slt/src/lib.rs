@@ -26,7 +26,9 @@ pub trait Database {
 /// What running files found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Report {
+    /// Records that ran and came back as expected (skipped records are not counted).
     pub passed: usize,
+    /// Records that did not: wrong results, unknown records, and files that could not run.
     pub failed: usize,
     /// One message per failure, `file:line: what`.
     pub failures: Vec<String>,

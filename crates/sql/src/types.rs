@@ -5,17 +5,26 @@ use crate::SqlError;
 /// The eight column types. Their names are part of the catalog keys (`CTL.COLUMN.…TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SqlType {
+    /// Signed 64-bit integer.
     Integer,
+    /// True or false.
     Boolean,
+    /// UTF-8 text; a declared size bounds its length in bytes.
     Varchar,
+    /// Raw bytes; a declared size bounds their length.
     Blob,
+    /// IEEE-754 double.
     Float,
+    /// Microseconds since the Unix epoch, UTC, no time zone.
     Timestamp,
+    /// A 128-bit UUID.
     Uuid,
+    /// JSON text; cannot be indexed.
     Json,
 }
 
 impl SqlType {
+    /// Every type, in declaration order.
     pub const ALL: [SqlType; 8] = [
         SqlType::Integer,
         SqlType::Boolean,
@@ -41,6 +50,8 @@ impl SqlType {
         }
     }
 
+    /// The type of a catalog key's type name; a name that is none of [`SqlType::ALL`]'s is
+    /// `Corrupted`.
     pub fn from_name(name: &str) -> Result<SqlType, SqlError> {
         SqlType::ALL
             .into_iter()
@@ -62,18 +73,28 @@ impl SqlType {
 /// One SQL value. `Timestamp` is microseconds since the Unix epoch, UTC.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// SQL NULL, of no type.
     Null,
+    /// An INTEGER.
     Integer(i64),
+    /// A BOOLEAN.
     Boolean(bool),
+    /// A VARCHAR.
     Varchar(String),
+    /// A BLOB.
     Blob(Vec<u8>),
+    /// A FLOAT.
     Float(f64),
+    /// A TIMESTAMP: microseconds since the Unix epoch, UTC.
     Timestamp(i64),
+    /// A UUID's 16 bytes.
     Uuid([u8; 16]),
+    /// A JSON value, as its text.
     Json(String),
 }
 
 impl Value {
+    /// Whether the value is NULL.
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
     }

@@ -48,7 +48,7 @@ fn overlapping_inserts_never_lose_or_duplicate_a_row() {
                             seed ^= seed >> 7;
                             seed ^= seed << 17;
                             let base = tx * ROWS_PER_TX + r;
-                            if seed % 5 == 0 {
+                            if seed.is_multiple_of(5) {
                                 (seed % (base as u64 + 1)) as i64
                             } else {
                                 base

@@ -67,10 +67,9 @@ impl Table {
         let pk = 1 + rng.below(2) as usize;
         let columns = names
             .iter()
-            .enumerate()
-            .map(|(i, name)| Column {
+            .map(|name| Column {
                 name,
-                kind: if i == 0 { kinds(rng) } else { kinds(rng) },
+                kind: kinds(rng),
             })
             .collect();
         Table { columns, pk }

@@ -18,10 +18,15 @@ use stele_proof::{KvMetadata, TxHeader, TxId};
 use crate::read::{HistoryQuery, ScanQuery};
 use crate::{Commit, Entry, Ledger, LedgerError, NewEntry, Precondition, Result};
 
+/// Stored-key prefix of plain values, references and deletes.
 pub const SET_KEY_PREFIX: u8 = 0x00;
+/// Stored-key prefix of sorted-set members.
 pub const SORTED_SET_KEY_PREFIX: u8 = 0x01;
+/// Stored-key prefix of the SQL layer, which does not go through this module.
 pub const SQL_KEY_PREFIX: u8 = 0x02;
+/// Stored-value prefix of a plain value.
 pub const PLAIN_VALUE_PREFIX: u8 = 0x00;
+/// Stored-value prefix of a reference.
 pub const REFERENCE_VALUE_PREFIX: u8 = 0x01;
 
 /// `0x00 ‖ key`.
@@ -58,37 +63,54 @@ pub fn zset_key(set: &[u8], score: f64, key: &[u8], at_tx: TxId) -> Vec<u8> {
 /// The reference through which a value was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
+    /// The reference's own key, unprefixed.
     pub key: Vec<u8>,
+    /// The tx that wrote the reference.
     pub tx: TxId,
+    /// The tx the reference is bound to; 0 when it follows the referenced key's newest version.
     pub at_tx: TxId,
+    /// The revision of the reference's version among its key's versions.
     pub revision: u64,
+    /// The reference's own KV metadata.
     pub metadata: KvMetadata,
 }
 
 /// A resolved value, as immudb's `Entry`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KvEntry {
+    /// The key, unprefixed; for a value read through a reference, the referenced key.
     pub key: Vec<u8>,
+    /// The value, unprefixed; empty for a delete.
     pub value: Vec<u8>,
+    /// The tx that wrote this version.
     pub tx: TxId,
+    /// The revision of this version among its key's versions.
     pub revision: u64,
+    /// This version's KV metadata.
     pub metadata: KvMetadata,
+    /// The reference the value was read through; `None` for a direct read.
     pub referenced_by: Option<Reference>,
 }
 
 /// A sorted-set member, as immudb's `ZEntry`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ZEntry {
+    /// The sorted set's name.
     pub set: Vec<u8>,
+    /// The member's key, unprefixed.
     pub key: Vec<u8>,
+    /// The member's score.
     pub score: f64,
+    /// The tx the member is bound to; 0 when it follows the key's newest version.
     pub at_tx: TxId,
+    /// The member key's value, as read (at `at_tx` when bound).
     pub entry: KvEntry,
 }
 
 /// Which version a read wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ReadAt {
+    /// The newest version.
     #[default]
     Latest,
     /// The newest version once tx n is committed (waits for it).
@@ -102,38 +124,67 @@ pub enum ReadAt {
 /// One operation of an `exec_all`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KvOp {
+    /// Sets `key` to `value`.
     Set {
+        /// The key, unprefixed.
         key: Vec<u8>,
+        /// The value, unprefixed.
         value: Vec<u8>,
+        /// The entry's KV metadata; `deleted` is refused (deletes go through `delete`).
         metadata: KvMetadata,
     },
+    /// Makes `key` a reference to `referenced_key`, which must hold a live plain value.
     Ref {
+        /// The reference's key, unprefixed; it must not hold a plain value.
         key: Vec<u8>,
+        /// The key referred to, unprefixed.
         referenced_key: Vec<u8>,
+        /// The tx the reference is bound to when `bound`; 0 otherwise.
         at_tx: TxId,
+        /// Whether the reference reads `referenced_key` as of `at_tx` rather than its newest
+        /// version.
         bound: bool,
     },
+    /// Adds `key`, which must hold a live plain value, to sorted set `set` with `score`.
     ZAdd {
+        /// The sorted set's name.
         set: Vec<u8>,
+        /// The member's score; must be finite.
         score: f64,
+        /// The member's key, unprefixed.
         key: Vec<u8>,
+        /// The tx the member is bound to when `bound`; 0 otherwise.
         at_tx: TxId,
+        /// Whether the member reads `key` as of `at_tx` rather than its newest version.
         bound: bool,
     },
 }
 
+/// Which members of a sorted set [`Kv::zscan`] returns, and in what order.
 #[derive(Debug, Clone, Default)]
 pub struct ZScanQuery {
+    /// The sorted set's name.
     pub set: Vec<u8>,
+    /// Start after this member (at it with `inclusive_seek`), with `seek_score` and
+    /// `seek_at_tx`; `None` or empty: from the first member.
     pub seek_key: Option<Vec<u8>>,
+    /// The score of the seek member.
     pub seek_score: f64,
+    /// The tx the seek member is bound to; 0 for an unbound member.
     pub seek_at_tx: TxId,
+    /// Include the seek member itself.
     pub inclusive_seek: bool,
+    /// Leave out members scored below this.
     pub min_score: Option<f64>,
+    /// Leave out members scored above this.
     pub max_score: Option<f64>,
+    /// Last member first.
     pub desc: bool,
+    /// How many members to skip first, after the score filter.
     pub offset: usize,
+    /// 0: no limit.
     pub limit: usize,
+    /// Read at this tx instead of the latest.
     pub snapshot: Option<TxId>,
 }
 
@@ -143,6 +194,7 @@ pub struct Kv<'a> {
 }
 
 impl Ledger {
+    /// The key/value view of this ledger.
     pub fn kv(&self) -> Kv<'_> {
         Kv { ledger: self }
     }

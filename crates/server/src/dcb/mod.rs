@@ -37,6 +37,7 @@ const DCB_MAX_TX_ENTRIES: u32 = 1 << 16;
 /// How the DCB service is served.
 #[derive(Debug, Clone)]
 pub struct DcbConfig {
+    /// Address the DCB and health services listen on.
     pub listen: SocketAddr,
     /// When set, every DCB call needs `authorization: Bearer <key>`.
     pub api_key: Option<String>,

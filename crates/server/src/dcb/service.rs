@@ -41,12 +41,14 @@ pub fn check_api_key(key: Option<&str>, req: Request<()>) -> Result<Request<()>,
     ))
 }
 
+/// The `umadb.v1.DCB` service over one event store.
 pub struct DcbService {
     store: Arc<EventStore>,
     stop: watch::Receiver<bool>,
 }
 
 impl DcbService {
+    /// Serves `store`; its subscriptions end when `stop` turns true.
     pub fn new(store: Arc<EventStore>, stop: watch::Receiver<bool>) -> DcbService {
         DcbService { store, stop }
     }

@@ -128,6 +128,7 @@ impl Service {
         })
     }
 
+    /// A handle on what every call shares, for the server's own tasks (session expiry, DCB).
     pub fn shared(&self) -> Arc<Shared> {
         self.shared.clone()
     }

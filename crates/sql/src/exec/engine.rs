@@ -32,6 +32,7 @@ impl Engine {
         }
     }
 
+    /// The engine of the database in `ledger`, on a runtime of its own ([`Engine::runtime`]).
     pub fn new(ledger: Arc<Ledger>) -> Result<Engine> {
         Engine::with_runtime(ledger, Engine::runtime()?)
     }
@@ -100,6 +101,7 @@ impl Engine {
         request
     }
 
+    /// The store this engine reads and writes.
     pub fn store(&self) -> &SqlStore {
         &self.store
     }

@@ -16,8 +16,11 @@ use stele_ledger::proof::TxHeader;
 /// query's first data source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnDesc {
+    /// The column's name in the result: the column's own, its alias, or `colN`.
     pub name: String,
+    /// Its SQL type; `None` when it has none.
     pub ty: Option<SqlType>,
+    /// immudb's selector of the column: `(table.name)`.
     pub selector: String,
 }
 
@@ -37,12 +40,17 @@ impl ColumnDesc {
 pub enum Output {
     /// A query's columns (names and types) and rows.
     Rows {
+        /// The result's columns, in order.
         columns: Vec<ColumnDesc>,
+        /// Every row, each a value per column.
         rows: Vec<Vec<Value>>,
     },
     /// A statement that writes (or would): the tx it committed, if any, and the rows it changed.
     Done(WriteOutcome),
 }
+
+/// A whole query result: its columns and every row.
+pub(crate) type Answer = (Vec<ColumnDesc>, Vec<Vec<Value>>);
 
 /// A query's result: its columns, then its rows batch by batch as execution produces them
 /// (the whole result is never held unless the caller keeps it). Reads the snapshot the query
@@ -117,7 +125,10 @@ impl Iterator for RowStream {
 /// transaction is still open.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecResult {
+    /// One output per statement that ran (not BEGIN, COMMIT or ROLLBACK), in request order.
     pub outputs: Vec<Output>,
+    /// The headers of the txs the request committed, in commit order.
     pub committed: Vec<TxHeader>,
+    /// Whether an explicit transaction (BEGIN without COMMIT) is open after the request.
     pub in_transaction: bool,
 }

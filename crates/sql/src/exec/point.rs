@@ -2,7 +2,7 @@
 
 use crate::bind::values::{eval_const, object_name};
 use crate::exec::engine::Engine;
-use crate::exec::output::ColumnDesc;
+use crate::exec::output::{Answer, ColumnDesc};
 use crate::exec::query::source_of;
 use crate::parse::{Period, HISTORY_MARK, PERIOD_MARK};
 use crate::store::WriteSet;
@@ -20,7 +20,7 @@ impl Engine {
         q: &ast::Query,
         periods: &[Period],
         ws: &mut WriteSet,
-    ) -> Result<Option<(Vec<ColumnDesc>, Vec<Vec<Value>>)>> {
+    ) -> Result<Option<Answer>> {
         // Every field is named (no `..`): a clause a newer sqlparser adds fails to compile here
         // instead of being ignored by the fast path.
         let ast::Query {
@@ -167,19 +167,17 @@ impl Engine {
                         return Ok(None);
                     };
                     // Kinds that are not comparable: the general path says so.
-                    let same_kind = match (&v, c.ty) {
+                    let same_kind = matches!(
+                        (&v, c.ty),
                         (
                             Value::Integer(_) | Value::Float(_),
                             SqlType::Integer | SqlType::Float,
-                        ) => true,
-                        (Value::Varchar(_), SqlType::Varchar | SqlType::Uuid | SqlType::Json) => {
-                            true
-                        }
-                        (Value::Boolean(_), SqlType::Boolean) | (Value::Blob(_), SqlType::Blob) => {
-                            true
-                        }
-                        _ => false,
-                    };
+                        ) | (
+                            Value::Varchar(_),
+                            SqlType::Varchar | SqlType::Uuid | SqlType::Json
+                        ) | (Value::Boolean(_), SqlType::Boolean)
+                            | (Value::Blob(_), SqlType::Blob)
+                    );
                     if !same_kind {
                         return Ok(None);
                     }

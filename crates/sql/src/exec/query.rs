@@ -100,7 +100,12 @@ impl Engine {
             })
             .map_err(df_err)?;
         // Scans are planned by now: their reads are known.
-        ws.read_spans(std::mem::take(&mut log.lock().reads));
+        let scans = std::mem::take(&mut *log.lock());
+        ws.read_spans(scans.reads);
+        ws.read_index_spans(scans.index_reads);
+        for key in scans.row_keys {
+            ws.guard_read(key);
+        }
         Ok(RowStream {
             runtime: self.runtime.clone(),
             columns,

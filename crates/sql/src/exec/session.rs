@@ -50,6 +50,7 @@ impl SqlSession<'static> {
 }
 
 impl<'e> SqlSession<'e> {
+    /// Whether an explicit transaction (BEGIN without COMMIT or ROLLBACK yet) is open.
     pub fn in_transaction(&self) -> bool {
         self.tx.is_some()
     }
@@ -116,6 +117,10 @@ impl<'e> SqlSession<'e> {
         result
     }
 
+    /// Runs a request, its statements in order. Statements outside an explicit transaction
+    /// form one transaction, committed at the request's end (or at its BEGIN); an explicit one
+    /// (BEGIN … COMMIT) may span requests. An error discards the transaction, explicit or not,
+    /// with its uncommitted writes.
     pub fn execute(&mut self, sql: &str, params: &HashMap<String, Value>) -> Result<ExecResult> {
         let engine = &*self.engine;
         let store = &engine.store;

@@ -44,15 +44,20 @@ pub struct PeriodBound {
 /// A time-travel period cut out of a table reference.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Period {
+    /// The SINCE or AFTER bound; `None` when the period has none.
     pub start: Option<PeriodBound>,
+    /// The UNTIL or BEFORE bound; `None` when the period has none.
     pub end: Option<PeriodBound>,
 }
 
 /// Parsed statements and the periods their table references point to.
 #[derive(Debug)]
 pub struct Parsed {
+    /// The request's statements, in order.
     pub statements: Vec<Statement>,
+    /// The periods cut out of table references; `t$period$K` names the K-th.
     pub periods: Vec<Period>,
+    /// The `USE INDEX ON` hints cut out of data sources, in text order.
     pub hints: Vec<IndexHint>,
 }
 
@@ -62,9 +67,12 @@ pub struct Parsed {
 pub struct IndexHint {
     /// The word before the hint: the table's name (with its period marker) or alias, lower-cased.
     pub source: String,
+    /// The hinted index's columns, lower-cased, as written.
     pub columns: Vec<String>,
 }
 
+/// A table reference with a period is planned as the table `t$period$K`, K the period's
+/// position in [`Parsed::periods`].
 pub const PERIOD_MARK: &str = "$period$";
 /// `(HISTORY OF t)` is planned as the table `t$history`.
 pub const HISTORY_MARK: &str = "$history";

@@ -43,13 +43,15 @@ pub enum Access {
 /// Key ranges derived from filters.
 #[derive(Debug, Clone)]
 pub struct KeyPlan {
+    /// The key ranges to scan, in key order.
     pub ranges: Vec<KeyRange>,
     /// When every key column is fixed: the exact keys (one per range).
     pub points: Option<Vec<Vec<u8>>>,
     /// Which of the offered filters the ranges evaluate exactly.
     pub used: Vec<usize>,
-    /// Key columns fixed to values, and whether the next one is bounded.
+    /// How many leading key columns the filters fix to values.
     pub fixed: usize,
+    /// Whether the filters also bound the key column after the fixed ones.
     pub bounded: bool,
     /// The conditions, for EXPLAIN.
     pub text: String,
@@ -64,6 +66,7 @@ impl Access {
         }
     }
 
+    /// The access path in words, for EXPLAIN; `table` is the scanned table's name.
     pub fn describe(&self, table: &str) -> String {
         match self {
             Access::Full => "primary index, full range".into(),

@@ -26,8 +26,14 @@ use stele_ledger::KeySpan;
 /// key spans of the current state they read (for the transaction's phantom checks).
 #[derive(Debug, Default)]
 pub(crate) struct Scans {
+    /// One line per scan: its access path and snapshot.
     pub(crate) lines: Vec<String>,
+    /// Row-key spans of the current state read.
     pub(crate) reads: Vec<KeySpan>,
+    /// Secondary-index spans of the current state read.
+    pub(crate) index_reads: Vec<KeySpan>,
+    /// Row keys read through a secondary index: each row read is guarded as a point read.
+    pub(crate) row_keys: Vec<Vec<u8>>,
 }
 
 pub(crate) type ScanLog = Arc<parking_lot::Mutex<Scans>>;
@@ -196,6 +202,16 @@ impl LedgerTable {
                         lo: r.lo.clone(),
                         hi: r.hi.clone(),
                     })),
+                    // Through an index: its spans (rows entering or leaving them), and each
+                    // row read as a point (recorded by `read`).
+                    Access::Secondary(index, _, p) => {
+                        let prefix = crate::encoding::index_entry_prefix(self.table.id, index.id);
+                        log.index_reads.extend(p.ranges.iter().map(|r| KeySpan {
+                            prefix: prefix.clone(),
+                            lo: r.lo.clone(),
+                            hi: r.hi.clone(),
+                        }))
+                    }
                     _ => log.reads.push(KeySpan {
                         prefix,
                         lo: None,
@@ -387,7 +403,11 @@ impl LedgerTable {
                 keys.sort_unstable();
                 keys.dedup();
                 match source {
-                    Source::Current(ws) => store.rows_by_keys_in(t, &keys, ws)?,
+                    Source::Current(ws) => {
+                        let rows = store.rows_by_keys_in(t, &keys, ws)?;
+                        self.log.lock().row_keys.extend(keys);
+                        rows
+                    }
                     Source::Range(r) => store.rows_by_keys(t, &keys, *r)?,
                     Source::History(_) => unreachable!("history reads every version"),
                 }

@@ -45,10 +45,12 @@ pub struct CachedTable {
     bytes: usize,
 }
 
+/// The column cache of one store: cached rows by table id, within a byte budget.
 #[derive(Default)]
 pub struct ColumnCache {
     tables: parking_lot::Mutex<HashMap<u32, Arc<CachedTable>>>,
-    budget: usize,
+    /// Most bytes of Arrow memory kept (see [`ColumnCache::set_budget`]).
+    budget: std::sync::atomic::AtomicUsize,
 }
 
 fn signature(t: &Table) -> Vec<(u32, SqlType)> {
@@ -56,11 +58,33 @@ fn signature(t: &Table) -> Vec<(u32, SqlType)> {
 }
 
 impl ColumnCache {
+    /// An empty cache holding at most `budget` bytes of Arrow memory.
     pub fn new(budget: usize) -> ColumnCache {
         ColumnCache {
             tables: Default::default(),
-            budget,
+            budget: budget.into(),
         }
+    }
+
+    /// Most bytes of Arrow memory the cache keeps.
+    pub fn budget(&self) -> usize {
+        self.budget.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Sets the budget; a smaller one evicts every table at once if they no longer fit (0
+    /// turns the cache off: every scan reads the ledger).
+    pub fn set_budget(&self, bytes: usize) {
+        self.budget
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+        let mut tables = self.tables.lock();
+        if tables.values().map(|c| c.bytes).sum::<usize>() > bytes {
+            tables.clear();
+        }
+    }
+
+    /// Bytes of Arrow memory the cached tables hold now.
+    pub fn memory(&self) -> usize {
+        self.tables.lock().values().map(|c| c.bytes).sum()
     }
 
     /// The cached rows of `t` if they are its rows at `snapshot`.
@@ -78,7 +102,8 @@ impl ColumnCache {
     /// Keeps `batches` (every column of `t`, in key order, read at `snapshot`) if they fit.
     pub fn put(&self, t: &Table, snapshot: TxId, batches: Vec<RecordBatch>) {
         let bytes: usize = batches.iter().map(|b| b.get_array_memory_size()).sum();
-        if bytes > self.budget {
+        let budget = self.budget();
+        if bytes > budget {
             return;
         }
         let mut tables = self.tables.lock();
@@ -87,7 +112,7 @@ impl ColumnCache {
             .filter(|(id, _)| **id != t.id)
             .map(|(_, c)| c.bytes)
             .sum();
-        if total + bytes > self.budget {
+        if total + bytes > budget {
             tables.clear();
         }
         tables.insert(

@@ -13,21 +13,30 @@ use crate::encoding::{self, CatalogEntry, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PR
 use crate::types::{SqlType, Value};
 use crate::{Result, SqlError};
 
+/// A live column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Column {
+    /// The column's id in its table: from 1, in creation order; never reused.
     pub id: u32,
+    /// The column's current name.
     pub name: String,
+    /// The column's SQL type.
     pub ty: SqlType,
     /// The stored `maxLen`: the declared size of VARCHAR/BLOB/JSON (0: unlimited), else the width.
     pub max_len: u32,
+    /// Declared NOT NULL (flag bit 0 of its catalog entry).
     pub not_null: bool,
+    /// Declared AUTO_INCREMENT (flag bit 1); only a single-column INTEGER primary key can be.
     pub auto_increment: bool,
 }
 
+/// A live index of a table: the primary key or a secondary index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Index {
-    /// 0 is the primary key.
+    /// The index's id in its table: 0 is the primary key, others from 1 in creation order;
+    /// never reused.
     pub id: u32,
+    /// Whether no two live rows may share the index's values (true of the primary key).
     pub unique: bool,
     /// Column ids, in index order.
     pub columns: Vec<u32>,
@@ -36,15 +45,20 @@ pub struct Index {
 /// A CHECK constraint: a boolean expression every written row must satisfy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {
+    /// The check's id in its table: from 1, in CREATE TABLE order; never reused.
     pub id: u32,
+    /// Its name: the one given, else `<table>_check<id>`.
     pub name: String,
     /// The expression as SQL text, as stored.
     pub expr: String,
 }
 
+/// A live table, as the catalog describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
+    /// The table's id: from 1, in creation order; never reused.
     pub id: u32,
+    /// The table's current name.
     pub name: String,
     /// Live columns in id order.
     pub columns: Vec<Column>,
@@ -61,6 +75,7 @@ pub struct Table {
 }
 
 impl Table {
+    /// The live column named `name`; `ColumnDoesNotExist` when there is none.
     pub fn column(&self, name: &str) -> Result<&Column> {
         self.columns
             .iter()
@@ -68,10 +83,12 @@ impl Table {
             .ok_or_else(|| SqlError::ColumnDoesNotExist(name.to_string()))
     }
 
+    /// The live column with id `id`; `None` when there is none (or it was dropped).
     pub fn column_by_id(&self, id: u32) -> Option<&Column> {
         self.columns.iter().find(|c| c.id == id)
     }
 
+    /// The primary index (index 0).
     pub fn primary_key(&self) -> &Index {
         &self.indexes[0]
     }
@@ -86,6 +103,7 @@ impl Table {
     }
 }
 
+/// Every live table of a database as of a snapshot, with the id counters DDL needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
     /// Live tables by name; shared, so that handing out the cached catalog copies no table.
@@ -97,6 +115,10 @@ pub struct Catalog {
     /// The last committed tx that wrote a catalog entry, at or before `snapshot`.
     pub last_change: TxId,
 }
+
+/// A transaction's own catalog write, not yet committed: `(stored key, stored value, deleted)`,
+/// `deleted` when the write drops the entry.
+pub type PendingCatalogWrite = (Vec<u8>, Vec<u8>, bool);
 
 /// The columns of a table's description (immudb's `DescribeTable`), with their types.
 pub const DESCRIBE_COLUMNS: [(&str, SqlType); 6] = [
@@ -144,6 +166,7 @@ impl Catalog {
             .collect())
     }
 
+    /// The live table named `name`; `TableDoesNotExist` when there is none.
     pub fn table(&self, name: &str) -> Result<&Table> {
         self.tables
             .get(name)
@@ -151,11 +174,11 @@ impl Catalog {
     }
 
     /// Reads the catalog as of `snapshot` (the latest committed tx when `None`).
-    /// `pending` are a transaction's own catalog writes `(key, value, deleted)`, applied on top.
+    /// `pending` are a transaction's own catalog writes, applied on top.
     pub fn load(
         ledger: &Ledger,
         snapshot: Option<TxId>,
-        pending: Option<&[(Vec<u8>, Vec<u8>, bool)]>,
+        pending: Option<&[PendingCatalogWrite]>,
     ) -> Result<Catalog> {
         let snapshot = snapshot.unwrap_or_else(|| ledger.state().tx_id);
         let stored = ledger.scan(&ScanQuery {

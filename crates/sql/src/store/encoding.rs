@@ -25,14 +25,24 @@
 use crate::types::{SqlType, Value};
 use crate::{Result, SqlError};
 
+/// The first byte of every SQL key: immudb's SQL engine prefix (the key/value model's keys
+/// start with `0x00` and `0x01`).
 pub const SQL_PREFIX: u8 = 0x02;
+/// The database id inside every catalog, row and index key: always 1.
 pub const DATABASE_ID: u32 = 1;
+/// The index id of a table's primary key, which row keys carry after the table id.
 pub const PRIMARY_INDEX_ID: u32 = 0;
+/// The key encoding of NULL: this tag alone. It sorts before [`VALUE_KEY_TAG`], so NULLs come
+/// first.
 pub const NULL_KEY_TAG: u8 = 0x20;
+/// The tag before a non-NULL value's key encoding.
 pub const VALUE_KEY_TAG: u8 = 0x80;
+/// Bit 0 of a column entry's flags: the column is NOT NULL (immudb's `nullableFlag`).
 pub const FLAG_NOT_NULL: u8 = 0x01;
+/// Bit 1 of a column entry's flags: the column is AUTO_INCREMENT.
 pub const FLAG_AUTO_INCREMENT: u8 = 0x02;
 
+/// `0x02 "CTL."`: the prefix of every catalog entry's key.
 pub const CATALOG_PREFIX: &[u8] = b"\x02CTL.";
 const TABLE_TAG: &[u8] = b"\x02CTL.TABLE.";
 const COLUMN_TAG: &[u8] = b"\x02CTL.COLUMN.";
@@ -40,6 +50,7 @@ const INDEX_TAG: &[u8] = b"\x02CTL.INDEX.";
 const CHECK_TAG: &[u8] = b"\x02CTL.CHECK.";
 /// Longest CHECK constraint name: its length minus one is stored in one byte.
 pub const MAX_CONSTRAINT_NAME_LEN: usize = 256;
+/// `0x02 "R."`: the prefix of every row key.
 pub const ROW_TAG: &[u8] = b"\x02R.";
 const INDEX_ENTRY_TAG: &[u8] = b"\x02M.";
 
@@ -52,16 +63,21 @@ fn ids(tag: &[u8], ids: &[u32]) -> Vec<u8> {
     k
 }
 
+/// `CTL.TABLE.{1}{table}`: the key of a table's catalog entry, whose value is the table's name.
 pub fn table_key(table: u32) -> Vec<u8> {
     ids(TABLE_TAG, &[DATABASE_ID, table])
 }
 
+/// `CTL.COLUMN.{1}{table}{column}{TYPE}`: the key of a column's catalog entry; the type's name
+/// ends it.
 pub fn column_key(table: u32, column: u32, ty: SqlType) -> Vec<u8> {
     let mut k = ids(COLUMN_TAG, &[DATABASE_ID, table, column]);
     k.extend_from_slice(ty.name().as_bytes());
     k
 }
 
+/// `{flags:1}{maxLen:4}{name}`: the value of a column's catalog entry (flags
+/// [`FLAG_NOT_NULL`] and [`FLAG_AUTO_INCREMENT`]).
 pub fn column_value(flags: u8, max_len: u32, name: &str) -> Vec<u8> {
     let mut v = vec![flags];
     v.extend_from_slice(&max_len.to_be_bytes());
@@ -69,10 +85,13 @@ pub fn column_value(flags: u8, max_len: u32, name: &str) -> Vec<u8> {
     v
 }
 
+/// `CTL.INDEX.{1}{table}{index}`: the key of an index's catalog entry.
 pub fn index_key(table: u32, index: u32) -> Vec<u8> {
     ids(INDEX_TAG, &[DATABASE_ID, table, index])
 }
 
+/// `{unique:1}` then `{column id:4}{0x00}` per column (0: ascending order): the value of an
+/// index's catalog entry.
 pub fn index_value(unique: bool, columns: &[u32]) -> Vec<u8> {
     let mut v = vec![unique as u8];
     for c in columns {
@@ -82,6 +101,7 @@ pub fn index_value(unique: bool, columns: &[u32]) -> Vec<u8> {
     v
 }
 
+/// `CTL.CHECK.{1}{table}{check}`: the key of a CHECK constraint's catalog entry.
 pub fn check_key(table: u32, check: u32) -> Vec<u8> {
     ids(CHECK_TAG, &[DATABASE_ID, table, check])
 }
@@ -145,28 +165,48 @@ pub fn key_value_width(b: &[u8], ty: SqlType, max_len: u32) -> Result<usize> {
 /// A catalog entry, decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogEntry {
+    /// A `CTL.TABLE.` entry.
     Table {
+        /// The table's id.
         table: u32,
+        /// The table's name.
         name: String,
     },
+    /// A `CTL.COLUMN.` entry.
     Column {
+        /// The id of the column's table.
         table: u32,
+        /// The column's id in its table.
         column: u32,
+        /// The column's type, from the key's type name.
         ty: SqlType,
+        /// [`FLAG_NOT_NULL`] and [`FLAG_AUTO_INCREMENT`] bits.
         flags: u8,
+        /// The stored `maxLen`: the declared size of VARCHAR/BLOB/JSON (0: none), else the width.
         max_len: u32,
+        /// The column's name.
         name: String,
     },
+    /// A `CTL.INDEX.` entry.
     Index {
+        /// The id of the index's table.
         table: u32,
+        /// The index's id in its table (0: the primary key).
         index: u32,
+        /// Whether the index is UNIQUE.
         unique: bool,
+        /// The indexed column ids, in index order.
         columns: Vec<u32>,
     },
+    /// A `CTL.CHECK.` entry.
     Check {
+        /// The id of the check's table.
         table: u32,
+        /// The check's id in its table.
         check: u32,
+        /// The constraint's name.
         name: String,
+        /// The check's expression, as SQL text.
         expr: String,
     },
 }

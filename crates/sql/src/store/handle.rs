@@ -2,7 +2,7 @@
 //! committing transactions (one ledger tx each).
 
 use super::cache::ColumnCache;
-use super::catalog::Catalog;
+use super::catalog::{Catalog, PendingCatalogWrite};
 use super::checks::{CheckEvaluator, NoEvaluator};
 use super::encoding::{self};
 use super::write_set::WriteSet;
@@ -53,6 +53,7 @@ impl SqlStore {
         })
     }
 
+    /// The ledger this store keeps its entries in.
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
     }
@@ -62,6 +63,7 @@ impl SqlStore {
         &self.columns
     }
 
+    /// The committed catalog as of `snapshot` (the latest committed tx when `None`).
     pub fn catalog(&self, snapshot: Option<TxId>) -> Result<Catalog> {
         let s = snapshot.unwrap_or_else(|| self.ledger.state().tx_id);
         // A cached catalog read at `c.snapshot` is the catalog at any `s` from its last change
@@ -96,7 +98,7 @@ impl SqlStore {
     }
 
     pub(crate) fn read_catalog_in(&self, ws: &WriteSet) -> Result<Catalog> {
-        let pending: Vec<(Vec<u8>, Vec<u8>, bool)> = ws
+        let pending: Vec<PendingCatalogWrite> = ws
             .pending_under(encoding::CATALOG_PREFIX)
             .map(|(k, w)| (k.to_vec(), w.value.clone(), w.metadata.deleted))
             .collect();
@@ -158,6 +160,11 @@ impl SqlStore {
             ws.reads
                 .into_iter()
                 .map(|span| Precondition::NoWriteInRangeSince(span, ws.snapshot)),
+        );
+        preconditions.extend(
+            ws.index_reads
+                .into_iter()
+                .map(|span| Precondition::NoIndexChangeInRangeSince(span, ws.snapshot)),
         );
         let mut index_entries = ws.backfill;
         index_entries.extend(

@@ -7,7 +7,9 @@ use stele_ledger::{KeySpan, ScanQuery};
 /// Bounds on stored row keys: `(key, inclusive)` at each end, unbounded when `None`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyRange {
+    /// The lower bound and whether it is included; `None`: from the first key.
     pub lo: Option<(Vec<u8>, bool)>,
+    /// The upper bound and whether it is included; `None`: to the last key.
     pub hi: Option<(Vec<u8>, bool)>,
 }
 
@@ -41,6 +43,8 @@ impl KeyRange {
 /// (`from = 1`: "as of `until`"), dropped if it is a delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TxRange {
+    /// The first tx of the range, included (1: from the first tx).
     pub from: TxId,
+    /// The last tx of the range, included.
     pub until: TxId,
 }

@@ -28,9 +28,12 @@ pub enum WriteKind {
 pub struct WriteOutcome {
     /// The committed tx; `None` when nothing had to be written.
     pub tx: Option<TxHeader>,
+    /// Rows written: inserted, replaced, updated or deleted (rows skipped by `ON CONFLICT DO
+    /// NOTHING`, or deletes of absent rows, do not count).
     pub updated_rows: usize,
-    /// Primary keys of the first and last inserted rows.
+    /// The primary-key values of the first inserted row; `None` when no row was inserted.
     pub first_inserted_pk: Option<Vec<Value>>,
+    /// The primary-key values of the last inserted row; `None` when no row was inserted.
     pub last_inserted_pk: Option<Vec<Value>>,
     /// The table rows were inserted into, when any were (what the keys above belong to).
     pub inserted_into: Option<String>,

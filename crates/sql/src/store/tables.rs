@@ -17,22 +17,30 @@ pub(crate) const RESERVED: [&str; 3] = ["_rev", "_tx_metadata", "_diff_action"];
 /// A column of a `CREATE TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnSpec {
+    /// The column's name.
     pub name: String,
+    /// The column's SQL type.
     pub ty: SqlType,
     /// The declared size (`VARCHAR[n]`); `None` when absent.
     pub size: Option<u32>,
+    /// Declared NOT NULL.
     pub not_null: bool,
+    /// Declared AUTO_INCREMENT (allowed on a single-column INTEGER primary key only).
     pub auto_increment: bool,
 }
 
 /// A `CREATE TABLE`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableSpec {
+    /// The table's name.
     pub name: String,
+    /// The columns, in declaration order (their ids follow it, from 1).
     pub columns: Vec<ColumnSpec>,
+    /// The primary key's column names, in key order; must not be empty.
     pub primary_key: Vec<String>,
     /// CHECK constraints: optional name and the expression's text (see `check::expression_text`).
     pub checks: Vec<(Option<String>, String)>,
+    /// `IF NOT EXISTS`: an existing table of that name is not an error, and nothing is written.
     pub if_not_exists: bool,
 }
 

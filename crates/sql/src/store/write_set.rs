@@ -55,6 +55,9 @@ pub struct WriteSet {
     pub(super) preconditions: Vec<Precondition>,
     /// Key spans of the current state the transaction's queries read (phantom checks).
     pub(super) reads: Vec<KeySpan>,
+    /// Secondary-index spans the transaction's queries read (phantom checks on the `idx`
+    /// entries: a row entering or leaving the range).
+    pub(super) index_reads: Vec<KeySpan>,
     /// Set when the transaction will only read: reads are not recorded.
     pub(super) read_only: bool,
     /// The catalog this transaction sees, once read; forgotten when it writes a catalog key.
@@ -100,6 +103,19 @@ impl WriteSet {
                     self.reads.retain(|r| r.prefix != s.prefix);
                 }
                 self.reads.push(s);
+            }
+        }
+    }
+
+    /// Records secondary-index spans the transaction read: its commit fails if another tx added
+    /// or retired an index entry in one since (a row came into or left the range).
+    pub(crate) fn read_index_spans(&mut self, spans: Vec<KeySpan>) {
+        if self.read_only {
+            return;
+        }
+        for s in spans {
+            if !self.index_reads.contains(&s) {
+                self.index_reads.push(s);
             }
         }
     }
