@@ -62,6 +62,10 @@ pub struct RowStream {
     /// A UNION's rows seen so far: later copies are dropped, so the first occurrences come
     /// out in the order the branches produce them (classic's order).
     pub(crate) distinct: Option<std::collections::HashSet<String>>,
+    /// Rows still to skip and to return (a set operation's OFFSET and LIMIT, applied here,
+    /// after `distinct`, so that they cut rows in the branches' order).
+    pub(crate) skip: usize,
+    pub(crate) take: Option<usize>,
 }
 
 pub(crate) enum Rows {
@@ -84,6 +88,9 @@ impl RowStream {
             Rows::Stream(s) => s,
         };
         loop {
+            if self.take == Some(0) {
+                return Ok(None);
+            }
             let Some(batch) = self.runtime.block_on(stream.next()) else {
                 return Ok(None);
             };
@@ -104,9 +111,16 @@ impl RowStream {
             if let Some(seen) = &mut self.distinct {
                 // Debug text tells values of different types apart.
                 rows.retain(|row| seen.insert(format!("{row:?}")));
-                if rows.is_empty() {
-                    continue;
-                }
+            }
+            let skipped = self.skip.min(rows.len());
+            rows.drain(..skipped);
+            self.skip -= skipped;
+            if let Some(take) = &mut self.take {
+                rows.truncate(*take);
+                *take -= rows.len();
+            }
+            if rows.is_empty() {
+                continue;
             }
             return Ok(Some(rows));
         }

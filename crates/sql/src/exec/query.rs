@@ -45,15 +45,18 @@ impl Engine {
                     columns,
                     rows: Rows::Ready(Some(rows)),
                     distinct: None,
+                    skip: 0,
+                    take: None,
                 });
             }
         }
         let mut stmt = stmt;
-        // UNION without ORDER BY or LIMIT: classic returns the first occurrence of each row in
-        // the order its branches produce them. DataFusion's UNION DISTINCT is a hash
-        // aggregate (an order that changes run to run): run it as UNION ALL, branch after
-        // branch, and drop repeats here.
-        let distinct_union = distinct_union_to_all(&mut stmt);
+        // UNION without ORDER BY: classic returns the first occurrence of each row in the order
+        // its branches produce them, and a LIMIT or OFFSET cuts that sequence. DataFusion's
+        // UNION DISTINCT is a hash aggregate, and its LIMIT over a union takes rows as the
+        // branches race (orders that change run to run): run it as UNION ALL, branch after
+        // branch, and drop repeats, skip and limit here.
+        let in_order = set_operation_in_order(&mut stmt);
         let (first, aliases) = selector_context(&stmt);
         // A set operation's columns come out unqualified; those that are plain columns of the
         // first query keep their names (classic names a UNION's columns after its first query).
@@ -110,7 +113,11 @@ impl Engine {
             runtime: self.runtime.clone(),
             columns,
             rows: Rows::Stream(stream),
-            distinct: distinct_union.then(std::collections::HashSet::new),
+            distinct: in_order
+                .as_ref()
+                .and_then(|o| o.distinct.then(std::collections::HashSet::new)),
+            skip: in_order.as_ref().map_or(0, |o| o.skip),
+            take: in_order.and_then(|o| o.take),
         })
     }
 
@@ -136,27 +143,67 @@ impl Engine {
     }
 }
 
-/// Turns a top-level `UNION` (distinct) of a query without ORDER BY, LIMIT or OFFSET, and the
-/// UNIONs chained under it, into `UNION ALL`; true when it did (the caller then drops repeated
-/// rows itself, keeping first occurrences in order).
-pub(crate) fn distinct_union_to_all(stmt: &mut Statement) -> bool {
-    use ast::{SetOperator, SetQuantifier};
+/// How a set operation's rows are cut in the branches' order: repeats dropped (`UNION`),
+/// then OFFSET rows skipped and LIMIT rows kept.
+pub(crate) struct InOrder {
+    pub(crate) distinct: bool,
+    pub(crate) skip: usize,
+    pub(crate) take: Option<usize>,
+}
+
+/// For a top-level UNION [ALL] without ORDER BY whose LIMIT and OFFSET are literals (or
+/// absent): removes them and turns every UNION into UNION ALL, returning what the result
+/// stream must do instead. `None` (the statement unchanged) for anything else, and for a UNION
+/// ALL without LIMIT or OFFSET, which the branch-by-branch stream already answers in order.
+pub(crate) fn set_operation_in_order(stmt: &mut Statement) -> Option<InOrder> {
+    use ast::{LimitClause, SetOperator, SetQuantifier};
     let Statement::Query(q) = stmt else {
-        return false;
+        return None;
     };
-    if q.order_by.is_some() || q.limit_clause.is_some() || q.fetch.is_some() {
-        return false;
+    if q.order_by.is_some() || q.fetch.is_some() {
+        return None;
     }
-    match q.body.as_ref() {
+    let distinct = match q.body.as_ref() {
         SetExpr::SetOperation {
             op: SetOperator::Union,
-            set_quantifier: SetQuantifier::None | SetQuantifier::Distinct,
+            set_quantifier,
             ..
-        } => {}
-        _ => return false,
+        } => !matches!(set_quantifier, SetQuantifier::All),
+        _ => return None,
+    };
+    let count = |e: &ast::Expr| match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::Number(n, _) => n.parse::<usize>().ok(),
+            _ => None,
+        },
+        _ => None,
+    };
+    let (skip, take) = match &q.limit_clause {
+        None => (0, None),
+        Some(LimitClause::LimitOffset {
+            limit,
+            offset,
+            limit_by,
+        }) if limit_by.is_empty() => {
+            let take = match limit {
+                Some(l) => Some(count(l)?),
+                None => None,
+            };
+            let skip = match offset {
+                Some(o) => count(&o.value)?,
+                None => 0,
+            };
+            (skip, take)
+        }
+        Some(_) => return None,
+    };
+    if !distinct && skip == 0 && take.is_none() {
+        return None;
     }
-    // Every UNION under a distinct one may keep its duplicates: the top drops them all.
-    pub(crate) fn to_all(body: &mut SetExpr) {
+    q.limit_clause = None;
+    // Every UNION under the top one may keep its repeats: the stream drops them all (a UNION
+    // ALL under a UNION keeps none either).
+    fn to_all(body: &mut SetExpr) {
         if let SetExpr::SetOperation {
             op: SetOperator::Union,
             set_quantifier,
@@ -169,8 +216,14 @@ pub(crate) fn distinct_union_to_all(stmt: &mut Statement) -> bool {
             to_all(right);
         }
     }
-    to_all(&mut q.body);
-    true
+    if distinct {
+        to_all(&mut q.body);
+    }
+    Some(InOrder {
+        distinct,
+        skip,
+        take,
+    })
 }
 
 /// The name of a query's first data source (its alias if it has one), and the aliases its

@@ -101,6 +101,8 @@ impl<'e> SqlSession<'e> {
                         columns,
                         rows: Rows::Ready(Some(rows)),
                         distinct: None,
+                        skip: 0,
+                        take: None,
                     }),
                     Output::Done(_) => Err(SqlError::IllegalArguments(
                         "the statement returns no rows".into(),

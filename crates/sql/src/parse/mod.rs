@@ -239,11 +239,18 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
     let mut out: Vec<Token> = Vec::with_capacity(toks.len());
+    // For each token of `out`, the source token it came from (that of the step that wrote it),
+    // so that a syntax error can say where in the text it is.
+    let mut origin: Vec<usize> = Vec::with_capacity(toks.len());
+    let mut step = 0;
     let mut periods = Vec::new();
     let mut hints = Vec::new();
     let mut i = 0;
     let at = |i: usize| toks.get(i).map(|t| &t.token);
     while i < toks.len() {
+        origin.truncate(out.len());
+        origin.resize(out.len(), step);
+        step = i;
         let t = &toks[i].token;
         match t {
             Token::Word(w) if w.value.starts_with('@') && w.quote_style.is_none() => {
@@ -433,10 +440,13 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
         }
         i += 1;
     }
-    let statements = Parser::new(&dialect)
-        .with_tokens(json_arrows(out))
+    origin.truncate(out.len());
+    origin.resize(out.len(), step);
+    let (out, origin) = json_arrows(out, origin);
+    let mut parser = Parser::new(&dialect).with_tokens(out.clone());
+    let statements = parser
         .parse_statements()
-        .map_err(parse_err)?;
+        .map_err(|e| syntax_error(e, sql, &toks, &out, &origin, parser.index()))?;
     Ok(Parsed {
         statements,
         periods,
@@ -447,17 +457,19 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
 /// `doc -> 'key'` binds tighter than any other operator in immudb (`d->'a' = 'x'` compares the
 /// field); sqlparser's generic dialect binds it looser than `=`. Each access becomes the call
 /// `json_get(doc, 'key')` (`functions.rs`), chains nesting left to right.
-fn json_arrows(tokens: Vec<Token>) -> Vec<Token> {
+fn json_arrows(tokens: Vec<Token>, origin: Vec<usize>) -> (Vec<Token>, Vec<usize>) {
     if !tokens.contains(&Token::Arrow) {
-        return tokens;
+        return (tokens, origin);
     }
     let mut out: Vec<Token> = Vec::with_capacity(tokens.len() + 8);
+    let mut from: Vec<usize> = Vec::with_capacity(tokens.len() + 8);
     let mut i = 0;
     while i < tokens.len() {
         let key = match (&tokens[i], tokens.get(i + 1)) {
             (Token::Arrow, Some(k @ Token::SingleQuotedString(_))) => k.clone(),
             _ => {
                 out.push(tokens[i].clone());
+                from.push(origin[i]);
                 i += 1;
                 continue;
             }
@@ -493,20 +505,80 @@ fn json_arrows(tokens: Vec<Token>) -> Vec<Token> {
             }
             _ => {
                 out.push(tokens[i].clone());
+                from.push(origin[i]);
                 i += 1;
                 continue;
             }
         }
         let operand = out.split_off(start);
+        let operand_from = from.split_off(start);
+        let arrow = origin[i];
         out.push(Token::make_word("json_get", None));
         out.push(Token::LParen);
+        from.extend([arrow, arrow]);
         out.extend(operand);
+        from.extend(operand_from);
         out.push(Token::Comma);
         out.push(key);
         out.push(Token::RParen);
+        from.extend([arrow, origin[i + 1], origin[i + 1]]);
         i += 2;
     }
-    out
+    (out, from)
+}
+
+/// sqlparser's error in immudb's words: `syntax error: unexpected X, expecting Y at position
+/// N`, N the byte offset in `sql` just past the token the parser stopped at (`index`, the
+/// parser's position in `out`; `origin` maps it to a token of `toks`, the source's tokens).
+fn syntax_error(
+    e: datafusion::sql::sqlparser::parser::ParserError,
+    sql: &str,
+    toks: &[TokenWithSpan],
+    out: &[Token],
+    origin: &[usize],
+    index: usize,
+) -> SqlError {
+    use datafusion::sql::sqlparser::parser::ParserError;
+    let msg = match &e {
+        ParserError::ParserError(m) => m.as_str(),
+        _ => return parse_err(e),
+    };
+    let Some((expected, found)) = msg
+        .strip_prefix("Expected: ")
+        .and_then(|m| m.split_once(", found: "))
+    else {
+        return parse_err(e);
+    };
+    // The found token: the one before the parser's position (it was consumed), else the one
+    // at it (peeked).
+    let found_at = [index.checked_sub(1), Some(index)]
+        .into_iter()
+        .flatten()
+        .find(|&j| out.get(j).is_some_and(|t| t.to_string() == found));
+    let unexpected = match found {
+        "EOF" => "$end".to_string(),
+        other => other.to_string(),
+    };
+    let position = match found_at.and_then(|j| toks.get(*origin.get(j)?)) {
+        Some(t) => offset(sql, t.span.end.line, t.span.end.column),
+        None => sql.len(),
+    };
+    SqlError::Parsing(format!(
+        "syntax error: unexpected {unexpected}, expecting {expected} at position {position}"
+    ))
+}
+
+/// The byte offset of a 1-based line and column (in characters) of `sql`.
+fn offset(sql: &str, line: u64, column: u64) -> usize {
+    let mut at = 0;
+    for (n, l) in sql.split_inclusive('\n').enumerate() {
+        if n as u64 + 1 == line {
+            let chars = (column.saturating_sub(1)) as usize;
+            return at + l.char_indices().nth(chars).map_or(l.len(), |(b, _)| b);
+        }
+        at += l.len();
+    }
+    sql.len()
 }
 
 /// Identifiers fold to lower case (quoted ones too, as immudb does); so do keywords, which
