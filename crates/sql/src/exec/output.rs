@@ -1,11 +1,9 @@
 //! What statements answer: result columns, rows (streamed batch by batch), write outcomes.
 
 use crate::plan::errors::df_err;
-use crate::store::arrow::from_scalar;
 use crate::store::WriteOutcome;
 use crate::types::{SqlType, Value};
 use crate::Result;
-use datafusion::common::ScalarValue;
 use std::sync::Arc;
 use stele_ledger::proof::TxHeader;
 
@@ -98,16 +96,7 @@ impl RowStream {
             if b.num_rows() == 0 {
                 continue;
             }
-            let mut rows = Vec::with_capacity(b.num_rows());
-            for r in 0..b.num_rows() {
-                let mut row = Vec::with_capacity(b.num_columns());
-                for c in b.columns() {
-                    row.push(from_scalar(
-                        ScalarValue::try_from_array(c, r).map_err(df_err)?,
-                    )?);
-                }
-                rows.push(row);
-            }
+            let mut rows = crate::store::arrow::batch_rows(&b)?;
             if let Some(seen) = &mut self.distinct {
                 // Debug text tells values of different types apart.
                 rows.retain(|row| seen.insert(format!("{row:?}")));

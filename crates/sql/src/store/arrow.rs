@@ -145,3 +145,57 @@ pub(crate) fn from_scalar(s: ScalarValue) -> Result<Value> {
 fn arrow_err(e: datafusion::arrow::error::ArrowError) -> SqlError {
     SqlError::Query(e.to_string())
 }
+
+/// The rows of a batch as SQL values, column by column through typed arrays (a scalar per
+/// cell only for types a column of ours never has); the same values [`from_scalar`] gives.
+pub(crate) fn batch_rows(b: &RecordBatch) -> Result<Vec<Vec<Value>>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
+    let n = b.num_rows();
+    let mut rows: Vec<Vec<Value>> = (0..n)
+        .map(|_| Vec::with_capacity(b.num_columns()))
+        .collect();
+    for c in b.columns() {
+        macro_rules! typed {
+            ($array:expr, $value:expr) => {{
+                let a = $array;
+                for (i, row) in rows.iter_mut().enumerate() {
+                    row.push(match a.is_null(i) {
+                        true => Value::Null,
+                        false => $value(a, i),
+                    });
+                }
+            }};
+        }
+        match c.data_type() {
+            DataType::Int64 => typed!(c.as_primitive::<Int64Type>(), |a: &Int64Array, i| {
+                Value::Integer(a.value(i))
+            }),
+            DataType::Float64 => typed!(c.as_primitive::<Float64Type>(), |a: &Float64Array, i| {
+                Value::Float(a.value(i))
+            }),
+            DataType::Boolean => typed!(c.as_boolean(), |a: &BooleanArray, i| {
+                Value::Boolean(a.value(i))
+            }),
+            DataType::Utf8 => typed!(c.as_string::<i32>(), |a: &StringArray, i| {
+                Value::Varchar(a.value(i).to_string())
+            }),
+            DataType::Binary => typed!(c.as_binary::<i32>(), |a: &BinaryArray, i| {
+                Value::Blob(a.value(i).to_vec())
+            }),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => typed!(
+                c.as_primitive::<TimestampMicrosecondType>(),
+                |a: &TimestampMicrosecondArray, i| Value::Timestamp(a.value(i))
+            ),
+            _ => {
+                for (i, row) in rows.iter_mut().enumerate() {
+                    row.push(from_scalar(
+                        ScalarValue::try_from_array(c, i)
+                            .map_err(|e| SqlError::Query(e.to_string()))?,
+                    )?);
+                }
+            }
+        }
+    }
+    Ok(rows)
+}
