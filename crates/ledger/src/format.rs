@@ -74,12 +74,14 @@ pub fn escape_into(out: &mut Vec<u8>, key: &[u8]) {
 /// Replaces `out` with the key whose escaped form (terminator excluded) is `escaped`.
 pub fn unescape_into(out: &mut Vec<u8>, escaped: &[u8]) {
     out.clear();
-    let mut i = 0;
-    while i < escaped.len() {
-        out.push(escaped[i]);
-        // `0x00` is always followed by its `0xFF` escape.
-        i += if escaped[i] == 0 { 2 } else { 1 };
-    }
+    // `0x00` is always followed by its `0xFF` escape, which is dropped. One pass without a
+    // capacity check per byte (scans unescape every key they meet).
+    let mut escape_next = false;
+    out.extend(escaped.iter().copied().filter(|&b| {
+        let keep = !escape_next;
+        escape_next = keep && b == 0;
+        keep
+    }));
 }
 
 /// `esc(key) ‖ 0x00 0x00`: the part of a kv key shared by all versions of `key`.
