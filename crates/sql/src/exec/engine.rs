@@ -21,6 +21,8 @@ pub struct Engine {
     pub(crate) runtime: Arc<tokio::runtime::Runtime>,
     /// Parsed statements by SQL text, parameters as placeholders (see [`parse::parse_template`]).
     pub(crate) templates: parking_lot::Mutex<HashMap<String, Arc<Template>>>,
+    /// DataFusion session states, cloned for each query.
+    pub(crate) sessions: crate::plan::query::Sessions,
 }
 
 impl Engine {
@@ -29,6 +31,7 @@ impl Engine {
         Planner {
             store: &self.store,
             runtime: &self.runtime,
+            sessions: &self.sessions,
         }
     }
 
@@ -60,6 +63,7 @@ impl Engine {
             )?),
             runtime,
             templates: parking_lot::Mutex::new(HashMap::new()),
+            sessions: Default::default(),
         })
     }
 

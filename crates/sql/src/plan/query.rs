@@ -24,6 +24,56 @@ use std::sync::Arc;
 pub struct Planner<'a> {
     pub store: &'a Arc<SqlStore>,
     pub runtime: &'a Arc<tokio::runtime::Runtime>,
+    pub sessions: &'a Sessions,
+}
+
+/// DataFusion session states with immudb's functions registered, built once per engine and
+/// cloned for each query (building one registers a few hundred built-in functions, most of a
+/// small query's fixed cost). Each query's clone gets a catalog of its own, so the tables it
+/// registers are its alone.
+pub struct Sessions {
+    parallel: datafusion::execution::SessionState,
+    in_order: datafusion::execution::SessionState,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        use datafusion::prelude::SessionConfig;
+        let build = |config: SessionConfig| {
+            let ctx = SessionContext::new_with_config(config);
+            crate::plan::functions::register(&ctx);
+            ctx.state()
+        };
+        Sessions {
+            parallel: build(SessionConfig::new()),
+            in_order: build(SessionConfig::new().with_target_partitions(1)),
+        }
+    }
+}
+
+impl Sessions {
+    /// A context for one query: on one partition when its rows must come in key order.
+    fn context(&self, in_order: bool) -> SessionContext {
+        use datafusion::catalog::{
+            CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+            MemorySchemaProvider,
+        };
+        let base = match in_order {
+            true => &self.in_order,
+            false => &self.parallel,
+        };
+        let names = &base.config().options().catalog;
+        let catalog = MemoryCatalogProvider::new();
+        catalog
+            .register_schema(&names.default_schema, Arc::new(MemorySchemaProvider::new()))
+            .expect("a new catalog takes a schema");
+        let catalogs = MemoryCatalogProviderList::new();
+        catalogs.register_catalog(names.default_catalog.clone(), Arc::new(catalog));
+        let state = datafusion::execution::SessionStateBuilder::new_from_existing(base.clone())
+            .with_catalog_list(Arc::new(catalogs))
+            .build();
+        SessionContext::new_with_state(state)
+    }
 }
 
 impl Planner<'_> {
@@ -49,13 +99,7 @@ impl Planner<'_> {
         let in_key_order = matches!(&stmt, Statement::Query(q)
             if q.order_by.is_none()
                 && (q.limit_clause.is_some() || q.fetch.is_some() || is_set_operation(&stmt)));
-        let ctx = match in_key_order {
-            true => SessionContext::new_with_config(
-                datafusion::prelude::SessionConfig::new().with_target_partitions(1),
-            ),
-            false => SessionContext::new(),
-        };
-        crate::plan::functions::register(&ctx);
+        let ctx = self.sessions.context(in_key_order);
         let log = ScanLog::default();
         let shared = Arc::new(cat.clone());
         for kind in ["tables", "columns", "indexes"] {
