@@ -4,7 +4,7 @@ use crate::bind::values::{eval_const, object_name};
 use crate::exec::engine::Engine;
 use crate::exec::output::{Answer, ColumnDesc};
 use crate::exec::query::source_of;
-use crate::parse::{Period, HISTORY_MARK, PERIOD_MARK};
+use crate::parse::Period;
 use crate::store::WriteSet;
 use crate::types::{SqlType, Value};
 use crate::Result;
@@ -117,20 +117,12 @@ impl Engine {
         {
             return Ok(None);
         }
-        let name = object_name(name);
-        if name.contains(HISTORY_MARK) {
+        let period = crate::plan::sources::period_of(name, periods);
+        if period.is_some_and(|p| p.history) {
             return Ok(None);
         }
         let source = source_of(relation);
-        let (table, range) = match name.split_once(PERIOD_MARK) {
-            Some((t, k)) => {
-                let Some(p) = k.parse::<usize>().ok().and_then(|k| periods.get(k)) else {
-                    return Ok(None);
-                };
-                (t.to_string(), Some(p))
-            }
-            None => (name, None),
-        };
+        let (table, range) = (object_name(name), period);
         let cat = self.store.catalog_in(ws)?;
         let Ok(t) = cat.table(&table) else {
             return Ok(None);

@@ -6,7 +6,7 @@ use crate::exec::engine::Engine;
 use crate::exec::output::{ColumnDesc, RowStream, Rows};
 use crate::parse::Period;
 use crate::plan::errors::df_err;
-use crate::plan::query::{is_set_operation, source_name};
+use crate::plan::query::is_set_operation;
 use crate::store::arrow::sql_type_of;
 use crate::store::WriteSet;
 use crate::types::Value;
@@ -71,7 +71,7 @@ impl Engine {
             .map(|(i, (qualifier, f))| {
                 let ty = sql_type_of(f.data_type());
                 match qualifier {
-                    Some(q) => ColumnDesc::of(source_name(q.table()), f.name(), ty),
+                    Some(q) => ColumnDesc::of(q.table(), f.name(), ty),
                     None if aliases.contains(f.name()) => ColumnDesc::of(&first, f.name(), ty),
                     None if set_operation && plain(f.name()) => {
                         ColumnDesc::of(&first, f.name(), ty)
@@ -259,7 +259,7 @@ pub(crate) fn source_of(relation: &TableFactor) -> String {
         TableFactor::Table { alias: Some(a), .. } | TableFactor::Derived { alias: Some(a), .. } => {
             a.name.value.to_lowercase()
         }
-        TableFactor::Table { name, .. } => source_name(&object_name(name)).to_string(),
+        TableFactor::Table { name, .. } => object_name(name),
         _ => String::new(),
     }
 }

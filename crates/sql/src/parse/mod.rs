@@ -12,11 +12,14 @@
 //!   placeholders ([`parse_template`]) that [`bind`] replaces in the parsed statements, so that a
 //!   statement run many times with new parameters is parsed once;
 //! - a time-travel period after a table name (`t SINCE TX 3 UNTIL TX 5`, with SINCE | AFTER and
-//!   UNTIL | BEFORE, TX n or a timestamp) is cut out and recorded, and the table name becomes
-//!   `t$period$K`, resolved by the planner to the table pinned to that range.
+//!   UNTIL | BEFORE, TX n or a timestamp) is cut out and recorded with the location of the name
+//!   it follows; the name stays as written;
+//! - `(HISTORY OF t)` becomes `t`, recorded the same way as reading every version (with `_rev`);
+//! - `DROP INDEX ON t (a, b)` becomes `DROP INDEX "t(a,b)"`.
 //!
-//! - `DROP INDEX ON t (a, b)` becomes `DROP INDEX "t(a,b)"`;
-//! - `(HISTORY OF t)` becomes the table `"t$history"`: every version of every row, with `_rev`.
+//! The rewritten tokens keep their source tokens' locations, so the names the parser builds
+//! carry them: the planner binds each table reference to its period by location
+//! (`plan/sources.rs`), and syntax errors say where they are.
 //!
 //! What does not parse is a `parsing error: ...` naming what was found.
 
@@ -25,7 +28,9 @@ use std::collections::HashMap;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
+use datafusion::sql::sqlparser::tokenizer::{
+    Location, Span, Token, TokenWithSpan, Tokenizer, Word,
+};
 
 use crate::types::Value;
 use crate::{Result, SqlError};
@@ -41,13 +46,31 @@ pub struct PeriodBound {
     pub expr: datafusion::sql::sqlparser::ast::Expr,
 }
 
-/// A time-travel period cut out of a table reference.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// What a table reference reads other than the current state, cut out of the text: a
+/// time-travel period (`t SINCE TX 3 UNTIL TX 5`), or every version (`(HISTORY OF t)`). It
+/// belongs to the table reference whose name starts at `at` in the text (the parser keeps the
+/// tokens' locations on the names it builds); the planner binds each source to its own.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Period {
     /// The SINCE or AFTER bound; `None` when the period has none.
     pub start: Option<PeriodBound>,
     /// The UNTIL or BEFORE bound; `None` when the period has none.
     pub end: Option<PeriodBound>,
+    /// `(HISTORY OF t)`: every committed version of every row, with `_rev` (no bounds).
+    pub history: bool,
+    /// Where the table reference's name starts in the text.
+    pub at: Location,
+}
+
+impl Default for Period {
+    fn default() -> Period {
+        Period {
+            start: None,
+            end: None,
+            history: false,
+            at: Location::empty(),
+        }
+    }
 }
 
 /// Parsed statements and the periods their table references point to.
@@ -55,7 +78,8 @@ pub struct Period {
 pub struct Parsed {
     /// The request's statements, in order.
     pub statements: Vec<Statement>,
-    /// The periods cut out of table references; `t$period$K` names the K-th.
+    /// The periods (and HISTORY OF) cut out of table references, each with its reference's
+    /// location.
     pub periods: Vec<Period>,
     /// The `USE INDEX ON` hints cut out of data sources, in text order.
     pub hints: Vec<IndexHint>,
@@ -65,17 +89,11 @@ pub struct Parsed {
 /// their order when the query has no ORDER BY.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexHint {
-    /// The word before the hint: the table's name (with its period marker) or alias, lower-cased.
+    /// The word before the hint: the table's name or alias, lower-cased.
     pub source: String,
     /// The hinted index's columns, lower-cased, as written.
     pub columns: Vec<String>,
 }
-
-/// A table reference with a period is planned as the table `t$period$K`, K the period's
-/// position in [`Parsed::periods`].
-pub const PERIOD_MARK: &str = "$period$";
-/// `(HISTORY OF t)` is planned as the table `t$history`.
-pub const HISTORY_MARK: &str = "$history";
 
 fn parse_err(msg: impl std::fmt::Display) -> SqlError {
     SqlError::Parsing(msg.to_string())
@@ -267,12 +285,16 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
                     && matches!(at(i + 3), Some(Token::Word(_)))
                     && at(i + 4) == Some(&Token::RParen) =>
             {
-                // (HISTORY OF t) -> "t$history"
+                // (HISTORY OF t) -> t, its reference marked as reading every version.
                 if let Some(Token::Word(table)) = at(i + 3) {
-                    out.push(Token::make_word(
-                        &format!("{}{HISTORY_MARK}", table.value.to_lowercase()),
-                        Some('"'),
-                    ));
+                    out.push(fold(table));
+                    periods.push(Period {
+                        history: true,
+                        at: toks[i + 3].span.start,
+                        ..Period::default()
+                    });
+                    // The name's location is the table word's.
+                    step = i + 3;
                 }
                 i += 5;
                 continue;
@@ -411,25 +433,16 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
                     }
                     // A period after `EVENTS(...)`, the event table function: the function
                     // is renamed as a table would be.
-                    if let Some(at) = events_call_start(&out) {
-                        let (period, next) = read_period(&toks, i, params.unwrap_or(&no_params))?;
-                        let k = periods.len();
-                        periods.push(period);
-                        out[at] = Token::make_word(&format!("events{PERIOD_MARK}{k}"), Some('"'));
-                        i = next;
-                        continue;
-                    }
-                    if let Some(Token::Word(_)) = out.last() {
+                    // The tokens so far all have their origin (see the loop's head).
+                    let name_at = events_call_start(&out).or_else(|| {
+                        matches!(out.last(), Some(Token::Word(_))).then(|| out.len() - 1)
+                    });
+                    if let Some(name_at) = name_at {
                         // Without parameters a period's `@name` fails: no template then.
-                        let (period, next) = read_period(&toks, i, params.unwrap_or(&no_params))?;
-                        let k = periods.len();
+                        let (mut period, next) =
+                            read_period(&toks, i, params.unwrap_or(&no_params))?;
+                        period.at = toks[origin[name_at]].span.start;
                         periods.push(period);
-                        if let Some(Token::Word(table)) = out.pop() {
-                            out.push(Token::make_word(
-                                &format!("{}{PERIOD_MARK}{k}", table.value.to_lowercase()),
-                                Some('"'),
-                            ));
-                        }
                         i = next;
                         continue;
                     }
@@ -443,7 +456,14 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
     origin.truncate(out.len());
     origin.resize(out.len(), step);
     let (out, origin) = json_arrows(out, origin);
-    let mut parser = Parser::new(&dialect).with_tokens(out.clone());
+    // Each token with its source token's location: the names of table references keep
+    // theirs, which binds them to their periods.
+    let located: Vec<TokenWithSpan> = out
+        .iter()
+        .zip(&origin)
+        .map(|(t, &o)| TokenWithSpan::new(t.clone(), toks.get(o).map_or(Span::empty(), |s| s.span)))
+        .collect();
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(located);
     let statements = parser
         .parse_statements()
         .map_err(|e| syntax_error(e, sql, &toks, &out, &origin, parser.index()))?;
@@ -549,6 +569,23 @@ fn syntax_error(
     else {
         return parse_err(e);
     };
+    // The parser names where the found token starts (the tokens carry their source's
+    // locations): the position is just past that source token.
+    if let Some((found, location)) = found.rsplit_once(" at Line: ") {
+        let start = location
+            .split_once(", Column: ")
+            .and_then(|(l, c)| Some(Location::new(l.parse().ok()?, c.parse().ok()?)));
+        if let Some(t) = start.and_then(|at| toks.iter().find(|t| t.span.start == at)) {
+            let unexpected = match found {
+                "EOF" => "$end",
+                other => other,
+            };
+            return SqlError::Parsing(format!(
+                "syntax error: unexpected {unexpected}, expecting {expected} at position {}",
+                offset(sql, t.span.end.line, t.span.end.column)
+            ));
+        }
+    }
     // The found token: the one before the parser's position (it was consumed), else the one
     // at it (peeked).
     let found_at = [index.checked_sub(1), Some(index)]

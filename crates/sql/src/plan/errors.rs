@@ -1,6 +1,5 @@
 //! DataFusion's errors in immudb's words, where immudb has some.
 
-use crate::parse::PERIOD_MARK;
 use datafusion::arrow::error::ArrowError;
 use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
@@ -79,9 +78,7 @@ pub(crate) fn planning_err(e: DataFusionError) -> SqlError {
     let msg = e.to_string();
     if let Some(name) = text_between(&msg, "table '", "' not found") {
         let name = name.rsplit('.').next().unwrap_or(name);
-        return SqlError::TableDoesNotExist(
-            name.split(PERIOD_MARK).next().unwrap_or(name).to_string(),
-        );
+        return SqlError::TableDoesNotExist(name.to_string());
     }
     df_err(e)
 }

@@ -1,7 +1,7 @@
 //! `USE INDEX ON (cols)`: a query without ORDER BY returns its rows in the hinted index's order.
 
 use crate::bind::values::object_name;
-use crate::parse::{IndexHint, PERIOD_MARK};
+use crate::parse::IndexHint;
 use crate::plan::query::Planner;
 use crate::store::WriteSet;
 use crate::{Result, SqlError};
@@ -41,7 +41,7 @@ impl Planner<'_> {
         else {
             return Ok(());
         };
-        let table = source.split(PERIOD_MARK).next().unwrap_or(&source);
+        let table = source.as_str();
         let cat = self.store.catalog_in(ws)?;
         let t = cat.table(table)?;
         let ids = hint

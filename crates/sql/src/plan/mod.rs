@@ -11,7 +11,8 @@
 //!
 //! - `semantics`: classic's rewrites; `functions`: immudb's functions as DataFusion UDFs;
 //! - `access`, `provider`, `catalog_functions`, `events`: what tables and table functions read;
-//! - `query`: the [`Planner`](query::Planner); `period`: periods to tx ranges; `hints`:
+//! - `sources`: table references bound to their periods or history (by location, never by
+//!   name); `query`: the [`Planner`](query::Planner); `period`: periods to tx ranges; `hints`:
 //!   `USE INDEX` orders;
 //! - `check`: CHECK constraints evaluated over rows; `errors`: DataFusion's errors in immudb's
 //!   words.
@@ -27,3 +28,4 @@ pub(crate) mod period;
 pub(crate) mod provider;
 pub(crate) mod query;
 pub(crate) mod semantics;
+pub(crate) mod sources;

@@ -3,7 +3,7 @@
 //! ranges, and the logical plan checked against classic's rules.
 
 use crate::bind::values::object_name;
-use crate::parse::{Period, HISTORY_MARK, PERIOD_MARK};
+use crate::parse::Period;
 use crate::plan::catalog_functions::CatalogFunction;
 use crate::plan::errors::{df_err, planning_err};
 use crate::plan::provider::{LedgerTable, ScanLog, Source};
@@ -120,6 +120,8 @@ impl Planner<'_> {
                 since: 0,
             }),
         );
+        // References with a period or history become sources of their own, under handles.
+        let bound = crate::plan::sources::bind_sources(&mut stmt, periods);
         // Only the tables the statement names: registering one costs a provider and its schema.
         let mut named = std::collections::HashSet::new();
         let _ = ast::visit_relations(&stmt, |r| {
@@ -131,22 +133,13 @@ impl Planner<'_> {
             if named.contains(&t.name) {
                 self.register(&ctx, t, Source::Current(current.clone()), &t.name, &log)?;
             }
-            let history = format!("{}{HISTORY_MARK}", t.name);
-            if named.contains(&history) {
-                self.register(&ctx, t, Source::History(cat.snapshot), &history, &log)?;
-            }
         }
-        for (k, p) in periods.iter().enumerate() {
-            // The period's table is named in the statement as `name$period$k`.
-            let marker = format!("{PERIOD_MARK}{k}");
-            let Some(name) = find_period_table(&stmt, &marker) else {
-                continue;
-            };
-            if name == "events" && cat.table("events").is_err() {
+        for b in &bound {
+            if b.function && b.table == "events" {
                 // `EVENTS(...) SINCE ... UNTIL ...`: the events appended in the period's txs.
-                let range = self.resolve_period(p, cat.snapshot, ws.now_micros)?;
+                let range = self.resolve_period(&b.period, cat.snapshot, ws.now_micros)?;
                 ctx.register_udtf(
-                    &format!("events{marker}"),
+                    &b.handle,
                     Arc::new(crate::plan::events::EventsFunction {
                         ledger: self.store.ledger().clone(),
                         snapshot: range.until,
@@ -155,15 +148,14 @@ impl Planner<'_> {
                 );
                 continue;
             }
-            let t = cat.table(&name)?;
-            let range = self.resolve_period(p, cat.snapshot, ws.now_micros)?;
-            self.register(
-                &ctx,
-                t,
-                Source::Range(range),
-                &format!("{name}{marker}"),
-                &log,
-            )?;
+            let t = cat.table(&b.table)?;
+            let source = match b.period.history {
+                true => Source::History(cat.snapshot),
+                false => {
+                    Source::Range(self.resolve_period(&b.period, cat.snapshot, ws.now_micros)?)
+                }
+            };
+            self.register(&ctx, t, source, &b.handle, &log)?;
         }
         let plan = self
             .runtime
@@ -199,7 +191,7 @@ impl Planner<'_> {
             schema,
             log: log.clone(),
         };
-        // A bare reference: names like `t$period$0` must not be parsed as SQL.
+        // A bare reference: a name (a source's handle too) is registered as it is, unparsed.
         ctx.register_table(TableReference::bare(name.to_string()), Arc::new(provider))
             .map_err(df_err)?;
         Ok(())
@@ -244,20 +236,6 @@ pub(crate) fn union_columns_match(plan: &datafusion::logical_expr::LogicalPlan) 
         true => Err(SqlError::ColumnMismatchInUnion),
         false => Ok(()),
     }
-}
-
-/// A table reference's name as the user wrote it: time-travel and history markers removed.
-pub(crate) fn source_name(internal: &str) -> &str {
-    let name = internal.split(PERIOD_MARK).next().unwrap_or(internal);
-    name.strip_suffix(HISTORY_MARK).unwrap_or(name)
-}
-
-/// The table name a period marker was attached to.
-pub(crate) fn find_period_table(stmt: &Statement, marker: &str) -> Option<String> {
-    let text = stmt.to_string();
-    let at = text.find(marker)?;
-    let start = text[..at].rfind(|c: char| !(c.is_alphanumeric() || c == '_'))? + 1;
-    Some(text[start..at].to_string())
 }
 
 /// immudb's classic dialect has INNER and LEFT joins only, and HAVING only with GROUP BY.
@@ -319,7 +297,7 @@ pub(crate) fn column_types(cat: &Catalog, stmt: &Statement) -> HashMap<String, S
         fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
             if let TableFactor::Table { name, alias, .. } = f {
                 let table = object_name(name);
-                if let Ok(t) = self.cat.table(source_name(&table)) {
+                if let Ok(t) = self.cat.table(&table) {
                     let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
                     self.found.push((t, alias));
                 }
