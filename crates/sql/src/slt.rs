@@ -13,8 +13,8 @@ use std::sync::Arc;
 use stele_ledger::{Ledger, Options};
 pub use stele_slt::Report;
 
+use crate::exec::{Engine, Output, SqlSession};
 pub use crate::types::render;
-use crate::{Engine, Output, SqlSession};
 
 /// One session of an embedded database, as the runner sees it.
 struct Embedded {

@@ -1,6 +1,6 @@
 //! SQL types and values of immudb's classic dialect.
 
-use crate::SqlError;
+use crate::error::SqlError;
 
 /// The eight column types. Their names are part of the catalog keys (`CTL.COLUMN.…TYPE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,9 +1,9 @@
 //! DDL statements bound to the store's specs: `CREATE TABLE` columns, types and constraints.
 
 use crate::bind::values::object_name;
+use crate::error::{Result, SqlError};
 use crate::store::{ColumnSpec, TableSpec};
 use crate::types::SqlType;
-use crate::{Result, SqlError};
 use datafusion::sql::sqlparser::ast::{self as ast};
 
 /// One column definition, and whether it says PRIMARY KEY.

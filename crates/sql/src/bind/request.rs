@@ -2,10 +2,10 @@
 //! makes a statement run many times with new parameters a parse once and a bind each time.
 
 use crate::bind::values::{eval_const, object_name};
+use crate::error::{Result, SqlError};
 use crate::parse::{self, IndexHint, Period};
 use crate::store::WriteKind;
 use crate::types::Value;
-use crate::{Result, SqlError};
 use datafusion::sql::sqlparser::ast::{
     self as ast, Expr as SqlExpr, SetExpr, Statement, TableObject,
 };

@@ -9,8 +9,8 @@ use datafusion::sql::sqlparser::ast::{
 use crate::bind::ddl::{column_spec, table_spec};
 use crate::bind::request::{insert_target, InsertTarget};
 use crate::bind::values::object_name;
+use crate::error::{Result, SqlError};
 use crate::store::{ColumnSpec, TableSpec};
-use crate::{Result, SqlError};
 
 /// One statement, bound.
 #[derive(Debug)]

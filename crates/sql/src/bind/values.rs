@@ -1,8 +1,8 @@
 //! Names and constant values as statements write them: object names folded to lower case,
 //! and literals of VALUES lists evaluated without planning a query.
 
+use crate::error::Result;
 use crate::types::Value;
-use crate::Result;
 use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, ObjectName, UnaryOperator};
 
 pub(crate) fn object_name(n: &ObjectName) -> String {

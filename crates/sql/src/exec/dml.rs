@@ -7,12 +7,12 @@ use crate::bind::request::InsertTarget;
 use crate::bind::select;
 use crate::bind::statement::InsertSource;
 use crate::bind::values::eval_const;
+use crate::error::{Result, SqlError};
 use crate::exec::engine::Engine;
 use crate::exec::output::Output;
 use crate::parse::Period;
 use crate::store::{WriteKind, WriteSet};
 use crate::types::Value;
-use crate::{Result, SqlError};
 
 impl Engine {
     /// `INSERT` / `UPSERT`: VALUES rows or a query's rows.

@@ -2,6 +2,7 @@
 //! parsed statements.
 
 use crate::bind::request::{Request, Template, TEMPLATE_CACHE, TEMPLATE_MAX_LEN};
+use crate::error::Result;
 use crate::exec::output::Output;
 use crate::parse::{self};
 use crate::plan::errors::df_err;
@@ -9,7 +10,6 @@ use crate::plan::query::Planner;
 use crate::store::catalog::Catalog;
 use crate::store::SqlStore;
 use crate::types::Value;
-use crate::Result;
 use std::collections::HashMap;
 use std::sync::Arc;
 use stele_ledger::Ledger;

@@ -1,9 +1,9 @@
 //! What statements answer: result columns, rows (streamed batch by batch), write outcomes.
 
+use crate::error::Result;
 use crate::plan::errors::df_err;
 use crate::store::WriteOutcome;
 use crate::types::{SqlType, Value};
-use crate::Result;
 use std::sync::Arc;
 use stele_ledger::proof::TxHeader;
 

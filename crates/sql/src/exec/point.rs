@@ -1,13 +1,13 @@
 //! The fast path of `SELECT cols FROM t WHERE pk = lit AND ...`: one key read, no planning.
 
 use crate::bind::values::{eval_const, object_name};
+use crate::error::Result;
 use crate::exec::engine::Engine;
 use crate::exec::output::{Answer, ColumnDesc};
 use crate::exec::query::source_of;
 use crate::parse::Period;
 use crate::store::WriteSet;
 use crate::types::{SqlType, Value};
-use crate::Result;
 use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, SetExpr, TableFactor};
 use std::collections::HashMap;
 

@@ -2,6 +2,7 @@
 //! classic names them.
 
 use crate::bind::values::object_name;
+use crate::error::Result;
 use crate::exec::engine::Engine;
 use crate::exec::output::{ColumnDesc, RowStream, Rows};
 use crate::parse::Period;
@@ -10,7 +11,6 @@ use crate::plan::query::is_set_operation;
 use crate::store::arrow::sql_type_of;
 use crate::store::WriteSet;
 use crate::types::Value;
-use crate::Result;
 use datafusion::sql::sqlparser::ast::{self as ast, SetExpr, Statement, TableFactor};
 use std::sync::Arc;
 

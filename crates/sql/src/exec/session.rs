@@ -2,11 +2,11 @@
 
 use crate::bind::request::{Step, Template};
 use crate::bind::statement::{bind, Bound};
+use crate::error::{Result, SqlError};
 use crate::exec::engine::Engine;
 use crate::exec::output::{ExecResult, Output, RowStream, Rows};
 use crate::store::WriteSet;
 use crate::types::Value;
-use crate::{Result, SqlError};
 use datafusion::sql::sqlparser::ast::Statement;
 use std::collections::HashMap;
 use std::sync::Arc;

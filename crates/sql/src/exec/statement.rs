@@ -3,12 +3,12 @@
 
 use crate::bind::select;
 use crate::bind::statement::{AlterOp, Bound};
+use crate::error::{Result, SqlError};
 use crate::exec::engine::Engine;
 use crate::exec::output::{ColumnDesc, Output};
 use crate::parse::Period;
 use crate::store::{WriteOutcome, WriteSet};
 use crate::types::{SqlType, Value};
-use crate::{Result, SqlError};
 use datafusion::sql::sqlparser::ast::Statement;
 
 impl Engine {

@@ -32,8 +32,8 @@ use datafusion::sql::sqlparser::tokenizer::{
     Location, Span, Token, TokenWithSpan, Tokenizer, Word,
 };
 
+use crate::error::{Result, SqlError};
 use crate::types::Value;
-use crate::{Result, SqlError};
 
 /// One bound of a period: which keyword, and the tokens of its instant.
 #[derive(Debug, Clone, PartialEq)]

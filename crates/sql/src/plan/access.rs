@@ -20,8 +20,8 @@
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator};
 
-use crate::catalog::{Column, Index, Table};
-use crate::encoding::{self, NULL_KEY_TAG};
+use crate::store::catalog::{Column, Index, Table};
+use crate::store::encoding::{self, NULL_KEY_TAG};
 use crate::store::KeyRange;
 use crate::types::{SqlType, Value};
 use stele_ledger::format::successor;
@@ -276,7 +276,7 @@ fn plan_key(prefix: &[u8], cols: &[&Column], filters: &[&Expr]) -> Option<KeyPla
 fn shown(v: &Value) -> String {
     match v {
         Value::Varchar(s) => format!("'{}'", s.replace('\'', "''")),
-        other => crate::slt::render(other),
+        other => crate::types::render(other),
     }
 }
 

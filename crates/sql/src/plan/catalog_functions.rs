@@ -1,8 +1,8 @@
 //! immudb's catalog functions as DataFusion table functions: `TABLES()`, `COLUMNS('t')`,
 //! `INDEXES('t')`.
 
+use crate::error::SqlError;
 use crate::store::catalog::Catalog;
-use crate::SqlError;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -85,7 +85,7 @@ impl datafusion::catalog::TableFunctionImpl for CatalogFunction {
                 )
             }
             (_, Some(t)) => {
-                let name = |i: &crate::catalog::Index| {
+                let name = |i: &crate::store::catalog::Index| {
                     let cols: Vec<String> = i
                         .columns
                         .iter()
@@ -107,7 +107,7 @@ impl datafusion::catalog::TableFunctionImpl for CatalogFunction {
                         b(t.indexes.iter().map(|i| i.unique).collect()),
                         b(t.indexes
                             .iter()
-                            .map(|i| i.id == crate::encoding::PRIMARY_INDEX_ID)
+                            .map(|i| i.id == crate::store::encoding::PRIMARY_INDEX_ID)
                             .collect()),
                     ],
                 )

@@ -26,17 +26,18 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use super::errors::{df_err, planning_err};
+use crate::error::{Result, SqlError};
 use crate::store::arrow::{rows_to_batch, table_schema};
 use crate::store::catalog::Table;
 use crate::store::checks::CheckEvaluator;
-use crate::{Result, SqlError, Value};
+use crate::types::Value;
 
 /// A table's checks, compiled against its current columns.
 pub struct Checks {
     compiled: Vec<(String, Arc<dyn PhysicalExpr>)>,
     failed: Vec<(String, String)>,
     schema: datafusion::arrow::datatypes::SchemaRef,
-    types: Vec<crate::SqlType>,
+    types: Vec<crate::types::SqlType>,
 }
 
 impl Checks {
@@ -48,7 +49,7 @@ impl Checks {
             .map_err(|e| SqlError::Query(e.to_string()))?;
         let ctx = SessionContext::new();
         crate::plan::functions::register(&ctx);
-        let types: HashMap<String, crate::SqlType> =
+        let types: HashMap<String, crate::types::SqlType> =
             t.columns.iter().map(|c| (c.name.clone(), c.ty)).collect();
         let mut compiled = Vec::new();
         let mut failed = Vec::new();
@@ -96,7 +97,7 @@ impl Checks {
 fn compile_one(
     ctx: &SessionContext,
     schema: &DFSchema,
-    types: &HashMap<String, crate::SqlType>,
+    types: &HashMap<String, crate::types::SqlType>,
     text: &str,
 ) -> std::result::Result<Option<Arc<dyn PhysicalExpr>>, String> {
     // The classic rewrites work on statements: wrap, rewrite, unwrap.

@@ -4,7 +4,7 @@ use datafusion::arrow::error::ArrowError;
 use datafusion::common::SchemaError;
 use datafusion::error::DataFusionError;
 
-use crate::SqlError;
+use crate::error::SqlError;
 
 /// The text of `msg` between the first `open` and the `close` after it.
 pub(crate) fn text_between<'a>(msg: &'a str, open: &str, close: &str) -> Option<&'a str> {

@@ -25,7 +25,7 @@ use stele_ledger::proof::TxId;
 use stele_ledger::Ledger;
 use stele_proto::umadb as pb;
 
-use crate::SqlError;
+use crate::error::SqlError;
 
 pub(crate) struct EventsFunction {
     pub ledger: Arc<Ledger>,

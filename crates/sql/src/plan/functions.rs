@@ -34,7 +34,7 @@ use datafusion::logical_expr::{
 };
 use serde_json::Value as Json;
 
-use crate::SqlError;
+use crate::error::SqlError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {

@@ -1,10 +1,10 @@
 //! `USE INDEX ON (cols)`: a query without ORDER BY returns its rows in the hinted index's order.
 
 use crate::bind::values::object_name;
+use crate::error::{Result, SqlError};
 use crate::parse::IndexHint;
 use crate::plan::query::Planner;
 use crate::store::WriteSet;
-use crate::{Result, SqlError};
 use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, SetExpr, TableFactor};
 
 impl Planner<'_> {

@@ -2,13 +2,13 @@
 //! tx ranges (spec immudb-sql.md §1.7).
 
 use crate::bind::select;
+use crate::error::{Result, SqlError};
 use crate::parse::Period;
 use crate::plan::errors::df_err;
 use crate::plan::query::Planner;
 use crate::store::arrow::from_scalar;
 use crate::store::{TxRange, WriteSet};
 use crate::types::Value;
-use crate::{Result, SqlError};
 use datafusion::common::ScalarValue;
 use datafusion::sql::sqlparser::ast::{self, Expr as SqlExpr, Statement};
 use stele_ledger::proof::TxId;

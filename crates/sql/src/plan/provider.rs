@@ -2,13 +2,13 @@
 //! transaction's own writes), a tx range, or every version, that chooses an access path from
 //! the filters pushed to it and records what it read.
 
+use crate::error::{Result, SqlError};
 use crate::plan::access::{self, Access};
 use crate::plan::errors::df_err;
 use crate::store::arrow::rows_to_batch;
 use crate::store::catalog::Table;
 use crate::store::{KeyRange, Row, SqlStore, TxRange, WriteSet};
 use crate::types::{SqlType, Value};
-use crate::{Result, SqlError};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -195,7 +195,7 @@ impl LedgerTable {
             // The current state's rows this scan depends on: its primary-key ranges, else the
             // whole table. A commit fails if another tx wrote there since the snapshot.
             if let Source::Current(_) = self.source {
-                let prefix = crate::encoding::row_prefix(self.table.id);
+                let prefix = crate::store::encoding::row_prefix(self.table.id);
                 match &access {
                     Access::Primary(p) => log.reads.extend(p.ranges.iter().map(|r| KeySpan {
                         prefix: prefix.clone(),
@@ -205,7 +205,8 @@ impl LedgerTable {
                     // Through an index: its spans (rows entering or leaving them), and each
                     // row read as a point (recorded by `read`).
                     Access::Secondary(index, _, p) => {
-                        let prefix = crate::encoding::index_entry_prefix(self.table.id, index.id);
+                        let prefix =
+                            crate::store::encoding::index_entry_prefix(self.table.id, index.id);
                         log.index_reads.extend(p.ranges.iter().map(|r| KeySpan {
                             prefix: prefix.clone(),
                             lo: r.lo.clone(),

@@ -3,6 +3,7 @@
 //! ranges, and the logical plan checked against classic's rules.
 
 use crate::bind::values::object_name;
+use crate::error::{Result, SqlError};
 use crate::parse::Period;
 use crate::plan::catalog_functions::CatalogFunction;
 use crate::plan::errors::{df_err, planning_err};
@@ -11,7 +12,6 @@ use crate::store::arrow::table_schema;
 use crate::store::catalog::{Catalog, Table};
 use crate::store::{SqlStore, WriteSet};
 use crate::types::SqlType;
-use crate::{Result, SqlError};
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::common::TableReference;
 use datafusion::prelude::SessionContext;

@@ -33,7 +33,8 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
-use crate::{Result, SqlError, SqlType};
+use crate::error::{Result, SqlError};
+use crate::types::SqlType;
 
 /// The text forms of a TIMESTAMP immudb accepts.
 const TIMESTAMP_FORMATS: &str =

@@ -1,9 +1,9 @@
 //! Arrow for SQL values: each column type's Arrow type, a table's schema, rows into batches,
 //! and DataFusion scalars back into values.
 
+use crate::error::{Result, SqlError};
 use crate::store::catalog::Table;
 use crate::types::{SqlType, Value};
-use crate::{Result, SqlError};
 use datafusion::arrow::array::{
     ArrayRef, BinaryArray, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array,
     StringArray, TimestampMicrosecondArray,

@@ -24,9 +24,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use stele_ledger::proof::TxId;
 use stele_ledger::Ledger;
 
-use crate::catalog::Table;
-use crate::encoding;
 use crate::error::Result;
+use crate::store::catalog::Table;
+use crate::store::encoding;
 use crate::store::KeyRange;
 use crate::types::SqlType;
 

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use stele_ledger::proof::TxId;
 use stele_ledger::{Ledger, ScanQuery};
 
-use crate::encoding::{self, CatalogEntry, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID};
+use crate::error::{Result, SqlError};
+use crate::store::encoding::{
+    self, CatalogEntry, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID,
+};
 use crate::types::{SqlType, Value};
-use crate::{Result, SqlError};
 
 /// A live column of a table.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,8 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use super::catalog::Table;
-use crate::{Result, SqlError, Value};
+use crate::error::{Result, SqlError};
+use crate::types::Value;
 
 /// Evaluates tables' CHECK constraints (the plan layer implements it over DataFusion).
 pub trait CheckEvaluator: Send + Sync {

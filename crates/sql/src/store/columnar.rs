@@ -13,9 +13,9 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
-use crate::catalog::Table;
+use crate::error::{Result, SqlError};
+use crate::store::catalog::Table;
 use crate::types::SqlType;
-use crate::{Result, SqlError};
 
 /// Rows per batch handed to DataFusion.
 pub const BATCH_ROWS: usize = 8192;

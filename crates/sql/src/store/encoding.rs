@@ -22,8 +22,8 @@
 //! FLOAT: IEEE bits, sign bit flipped when positive, all bits inverted when negative; BOOLEAN: one
 //! byte; UUID: 16 bytes; VARCHAR/BLOB: the bytes zero-padded to the column's size, then `u32` len.
 
+use crate::error::{Result, SqlError};
 use crate::types::{SqlType, Value};
-use crate::{Result, SqlError};
 
 /// The first byte of every SQL key: immudb's SQL engine prefix (the key/value model's keys
 /// start with `0x00` and `0x01`).

@@ -6,7 +6,7 @@ use super::catalog::{Catalog, PendingCatalogWrite};
 use super::checks::{CheckEvaluator, NoEvaluator};
 use super::encoding::{self};
 use super::write_set::WriteSet;
-use crate::{Result, SqlError};
+use crate::error::{Result, SqlError};
 use std::sync::Arc;
 use stele_ledger::proof::{TxHeader, TxId};
 use stele_ledger::{Commit, Entry, IndexEntry, Ledger, LedgerError, NewEntry, Precondition};

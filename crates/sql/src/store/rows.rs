@@ -5,8 +5,8 @@ use super::catalog::{Column, Table};
 use super::encoding::{self};
 use super::handle::SqlStore;
 use super::write_set::{PendingWrite, WriteSet};
+use crate::error::{Result, SqlError};
 use crate::types::{SqlType, Value};
-use crate::{Result, SqlError};
 use stele_ledger::proof::{KvMetadata, TxHeader};
 use stele_ledger::ScanQuery;
 

@@ -7,8 +7,8 @@ use super::encoding::{self, FLAG_AUTO_INCREMENT, FLAG_NOT_NULL, PRIMARY_INDEX_ID
 use super::handle::SqlStore;
 use super::index::check_index_columns;
 use super::write_set::WriteSet;
+use crate::error::{Result, SqlError};
 use crate::types::SqlType;
-use crate::{Result, SqlError};
 use stele_ledger::proof::{KvMetadata, TxHeader};
 use stele_ledger::NewEntry;
 

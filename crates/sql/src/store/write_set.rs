@@ -4,7 +4,7 @@
 use super::catalog::Catalog;
 use super::encoding::{self};
 use super::pending::PendingMap;
-use crate::Result;
+use crate::error::Result;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use stele_ledger::proof::{KvMetadata, TxId};
