@@ -21,7 +21,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::{Condvar, Mutex};
 use rocksdb::{ColumnFamilyDescriptor, WriteBatch, WriteOptions, DB};
@@ -31,61 +31,9 @@ use stele_proof::{
 };
 
 use crate::format::{self, CF_AHT, CF_IDX, CF_KV, CF_REV, CF_TX};
+use crate::input::{NewEntry, Options};
 use crate::prepare::{KvRecords, PreparedEntries};
 use crate::{LedgerError, Result};
-
-/// Limits and tuning of one ledger.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Most entries in one transaction.
-    pub max_tx_entries: usize,
-    /// Longest stored key, in bytes (prefix included).
-    pub max_key_len: usize,
-    /// Largest stored value, in bytes (prefix included).
-    pub max_value_len: usize,
-    /// Most transactions the committer puts into one batch.
-    pub max_group_txs: usize,
-    /// How long a `since_tx` read waits for that tx before giving up.
-    pub since_tx_wait: Duration,
-    /// WAL bytes kept before RocksDB flushes the memtables holding the oldest WAL file, which
-    /// is then recycled (see [`Ledger::open`]). Bounds recovery's replay.
-    pub wal_size_cap: u64,
-}
-
-impl Default for Options {
-    fn default() -> Options {
-        Options {
-            max_tx_entries: 1024,
-            max_key_len: 1024,
-            max_value_len: 32 << 20,
-            max_group_txs: 1024,
-            since_tx_wait: Duration::from_secs(10),
-            wal_size_cap: 16 << 20,
-        }
-    }
-}
-
-/// One entry to write, as stored (prefixes included).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewEntry {
-    /// The stored key, prefix included.
-    pub key: Vec<u8>,
-    /// The entry's KV metadata; the default for a plain set.
-    pub metadata: KvMetadata,
-    /// The stored value, prefix included.
-    pub value: Vec<u8>,
-}
-
-impl NewEntry {
-    /// An entry with no metadata: a plain set of `key` to `value`.
-    pub fn new(key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> NewEntry {
-        NewEntry {
-            key: key.into(),
-            metadata: KvMetadata::default(),
-            value: value.into(),
-        }
-    }
-}
 
 /// A condition checked atomically with the commit, against the latest committed state.
 #[derive(Debug, Clone, PartialEq, Eq)]

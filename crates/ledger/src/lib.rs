@@ -31,6 +31,7 @@
 mod audit;
 mod error;
 pub mod format;
+mod input;
 pub mod kv;
 mod ledger;
 mod migrate;
@@ -40,7 +41,8 @@ mod read;
 
 pub use audit::AuditReport;
 pub use error::{LedgerError, Result};
-pub use ledger::{Commit, Committed, IndexEntry, KeySpan, Ledger, NewEntry, Options, Precondition};
+pub use input::{NewEntry, Options};
+pub use ledger::{Commit, Committed, IndexEntry, KeySpan, Ledger, Precondition};
 pub use proofs::EntryProof;
 pub use read::{Entry, HistoryQuery, ScanQuery, Tx};
 /// The RocksDB binding, re-exported so that tools and benchmarks link this one copy.

@@ -8,7 +8,7 @@ use stele_proof::entry::entry_preimage_v1;
 use stele_proof::{htree, Digest, TxId};
 
 use crate::format;
-use crate::ledger::{NewEntry, Options};
+use crate::input::{NewEntry, Options};
 use crate::{LedgerError, Result};
 
 /// Kv keys (with a placeholder tx id, set at commit) and kv records (with a placeholder

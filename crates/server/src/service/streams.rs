@@ -14,7 +14,7 @@ use tonic::Status;
 use crate::convert;
 use crate::error::{Result, ServerError};
 use crate::registry::Database;
-use crate::service::{kv, verified, Shared};
+use crate::service::{kv, txs, verified, Shared};
 use crate::stream::{frame, MessageReader};
 
 fn reader<S: Stream<Item = std::result::Result<pb::Chunk, Status>> + Unpin>(
@@ -160,7 +160,7 @@ pub async fn read_exec_all(
 }
 
 pub fn export_tx(db: &Database, r: pb::ExportTxRequest) -> Result<Vec<pb::Chunk>> {
-    verified::check_tx(db, r.tx)?;
+    txs::check_tx(db, r.tx)?;
     let stored = db.ledger.tx(r.tx)?;
     let mut tx = convert::tx(&stored)?;
     for e in &mut tx.entries {

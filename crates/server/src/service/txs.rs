@@ -9,7 +9,9 @@ use stele_proto::immudb as pb;
 use crate::convert;
 use crate::error::{Result, ServerError};
 use crate::registry::Database;
-use crate::service::{kv, verified};
+use crate::service::kv;
+use stele_ledger::proof::TxId;
+use stele_ledger::LedgerError;
 
 const EXCLUDE: i32 = pb::EntryTypeAction::Exclude as i32;
 const ONLY_DIGEST: i32 = pb::EntryTypeAction::OnlyDigest as i32;
@@ -69,7 +71,7 @@ pub fn tx_with(db: &Database, stored: &Tx, spec: Option<&pb::EntriesSpec>) -> Re
 
 pub fn tx_by_id(db: &Database, r: pb::TxRequest) -> Result<pb::Tx> {
     kv::since(&db.ledger, r.since_tx)?;
-    verified::check_tx(db, r.tx)?;
+    check_tx(db, r.tx)?;
     tx_with(db, &db.ledger.tx(r.tx)?, r.entries_spec.as_ref())
 }
 
@@ -82,7 +84,7 @@ pub fn tx_scan(db: &Database, r: pb::TxScanRequest) -> Result<pb::TxList> {
             kv::MAX_RESULT_SIZE
         )));
     }
-    verified::check_tx(db, r.initial_tx)?;
+    check_tx(db, r.initial_tx)?;
     let limit = if r.limit == 0 {
         kv::MAX_RESULT_SIZE
     } else {
@@ -95,4 +97,12 @@ pub fn tx_scan(db: &Database, r: pb::TxScanRequest) -> Result<pb::TxList> {
             .map(|t| tx_with(db, t, r.entries_spec.as_ref()))
             .collect::<Result<_>>()?,
     })
+}
+
+/// Fails with immudb's exact `tx not found` for a tx that is not committed.
+pub fn check_tx(db: &Database, tx: TxId) -> Result<()> {
+    if tx == 0 || tx > db.ledger.state().tx_id {
+        return Err(LedgerError::TxNotFound.into());
+    }
+    Ok(())
 }

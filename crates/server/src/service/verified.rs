@@ -6,7 +6,6 @@
 //! tx against itself. Its target is what the signature covers.
 
 use stele_ledger::proof::{TxHeader, TxId};
-use stele_ledger::LedgerError;
 use stele_proto::immudb as pb;
 
 use crate::convert;
@@ -98,7 +97,7 @@ pub fn verifiable_tx_by_id(
 ) -> Result<pb::VerifiableTx> {
     kv::since(&db.ledger, r.since_tx)?;
     check_prove_since(db, r.prove_since_tx)?;
-    check_tx(db, r.tx)?;
+    super::txs::check_tx(db, r.tx)?;
     let stored = db.ledger.tx(r.tx)?;
     let (dual_proof, target) = prove(db, r.tx, r.prove_since_tx)?;
     Ok(pb::VerifiableTx {
@@ -106,14 +105,6 @@ pub fn verifiable_tx_by_id(
         dual_proof: Some(dual_proof),
         signature: shared.sign(&db.name, &target)?,
     })
-}
-
-/// Fails with immudb's exact `tx not found` for a tx that is not committed.
-pub fn check_tx(db: &Database, tx: TxId) -> Result<()> {
-    if tx == 0 || tx > db.ledger.state().tx_id {
-        return Err(LedgerError::TxNotFound.into());
-    }
-    Ok(())
 }
 
 pub fn verifiable_set_reference(
