@@ -100,15 +100,18 @@ fn compile_one(
     types: &HashMap<String, crate::types::SqlType>,
     text: &str,
 ) -> std::result::Result<Option<Arc<dyn PhysicalExpr>>, String> {
-    // The classic rewrites work on statements: wrap, rewrite, unwrap.
-    let mut stmt = Parser::new(&GenericDialect {})
-        .try_with_sql(&format!("SELECT {text}"))
-        .and_then(|mut p| p.parse_statement())
+    // The stored text is parsed once; the classic rewrites work on statements: wrap the
+    // expression in a built query, rewrite, unwrap, and plan the tree (never text again).
+    let parsed = Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
         .map_err(|e| e.to_string())?;
+    let mut stmt = crate::bind::select::value(parsed);
     crate::plan::semantics::classic(&mut stmt, types, None).map_err(|e| e.to_string())?;
     let expr = select_item(&mut stmt).ok_or_else(|| format!("malformed check {text:?}"))?;
     let logical = ctx
-        .parse_sql_expr(&expr.to_string(), schema)
+        .state()
+        .create_logical_expr_from_sql_expr(ast::ExprWithAlias { expr, alias: None }, schema)
         .map_err(|e| planning_err(e).to_string())?;
     // The classic rewrites leave COALESCE, which only the simplifier turns into something a
     // physical expression can run.
