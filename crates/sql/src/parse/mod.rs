@@ -458,15 +458,16 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
     let (out, origin) = json_arrows(out, origin);
     // Each token with its source token's location: the names of table references keep
     // theirs, which binds them to their periods.
+    // (Moved, not copied: a bulk INSERT's text is thousands of tokens.)
     let located: Vec<TokenWithSpan> = out
-        .iter()
+        .into_iter()
         .zip(&origin)
-        .map(|(t, &o)| TokenWithSpan::new(t.clone(), toks.get(o).map_or(Span::empty(), |s| s.span)))
+        .map(|(t, &o)| TokenWithSpan::new(t, toks.get(o).map_or(Span::empty(), |s| s.span)))
         .collect();
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(located);
     let statements = parser
         .parse_statements()
-        .map_err(|e| syntax_error(e, sql, &toks, &out, &origin, parser.index()))?;
+        .map_err(|e| syntax_error(e, sql, &toks, &origin, parser.index()))?;
     Ok(Parsed {
         statements,
         periods,
@@ -548,13 +549,13 @@ fn json_arrows(tokens: Vec<Token>, origin: Vec<usize>) -> (Vec<Token>, Vec<usize
 }
 
 /// sqlparser's error in immudb's words: `syntax error: unexpected X, expecting Y at position
-/// N`, N the byte offset in `sql` just past the token the parser stopped at (`index`, the
-/// parser's position in `out`; `origin` maps it to a token of `toks`, the source's tokens).
+/// N`, N the byte offset in `sql` just past the token the parser stopped at (where the parser
+/// says it is; else `index`, its position in the rewritten tokens, which `origin` maps to a
+/// token of `toks`, the source's tokens).
 fn syntax_error(
     e: datafusion::sql::sqlparser::parser::ParserError,
     sql: &str,
     toks: &[TokenWithSpan],
-    out: &[Token],
     origin: &[usize],
     index: usize,
 ) -> SqlError {
@@ -586,12 +587,14 @@ fn syntax_error(
             ));
         }
     }
-    // The found token: the one before the parser's position (it was consumed), else the one
-    // at it (peeked).
-    let found_at = [index.checked_sub(1), Some(index)]
-        .into_iter()
-        .flatten()
-        .find(|&j| out.get(j).is_some_and(|t| t.to_string() == found));
+    // Without a location from the parser: the token before its position (the one it
+    // consumed last), when that source token reads as the found one.
+    let found_at = index.checked_sub(1).filter(|&j| {
+        origin
+            .get(j)
+            .and_then(|&o| toks.get(o))
+            .is_some_and(|t| t.token.to_string() == found)
+    });
     let unexpected = match found {
         "EOF" => "$end".to_string(),
         other => other.to_string(),
