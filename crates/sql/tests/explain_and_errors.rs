@@ -585,7 +585,24 @@ fn parameters_bind_into_cached_statements() {
             "missing parameter(id)"
         );
     }
-    // A parameter inside a period is substituted too (no cached template there).
+    // A TIMESTAMP parameter binds as microseconds (a built to_timestamp_micros call).
+    let by_ts = "SELECT id FROM typed WHERE ts = @ts";
+    let ts = HashMap::from([("ts".to_string(), Value::Timestamp(-1_000_123 * 2))]);
+    assert_eq!(
+        last_rows(e.execute(by_ts, &ts).unwrap()),
+        vec![vec![Value::Integer(2)]]
+    );
+    // A text too long to keep as a template binds its parameters the same way.
+    let long = format!(
+        "SELECT id FROM typed WHERE id = @id AND s <> '{}'",
+        "x".repeat(5000)
+    );
+    let one = HashMap::from([("id".to_string(), Value::Integer(1))]);
+    assert_eq!(
+        last_rows(e.execute(&long, &one).unwrap()),
+        vec![vec![Value::Integer(1)]]
+    );
+    // A parameter inside a period's instant is a placeholder of the template too.
     let at = "SELECT COUNT(*) FROM typed UNTIL TX @tx";
     let count = |tx: i64| {
         last_rows(

@@ -82,23 +82,23 @@ impl Engine {
             return t.bind(params);
         }
         if sql.len() > TEMPLATE_MAX_LEN {
-            return Ok(parse::parse(sql, params)?.into());
+            // Not kept: parsed, then bound in place (no copy of a long text's statements).
+            let mut parsed = parse::parse_template(sql)?;
+            parse::bind_into(&mut parsed, params)?;
+            return Ok(parsed.into());
         }
         let cached = self.templates.lock().get(sql).cloned();
         let template = match cached {
             Some(t) => t,
-            None => match parse::parse_template(sql)? {
-                Some(t) => {
-                    let t = Arc::new(Template::new(sql, t));
-                    let mut cache = self.templates.lock();
-                    if cache.len() >= TEMPLATE_CACHE {
-                        cache.clear();
-                    }
-                    cache.insert(sql.to_string(), t.clone());
-                    t
+            None => {
+                let t = Arc::new(Template::new(sql, parse::parse_template(sql)?));
+                let mut cache = self.templates.lock();
+                if cache.len() >= TEMPLATE_CACHE {
+                    cache.clear();
                 }
-                None => return Ok(parse::parse(sql, params)?.into()),
-            },
+                cache.insert(sql.to_string(), t.clone());
+                t
+            }
         };
         let request = template.bind(params);
         *last = Some(template);

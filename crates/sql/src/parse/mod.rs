@@ -8,9 +8,10 @@
 //! - `TYPE[n]` becomes `TYPE(n)` (the store then allows a size on VARCHAR and BLOB only);
 //! - `PRIMARY KEY col` becomes `PRIMARY KEY (col)`;
 //! - `UPSERT INTO` becomes `REPLACE INTO` (the statement's `replace_into` flag);
-//! - `@name` parameters are replaced by the literal of their value ([`parse`]), or kept as
-//!   placeholders ([`parse_template`]) that [`bind`] replaces in the parsed statements, so that a
-//!   statement run many times with new parameters is parsed once;
+//! - `@name` parameters become placeholders ([`parse_template`]), in periods' instants too;
+//!   [`bind`] / [`bind_into`] replace them in the parsed trees by typed literal expressions of
+//!   their values (never by text), so that a statement run many times with new parameters is
+//!   parsed once;
 //! - a time-travel period after a table name (`t SINCE TX 3 UNTIL TX 5`, with SINCE | AFTER and
 //!   UNTIL | BEFORE, TX n or a timestamp) is cut out and recorded with the location of the name
 //!   it follows; the name stays as written;
@@ -110,105 +111,74 @@ fn word(value: &str) -> Token {
     Token::make_word(value, None)
 }
 
-/// The literal token for a parameter value.
-fn literal(v: &Value) -> Vec<Token> {
-    match v {
-        Value::Null => vec![word("NULL")],
-        Value::Integer(i) if *i < 0 => vec![
-            Token::Minus,
-            Token::Number(i.unsigned_abs().to_string(), false),
-        ],
-        Value::Integer(i) => vec![Token::Number(i.to_string(), false)],
-        Value::Boolean(b) => vec![word(if *b { "TRUE" } else { "FALSE" })],
-        Value::Varchar(s) | Value::Json(s) => vec![Token::SingleQuotedString(s.clone())],
-        Value::Blob(b) => vec![Token::HexStringLiteral(
-            b.iter().map(|x| format!("{x:02x}")).collect(),
-        )],
-        Value::Float(f) => {
-            let s = format!("{f:?}");
-            match s.strip_prefix('-') {
-                Some(abs) => vec![Token::Minus, Token::Number(abs.to_string(), false)],
-                None => vec![Token::Number(s, false)],
-            }
-        }
-        // Microseconds (`CAST(integer AS TIMESTAMP)` would read seconds).
-        Value::Timestamp(us) => {
-            let mut t = vec![word("to_timestamp_micros"), Token::LParen];
-            if *us < 0 {
-                t.push(Token::Minus);
-            }
-            t.push(Token::Number(us.unsigned_abs().to_string(), false));
-            t.push(Token::RParen);
-            t
-        }
-        Value::Uuid(u) => vec![Token::SingleQuotedString(crate::types::uuid_string(u))],
-    }
-}
-
-/// The literal tokens of parameter `@name`.
-fn parameter(word: &str, params: &HashMap<String, Value>) -> Result<Vec<Token>> {
-    let name = word[1..].to_lowercase();
-    let v = params.get(&name).ok_or(SqlError::MissingParameter(name))?;
-    Ok(literal(v))
-}
-
 /// Words that end a period's instant expression.
 const STOP: [&str; 22] = [
     "SINCE", "AFTER", "UNTIL", "BEFORE", "AS", "WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "FULL",
     "CROSS", "ON", "GROUP", "ORDER", "LIMIT", "OFFSET", "HAVING", "UNION", "USE", "SET", "VALUES",
 ];
 
-/// Parses immudb SQL with named parameters.
+/// Parses immudb SQL and binds its named parameters ([`parse_template`], then [`bind_into`]).
 pub fn parse(sql: &str, params: &HashMap<String, Value>) -> Result<Parsed> {
-    parse_inner(sql, Some(params))
+    let mut parsed = parse_template(sql)?;
+    bind_into(&mut parsed, params)?;
+    Ok(parsed)
 }
 
-/// Parses immudb SQL keeping `@name` parameters as placeholders for [`bind`]. `None` when a
-/// parameter sits where a placeholder cannot (a period's instant): use [`parse`] then.
-pub fn parse_template(sql: &str) -> Result<Option<Parsed>> {
-    match parse_inner(sql, None) {
-        Err(SqlError::MissingParameter(_)) => Ok(None),
-        other => other.map(Some),
-    }
+/// Parses immudb SQL keeping `@name` parameters as placeholders (in periods' instants too),
+/// for [`bind`]: a statement run many times with new parameters is parsed once.
+pub fn parse_template(sql: &str) -> Result<Parsed> {
+    parse_inner(sql)
 }
 
 /// The statements of a template with every placeholder replaced by its parameter's value.
 pub fn bind(template: &Parsed, params: &HashMap<String, Value>) -> Result<Parsed> {
+    let mut parsed = Parsed {
+        statements: template.statements.clone(),
+        periods: template.periods.clone(),
+        hints: template.hints.clone(),
+    };
+    bind_into(&mut parsed, params)?;
+    Ok(parsed)
+}
+
+/// Replaces every placeholder of `parsed` (statements and periods' instants) by the literal
+/// expression of its parameter's value: values are bound as typed literals in the trees,
+/// never as text.
+pub fn bind_into(parsed: &mut Parsed, params: &HashMap<String, Value>) -> Result<()> {
     use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Value as SqlValue};
     use std::ops::ControlFlow;
-    let mut statements = template.statements.clone();
-    for stmt in &mut statements {
-        let flow = visit_expressions_mut(stmt, |e| {
-            if let Expr::Value(v) = e {
-                if let SqlValue::Placeholder(p) = &v.value {
-                    if let Some(name) = p.strip_prefix('@') {
-                        match params.get(name).map(literal_expr) {
-                            Some(Ok(value)) => *e = value,
-                            Some(Err(err)) => return ControlFlow::Break(err),
-                            None => {
-                                return ControlFlow::Break(SqlError::MissingParameter(
-                                    name.to_string(),
-                                ))
-                            }
+    let replace = |e: &mut Expr| {
+        if let Expr::Value(v) = e {
+            if let SqlValue::Placeholder(p) = &v.value {
+                if let Some(name) = p.strip_prefix('@') {
+                    match params.get(name) {
+                        Some(value) => *e = literal_expr(value),
+                        None => {
+                            return ControlFlow::Break(SqlError::MissingParameter(name.to_string()))
                         }
                     }
                 }
             }
-            ControlFlow::Continue(())
-        });
-        if let ControlFlow::Break(err) = flow {
+        }
+        ControlFlow::Continue(())
+    };
+    for stmt in &mut parsed.statements {
+        if let ControlFlow::Break(err) = visit_expressions_mut(stmt, replace) {
             return Err(err);
         }
     }
-    Ok(Parsed {
-        statements,
-        periods: template.periods.clone(),
-        hints: template.hints.clone(),
-    })
+    for period in &mut parsed.periods {
+        for bound in [&mut period.start, &mut period.end].into_iter().flatten() {
+            if let ControlFlow::Break(err) = visit_expressions_mut(&mut bound.expr, replace) {
+                return Err(err);
+            }
+        }
+    }
+    Ok(())
 }
 
-/// The expression of a parameter value (what [`literal`]'s tokens parse to).
-fn literal_expr(v: &Value) -> Result<datafusion::sql::sqlparser::ast::Expr> {
+/// The literal expression of a parameter value.
+fn literal_expr(v: &Value) -> datafusion::sql::sqlparser::ast::Expr {
     use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value as SqlValue};
     let number = |text: String, negative: bool| {
         let n = Expr::value(SqlValue::Number(text, false));
@@ -221,7 +191,7 @@ fn literal_expr(v: &Value) -> Result<datafusion::sql::sqlparser::ast::Expr> {
             n
         }
     };
-    Ok(match v {
+    match v {
         Value::Null => Expr::value(SqlValue::Null),
         Value::Integer(i) => number(i.unsigned_abs().to_string(), *i < 0),
         Value::Boolean(b) => Expr::value(SqlValue::Boolean(*b)),
@@ -236,18 +206,35 @@ fn literal_expr(v: &Value) -> Result<datafusion::sql::sqlparser::ast::Expr> {
                 None => number(s, false),
             }
         }
+        // Microseconds (`CAST(integer AS TIMESTAMP)` would read seconds).
         Value::Timestamp(us) => {
-            return Parser::new(&GenericDialect {})
-                .try_with_sql(&format!("to_timestamp_micros({us})"))
-                .and_then(|mut p| p.parse_expr())
-                .map_err(parse_err)
+            use datafusion::sql::sqlparser::ast::{
+                Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
+                Ident, ObjectName,
+            };
+            Expr::Function(Function {
+                name: ObjectName::from(vec![Ident::new("to_timestamp_micros")]),
+                uses_odbc_syntax: false,
+                parameters: FunctionArguments::None,
+                args: FunctionArguments::List(FunctionArgumentList {
+                    duplicate_treatment: None,
+                    args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(number(
+                        us.unsigned_abs().to_string(),
+                        *us < 0,
+                    )))],
+                    clauses: Vec::new(),
+                }),
+                filter: None,
+                null_treatment: None,
+                over: None,
+                within_group: Vec::new(),
+            })
         }
         Value::Uuid(u) => Expr::value(SqlValue::SingleQuotedString(crate::types::uuid_string(u))),
-    })
+    }
 }
 
-fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Parsed> {
-    let no_params = HashMap::new();
+fn parse_inner(sql: &str) -> Result<Parsed> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
@@ -272,10 +259,7 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
         let t = &toks[i].token;
         match t {
             Token::Word(w) if w.value.starts_with('@') && w.quote_style.is_none() => {
-                match params {
-                    Some(p) => out.extend(parameter(&w.value, p)?),
-                    None => out.push(Token::Placeholder(w.value.to_lowercase())),
-                }
+                out.push(Token::Placeholder(w.value.to_lowercase()));
                 i += 1;
                 continue;
             }
@@ -438,9 +422,7 @@ fn parse_inner(sql: &str, params: Option<&HashMap<String, Value>>) -> Result<Par
                         matches!(out.last(), Some(Token::Word(_))).then(|| out.len() - 1)
                     });
                     if let Some(name_at) = name_at {
-                        // Without parameters a period's `@name` fails: no template then.
-                        let (mut period, next) =
-                            read_period(&toks, i, params.unwrap_or(&no_params))?;
+                        let (mut period, next) = read_period(&toks, i)?;
                         period.at = toks[origin[name_at]].span.start;
                         periods.push(period);
                         i = next;
@@ -657,11 +639,7 @@ fn events_call_start(out: &[Token]) -> Option<usize> {
 }
 
 /// Reads `[SINCE|AFTER instant] [UNTIL|BEFORE instant]` from token `i`.
-fn read_period(
-    toks: &[TokenWithSpan],
-    mut i: usize,
-    params: &HashMap<String, Value>,
-) -> Result<(Period, usize)> {
+fn read_period(toks: &[TokenWithSpan], mut i: usize) -> Result<(Period, usize)> {
     let mut p = Period::default();
     while let Some(kw) = toks.get(i).and_then(|t| upper(&t.token)) {
         let is_start = matches!(kw.as_str(), "SINCE" | "AFTER");
@@ -709,7 +687,7 @@ fn read_period(
             ) && !matches!(t, Token::Word(w) if is_operator_word(&w.value));
             match t {
                 Token::Word(w) if w.value.starts_with('@') => {
-                    expr.extend(parameter(&w.value, params)?)
+                    expr.push(Token::Placeholder(w.value.to_lowercase()))
                 }
                 other => expr.push(other.clone()),
             }
