@@ -305,6 +305,29 @@ fn conflicting_transactions_abort_at_commit() {
         .unwrap();
 }
 
+/// Opens a transaction in `a` that runs `read` and writes a marker row, lets `other` commit
+/// from another session, and commits `a`: the commit's error, if any (the marker row is undone
+/// after a commit that went through).
+fn read_then_commit(
+    e: &Engine,
+    a: &mut stele_sql::SqlSession,
+    read: &str,
+    other: &str,
+) -> Option<String> {
+    let p = HashMap::new();
+    a.execute(
+        &format!("BEGIN; {read}; INSERT INTO t (id, k, v) VALUES (99, 'z', 1)"),
+        &p,
+    )
+    .unwrap();
+    e.execute(other, &p).unwrap();
+    let out = a.execute("COMMIT", &p);
+    if out.is_ok() {
+        e.execute("DELETE FROM t WHERE id = 99", &p).unwrap();
+    }
+    out.err().map(|err| err.to_string())
+}
+
 /// What a transaction read decides its commit too: a row it read and another transaction
 /// changed, or a row another transaction added to a range it read (a phantom), aborts it.
 /// Writes outside what it read do not.
@@ -320,18 +343,7 @@ fn reads_conflict_with_later_writes_to_what_they_read() {
     .unwrap();
     let mut a = e.session();
     let conflict = |a: &mut stele_sql::SqlSession, read: &str, other: &str| {
-        a.execute(
-            &format!("BEGIN; {read}; INSERT INTO t (id, k, v) VALUES (99, 'z', 1)"),
-            &p,
-        )
-        .unwrap();
-        e.execute(other, &p).unwrap();
-        let out = a.execute("COMMIT", &p);
-        if out.is_ok() {
-            // Undo the marker row for the next case.
-            e.execute("DELETE FROM t WHERE id = 99", &p).unwrap();
-        }
-        out.err().map(|err| err.to_string())
+        read_then_commit(&e, a, read, other)
     };
     let conflicted = Some("tx read conflict".to_string());
     // A range read, then an insert inside it: a phantom.
@@ -410,19 +422,7 @@ fn index_reads_conflict_on_their_ranges() {
     )
     .unwrap();
     let mut s = e.session();
-    let mut case = |read: &str, other: &str| {
-        s.execute(
-            &format!("BEGIN; {read}; INSERT INTO t (id, k, v) VALUES (99, 'z', 1)"),
-            &p,
-        )
-        .unwrap();
-        e.execute(other, &p).unwrap();
-        let out = s.execute("COMMIT", &p);
-        if out.is_ok() {
-            e.execute("DELETE FROM t WHERE id = 99", &p).unwrap();
-        }
-        out.err().map(|err| err.to_string())
-    };
+    let mut case = |read: &str, other: &str| read_then_commit(&e, &mut s, read, other);
     let conflicted = Some("tx read conflict".to_string());
     let read = "SELECT id, note FROM g WHERE a >= 3 AND a <= 5";
     // The scan goes through the index.
