@@ -412,7 +412,7 @@ fn parse_inner(sql: &str) -> Result<Parsed> {
                     if after_alias {
                         return Err(parse_err(format!(
                             "syntax error: unexpected {up} at position {}",
-                            toks[i].span.end.column.saturating_sub(1)
+                            offset(sql, toks[i].span.end)
                         )));
                     }
                     // A period after `EVENTS(...)`, the event table function: the function
@@ -553,45 +553,36 @@ fn syntax_error(
         return parse_err(e);
     };
     // The parser names where the found token starts (the tokens carry their source's
-    // locations): the position is just past that source token.
-    if let Some((found, location)) = found.rsplit_once(" at Line: ") {
-        let start = location
-            .split_once(", Column: ")
-            .and_then(|(l, c)| Some(Location::new(l.parse().ok()?, c.parse().ok()?)));
-        if let Some(t) = start.and_then(|at| toks.iter().find(|t| t.span.start == at)) {
-            let unexpected = match found {
-                "EOF" => "$end",
-                other => other,
-            };
-            return SqlError::Parsing(format!(
-                "syntax error: unexpected {unexpected}, expecting {expected} at position {}",
-                offset(sql, t.span.end.line, t.span.end.column)
-            ));
-        }
-    }
-    // Without a location from the parser: the token before its position (the one it
-    // consumed last), when that source token reads as the found one.
-    let found_at = index.checked_sub(1).filter(|&j| {
-        origin
-            .get(j)
-            .and_then(|&o| toks.get(o))
-            .is_some_and(|t| t.token.to_string() == found)
-    });
+    // locations); without that, the token before its position (the one it consumed last)
+    // is taken when that source token reads as the found one.
+    let (found, start) = match found.rsplit_once(" at Line: ") {
+        Some((found, location)) => (
+            found,
+            location
+                .split_once(", Column: ")
+                .and_then(|(l, c)| Some(Location::new(l.parse().ok()?, c.parse().ok()?))),
+        ),
+        None => (found, None),
+    };
+    let token = start
+        .and_then(|at| toks.iter().find(|t| t.span.start == at))
+        .or_else(|| {
+            let t = toks.get(*origin.get(index.checked_sub(1)?)?)?;
+            (t.token.to_string() == found).then_some(t)
+        });
     let unexpected = match found {
-        "EOF" => "$end".to_string(),
-        other => other.to_string(),
+        "EOF" => "$end",
+        other => other,
     };
-    let position = match found_at.and_then(|j| toks.get(*origin.get(j)?)) {
-        Some(t) => offset(sql, t.span.end.line, t.span.end.column),
-        None => sql.len(),
-    };
+    // The position is just past that source token; the end of the text when there is none.
+    let position = token.map_or(sql.len(), |t| offset(sql, t.span.end));
     SqlError::Parsing(format!(
         "syntax error: unexpected {unexpected}, expecting {expected} at position {position}"
     ))
 }
 
-/// The byte offset of a 1-based line and column (in characters) of `sql`.
-fn offset(sql: &str, line: u64, column: u64) -> usize {
+/// The byte offset in `sql` of a location (1-based line and column, in characters).
+fn offset(sql: &str, Location { line, column }: Location) -> usize {
     let mut at = 0;
     for (n, l) in sql.split_inclusive('\n').enumerate() {
         if n as u64 + 1 == line {
