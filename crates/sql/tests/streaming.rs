@@ -175,3 +175,40 @@ fn columns_are_named_as_immudb_names_them() {
         assert_eq!(got, want, "{sql}");
     }
 }
+
+/// A JSON column, and a field of one, are columns of type JSON; an unaliased field access is
+/// named after it as classic names it (`d->'a'`, a chain `d->'a->b'`), not `colN`.
+#[test]
+fn json_results_are_typed_and_named_as_immudb_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let mut s = e.session();
+    s.execute(
+        "CREATE TABLE j (id INTEGER, d JSON, PRIMARY KEY id); \
+         INSERT INTO j (id, d) VALUES (1, '{\"a\": {\"b\": 2}}')",
+        &HashMap::new(),
+    )
+    .unwrap();
+    for (sql, want) in [
+        (
+            "SELECT d, d->'a', d->'a'->'b', d->'a' AS x, JSON_TYPEOF(d) FROM j",
+            vec![
+                ("(j.d)", "JSON"),
+                ("(j.d->'a')", "JSON"),
+                ("(j.d->'a->b')", "JSON"),
+                ("(j.x)", "JSON"),
+                ("(j.col4)", "VARCHAR"),
+            ],
+        ),
+        // The point-select fast path types a JSON column the same way.
+        ("SELECT d FROM j WHERE id = 1", vec![("(j.d)", "JSON")]),
+    ] {
+        let stream = s.query(sql, &HashMap::new()).unwrap();
+        let got: Vec<(&str, &str)> = stream
+            .columns()
+            .iter()
+            .map(|c| (c.selector.as_str(), c.ty.map_or("ANY", |t| t.name())))
+            .collect();
+        assert_eq!(got, want, "{sql}");
+    }
+}

@@ -245,16 +245,9 @@ impl Engine {
         };
         let columns = out
             .iter()
-            .map(|(n, i)| {
-                // JSON reads back as text (see `cell` below).
-                let ty = match t.columns[*i].ty {
-                    SqlType::Json => SqlType::Varchar,
-                    other => other,
-                };
-                ColumnDesc::of(&source, n, Some(ty))
-            })
+            .map(|(n, i)| ColumnDesc::of(&source, n, Some(t.columns[*i].ty)))
             .collect();
-        // JSON reads back as text, as it does through DataFusion.
+        // JSON reads back as text (its type stays JSON), as it does through DataFusion.
         let cell = |v: &Value| match v {
             Value::Json(j) => Value::Varchar(j.clone()),
             other => other.clone(),

@@ -8,7 +8,7 @@ use crate::exec::output::{ColumnDesc, RowStream, Rows};
 use crate::parse::Period;
 use crate::plan::errors::df_err;
 use crate::plan::query::is_set_operation;
-use crate::store::arrow::sql_type_of;
+use crate::store::arrow::sql_type_of_field;
 use crate::store::WriteSet;
 use crate::types::Value;
 use datafusion::sql::sqlparser::ast::{self as ast, SetExpr, Statement, TableFactor};
@@ -57,6 +57,7 @@ impl Engine {
         // branches race (orders that change run to run): run it as UNION ALL, branch after
         // branch, and drop repeats, skip and limit here.
         let in_order = set_operation_in_order(&mut stmt);
+        crate::plan::semantics::name_json_fields(&mut stmt);
         let (first, aliases) = selector_context(&stmt);
         // A set operation's columns come out unqualified; those that are plain columns of the
         // first query keep their names (classic names a UNION's columns after its first query).
@@ -69,7 +70,7 @@ impl Engine {
             .iter()
             .enumerate()
             .map(|(i, (qualifier, f))| {
-                let ty = sql_type_of(f.data_type());
+                let ty = sql_type_of_field(f);
                 match qualifier {
                     Some(q) => ColumnDesc::of(q.table(), f.name(), ty),
                     None if aliases.contains(f.name()) => ColumnDesc::of(&first, f.name(), ty),
@@ -242,7 +243,11 @@ pub(crate) fn selector_context(stmt: &Statement) -> (String, std::collections::H
     };
     for item in &sel.projection {
         if let ast::SelectItem::ExprWithAlias { alias, .. } = item {
-            aliases.insert(alias.value.to_lowercase());
+            // A quoted alias keeps its case, as DataFusion names the column.
+            aliases.insert(match alias.quote_style {
+                Some(_) => alias.value.clone(),
+                None => alias.value.to_lowercase(),
+            });
         }
     }
     let first = sel

@@ -23,6 +23,10 @@
 //! (`plan/sources.rs`), and syntax errors say where they are.
 //!
 //! What does not parse is a `parsing error: ...` naming what was found.
+//!
+//! [`build`]: expressions built as syntax trees, for the stages above that add to a statement.
+
+pub(crate) mod build;
 
 use std::collections::HashMap;
 
@@ -179,58 +183,25 @@ pub fn bind_into(parsed: &mut Parsed, params: &HashMap<String, Value>) -> Result
 
 /// The literal expression of a parameter value.
 fn literal_expr(v: &Value) -> datafusion::sql::sqlparser::ast::Expr {
-    use datafusion::sql::sqlparser::ast::{Expr, UnaryOperator, Value as SqlValue};
-    let number = |text: String, negative: bool| {
-        let n = Expr::value(SqlValue::Number(text, false));
-        if negative {
-            Expr::UnaryOp {
-                op: UnaryOperator::Minus,
-                expr: Box::new(n),
-            }
-        } else {
-            n
-        }
-    };
+    use datafusion::sql::sqlparser::ast::{Expr, Value as SqlValue};
     match v {
         Value::Null => Expr::value(SqlValue::Null),
-        Value::Integer(i) => number(i.unsigned_abs().to_string(), *i < 0),
-        Value::Boolean(b) => Expr::value(SqlValue::Boolean(*b)),
-        Value::Varchar(s) | Value::Json(s) => Expr::value(SqlValue::SingleQuotedString(s.clone())),
+        Value::Integer(i) => build::integer(*i),
+        Value::Boolean(b) => build::boolean(*b),
+        Value::Varchar(s) | Value::Json(s) => build::string(s),
         Value::Blob(b) => Expr::value(SqlValue::HexStringLiteral(
             b.iter().map(|x| format!("{x:02x}")).collect(),
         )),
         Value::Float(f) => {
             let s = format!("{f:?}");
             match s.strip_prefix('-') {
-                Some(abs) => number(abs.to_string(), true),
-                None => number(s, false),
+                Some(abs) => build::number(abs.to_string(), true),
+                None => build::number(s, false),
             }
         }
         // Microseconds (`CAST(integer AS TIMESTAMP)` would read seconds).
-        Value::Timestamp(us) => {
-            use datafusion::sql::sqlparser::ast::{
-                Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
-                Ident, ObjectName,
-            };
-            Expr::Function(Function {
-                name: ObjectName::from(vec![Ident::new("to_timestamp_micros")]),
-                uses_odbc_syntax: false,
-                parameters: FunctionArguments::None,
-                args: FunctionArguments::List(FunctionArgumentList {
-                    duplicate_treatment: None,
-                    args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(number(
-                        us.unsigned_abs().to_string(),
-                        *us < 0,
-                    )))],
-                    clauses: Vec::new(),
-                }),
-                filter: None,
-                null_treatment: None,
-                over: None,
-                within_group: Vec::new(),
-            })
-        }
-        Value::Uuid(u) => Expr::value(SqlValue::SingleQuotedString(crate::types::uuid_string(u))),
+        Value::Timestamp(us) => build::call("to_timestamp_micros", vec![build::integer(*us)]),
+        Value::Uuid(u) => build::string(&crate::types::uuid_string(u)),
     }
 }
 

@@ -1,8 +1,10 @@
 //! immudb's JSON functions as DataFusion scalar functions over the JSON text a JSON column holds:
 //!
 //! - `json_get(doc, key)`: `doc->'key'`, an object's field or, for an array, the element at the
-//!   index `key` spells; NULL when absent. The result is JSON text.
-//! - `json_typeof(doc)`: `OBJECT`, `ARRAY`, `STRING`, `NUMBER`, `BOOLEAN` or `NULL`.
+//!   index `key` spells; NULL when absent. The result is JSON text in classic's form
+//!   (`store::json`: `"ann"` with its quotes) and its column reports the type JSON.
+//! - `json_typeof(doc)`: `OBJECT`, `ARRAY`, `STRING`, `NUMBER`, `BOOL` or `NULL` (classic's
+//!   words).
 //! - `json_value(doc)`: a JSON string without its quotes, other values as their text.
 //! - `json_string(doc)`, `json_number(doc)`, `json_boolean(doc)`: a JSON string, number or
 //!   boolean as a SQL value, what a JSON value is compared as against a SQL literal
@@ -27,14 +29,18 @@ use std::sync::{Arc, LazyLock};
 use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, Float64Array, StringArray,
 };
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 use serde_json::Value as Json;
 
 use crate::error::SqlError;
+use crate::store::arrow::column_field;
+use crate::store::json::json_text;
+use crate::types::SqlType;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Kind {
@@ -76,6 +82,19 @@ impl ScalarUDFImpl for JsonFunction {
         })
     }
 
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> DfResult<FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        Ok(Arc::new(match self.kind {
+            // A field of a JSON value is JSON (the result column's type says so).
+            Kind::Get => column_field(self.name(), SqlType::Json),
+            _ => Field::new(self.name(), self.return_type(&types)?, true),
+        }))
+    }
+
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         if matches!(self.kind, Kind::AsNumber | Kind::AsBoolean) {
@@ -115,7 +134,7 @@ impl ScalarUDFImpl for JsonFunction {
                             Json::Array(a) => key.parse::<usize>().ok().and_then(|n| a.get(n)),
                             _ => None,
                         };
-                        found.map(|v| v.to_string())
+                        found.map(json_text)
                     }
                 }
                 Kind::TypeOf => Some(
@@ -124,7 +143,7 @@ impl ScalarUDFImpl for JsonFunction {
                         Json::Array(_) => "ARRAY",
                         Json::String(_) => "STRING",
                         Json::Number(_) => "NUMBER",
-                        Json::Bool(_) => "BOOLEAN",
+                        Json::Bool(_) => "BOOL",
                         Json::Null => "NULL",
                     }
                     .to_string(),
@@ -132,7 +151,7 @@ impl ScalarUDFImpl for JsonFunction {
                 Kind::Value => match doc {
                     Json::String(s) => Some(s),
                     Json::Null => None,
-                    other => Some(other.to_string()),
+                    other => Some(json_text(&other)),
                 },
                 Kind::AsString => match doc {
                     Json::String(s) => Some(s),

@@ -26,19 +26,22 @@ use std::collections::HashMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr,
-    FunctionArguments, LimitClause, OrderBy, OrderByKind, Query, SetExpr, Statement,
+    BinaryOperator, CastKind, DataType, ExactNumberInfo, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, LimitClause, OrderBy, OrderByKind, Query, SetExpr, Statement, UnaryOperator,
     Value as SqlValue, VisitMut, VisitorMut,
 };
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::parser::Parser;
 
 use crate::error::{Result, SqlError};
+use crate::parse::build::{boolean, call, integer, nested, string};
 use crate::types::SqlType;
 
 /// The text forms of a TIMESTAMP immudb accepts.
-const TIMESTAMP_FORMATS: &str =
-    "'%Y-%m-%d %H:%M:%S%.f', '%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M', '%Y-%m-%d'";
+const TIMESTAMP_FORMATS: [&str; 4] = [
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+];
 
 struct Classic<'a> {
     error: Option<SqlError>,
@@ -93,6 +96,17 @@ impl Classic<'_> {
         })
     }
 
+    /// The type of the first argument of a call, when it is a plain column of a known type.
+    fn first_arg_type(&self, args: &FunctionArguments) -> Option<SqlType> {
+        let FunctionArguments::List(list) = args else {
+            return None;
+        };
+        match list.args.first()? {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => self.column_type(e),
+            _ => None,
+        }
+    }
+
     /// The type of a plain column argument (`c` or `t.c`), when it is known.
     fn arg_type(&self, args: &FunctionArguments) -> Option<SqlType> {
         let FunctionArguments::List(list) = args else {
@@ -107,24 +121,24 @@ impl Classic<'_> {
 
 /// `e` as an operand of a comparison with `other`: a JSON field access (`json_get`) against a
 /// literal becomes the literal's type; anything else is `e` itself.
-fn json_operand(e: &Expr, other: &Expr) -> String {
+fn json_operand(e: &Expr, other: &Expr) -> Expr {
     let is_json =
         matches!(e, Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("json_get"));
     let Expr::Value(v) = other else {
-        return e.to_string();
+        return e.clone();
     };
-    match (&v.value, is_json) {
-        (SqlValue::SingleQuotedString(_), true) => format!("json_string({e})"),
-        (SqlValue::Number(..), true) => format!("json_number({e})"),
-        (SqlValue::Boolean(_), true) => format!("json_boolean({e})"),
-        _ => e.to_string(),
-    }
+    let as_type = match (&v.value, is_json) {
+        (SqlValue::SingleQuotedString(_), true) => "json_string",
+        (SqlValue::Number(..), true) => "json_number",
+        (SqlValue::Boolean(_), true) => "json_boolean",
+        _ => return e.clone(),
+    };
+    call(as_type, vec![e.clone()])
 }
 
 /// Whether `e`, already rewritten, can never be NULL, so needs no guard: a non-NULL literal, a
 /// two-valued comparison or test, or an operation whose operands are guarded.
 fn never_null(e: &Expr) -> bool {
-    use datafusion::sql::sqlparser::ast::UnaryOperator;
     match e {
         Expr::Value(v) => !matches!(v.value, SqlValue::Null),
         Expr::Nested(inner) => never_null(inner),
@@ -160,20 +174,13 @@ fn logical(op: &BinaryOperator) -> bool {
     matches!(op, BinaryOperator::And | BinaryOperator::Or)
 }
 
-/// `e` as the text of an operand that must not be NULL: guarded by `guard` unless it cannot be.
-fn guarded(e: &Expr, guard: &str) -> String {
+/// `e` as an operand that must not be NULL: guarded by `guard` unless it cannot be.
+fn guarded(e: &Expr, guard: &str) -> Expr {
     if never_null(e) {
-        format!("({e})")
+        nested(e.clone())
     } else {
-        format!("{guard}({e})")
+        call(guard, vec![e.clone()])
     }
-}
-
-fn parse_expr(text: &str) -> std::result::Result<Expr, SqlError> {
-    Parser::new(&GenericDialect {})
-        .try_with_sql(text)
-        .and_then(|mut p| p.parse_expr())
-        .map_err(|e| SqlError::Parsing(e.to_string()))
 }
 
 impl VisitorMut for Classic<'_> {
@@ -201,7 +208,7 @@ impl VisitorMut for Classic<'_> {
     }
 
     fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
-        let text = match e {
+        let new = match e {
             // Text to INTEGER or FLOAT parses the text as classic does, failing with its
             // `unsupported cast` (Arrow's cast kernel has its own message).
             Expr::Cast {
@@ -212,10 +219,11 @@ impl VisitorMut for Classic<'_> {
             ) && (matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, SqlValue::SingleQuotedString(_)))
                 || self.column_type(expr) == Some(SqlType::Varchar)) =>
             {
-                match data_type {
-                    DataType::Float(_) => format!("text_to_float({expr})"),
-                    _ => format!("text_to_integer({expr})"),
-                }
+                let parse = match data_type {
+                    DataType::Float(_) => "text_to_float",
+                    _ => "text_to_integer",
+                };
+                call(parse, vec![(**expr).clone()])
             }
             // immudb's INTEGER and FLOAT are 64 bits; DataFusion reads SQL's INTEGER and FLOAT
             // as 32 (`CAST(3000000000 AS INTEGER)` failed, `CAST('0.1' AS FLOAT)` rounded).
@@ -254,16 +262,25 @@ impl VisitorMut for Classic<'_> {
                 // A JSON value compared with a literal is compared as the literal's type.
                 let (left, right) = (json_operand(left, right), json_operand(right, left));
                 match op {
-                    BinaryOperator::Eq => format!("({left}) IS NOT DISTINCT FROM ({right})"),
-                    BinaryOperator::NotEq => format!("({left}) IS DISTINCT FROM ({right})"),
+                    BinaryOperator::Eq => {
+                        Expr::IsNotDistinctFrom(Box::new(nested(left)), Box::new(nested(right)))
+                    }
+                    BinaryOperator::NotEq => {
+                        Expr::IsDistinctFrom(Box::new(nested(left)), Box::new(nested(right)))
+                    }
                     BinaryOperator::Lt
                     | BinaryOperator::LtEq
                     | BinaryOperator::Gt
                     | BinaryOperator::GtEq => {
-                        format!("COALESCE(({left}) {op} ({right}), false)")
+                        let compared = Expr::BinaryOp {
+                            left: Box::new(nested(left)),
+                            op: op.clone(),
+                            right: Box::new(nested(right)),
+                        };
+                        call("COALESCE", vec![compared, boolean(false)])
                     }
                     // `doc->'key'`: the field (or array element) of a JSON value.
-                    BinaryOperator::Arrow => format!("json_get({left}, {right})"),
+                    BinaryOperator::Arrow => call("json_get", vec![left, right]),
                     _ => return ControlFlow::Continue(()),
                 }
             }
@@ -295,7 +312,7 @@ impl VisitorMut for Classic<'_> {
             Expr::Cast {
                 expr, data_type, ..
             } if data_type.to_string().eq_ignore_ascii_case("UUID") => {
-                format!("uuid_from_text({expr})")
+                call("uuid_from_text", vec![(**expr).clone()])
             }
             // CAST('…' AS TIMESTAMP) accepts immudb's formats, to microseconds (so years past
             // 2262 work too).
@@ -304,7 +321,9 @@ impl VisitorMut for Classic<'_> {
             } if data_type.to_string().eq_ignore_ascii_case("TIMESTAMP")
                 && matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, SqlValue::SingleQuotedString(_))) =>
             {
-                format!("to_timestamp_micros({expr}, {TIMESTAMP_FORMATS})")
+                let mut args = vec![(**expr).clone()];
+                args.extend(TIMESTAMP_FORMATS.iter().map(|f| string(f)));
+                call("to_timestamp_micros", args)
             }
             // CAST(integer AS TIMESTAMP) reads the integer as unix seconds.
             Expr::Cast {
@@ -313,25 +332,54 @@ impl VisitorMut for Classic<'_> {
                 && (matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, SqlValue::Number(..)))
                     || self.column_type(expr) == Some(SqlType::Integer)) =>
             {
-                format!("CAST(to_timestamp_seconds({expr}) AS TIMESTAMP)")
+                // The cast stays, over the seconds read as a timestamp.
+                **expr = call("to_timestamp_seconds", vec![(**expr).clone()]);
+                return ControlFlow::Continue(());
             }
             // AVG of an INTEGER column is integer division; SUM, MIN and MAX of no rows are 0.
             // NOW() is the transaction's timestamp, the same for all its statements.
             Expr::Function(f) if f.over.is_none() && f.filter.is_none() => {
                 let name = f.name.to_string().to_lowercase();
+                // `->` and JSON_TYPEOF take a JSON value: a column of another type is refused
+                // (even when its text happens to be JSON), with classic's words.
+                if matches!(name.as_str(), "json_get" | "json_typeof") {
+                    if let Some(t) = self.first_arg_type(&f.args).filter(|t| *t != SqlType::Json) {
+                        self.error = Some(match name.as_str() {
+                            "json_get" => SqlError::Query(format!(
+                                "-> operator cannot be applied on column of type {}",
+                                t.name()
+                            )),
+                            _ => SqlError::IllegalArguments(
+                                "'JSON_TYPEOF' function expects an argument of type JSON".into(),
+                            ),
+                        });
+                        return ControlFlow::Break(());
+                    }
+                }
                 // RANDOM_UUID() is a fresh version-4 UUID (text a UUID column converts).
                 let special = match name.as_str() {
-                    "random_uuid" => Some("uuid()".to_string()),
-                    "now" => self.now.map(|now| format!("to_timestamp_micros({now})")),
+                    "random_uuid" => Some(call("uuid", Vec::new())),
+                    "now" => self
+                        .now
+                        .map(|now| call("to_timestamp_micros", vec![integer(now)])),
                     _ => None,
                 };
-                if let Some(text) = special {
-                    return self.replace(e, &text);
+                if let Some(new) = special {
+                    *e = new;
+                    return ControlFlow::Continue(());
                 }
-                match (name.as_str(), self.arg_type(&f.args)) {
-                    ("avg", Some(SqlType::Integer)) => format!("CAST({f} AS BIGINT)"),
+                let arg_type = self.arg_type(&f.args);
+                let f = Expr::Function(f.clone());
+                match (name.as_str(), arg_type) {
+                    ("avg", Some(SqlType::Integer)) => Expr::Cast {
+                        kind: CastKind::Cast,
+                        expr: Box::new(f),
+                        data_type: DataType::BigInt(None),
+                        array: false,
+                        format: None,
+                    },
                     ("sum" | "min" | "max", Some(SqlType::Integer | SqlType::Float)) => {
-                        format!("COALESCE({f}, 0)")
+                        call("COALESCE", vec![f, integer(0)])
                     }
                     _ => return ControlFlow::Continue(()),
                 }
@@ -343,40 +391,21 @@ impl VisitorMut for Classic<'_> {
                 any: false,
                 escape_char: None,
             } => {
-                let m = format!("COALESCE(regexp_like({expr}, {pattern}), false)");
+                let matched = call("regexp_like", vec![(**expr).clone(), (**pattern).clone()]);
+                let m = call("COALESCE", vec![matched, boolean(false)]);
                 if *negated {
-                    format!("NOT {m}")
+                    Expr::UnaryOp {
+                        op: UnaryOperator::Not,
+                        expr: Box::new(m),
+                    }
                 } else {
                     m
                 }
             }
             _ => return ControlFlow::Continue(()),
         };
-        self.replace(e, &text)
-    }
-}
-
-impl Classic<'_> {
-    /// Replaces `e` with the expression `text` spells.
-    fn replace(&mut self, e: &mut Expr, text: &str) -> ControlFlow<()> {
-        match replace_expr(e, text) {
-            ControlFlow::Break(err) => {
-                self.error = Some(err);
-                ControlFlow::Break(())
-            }
-            ControlFlow::Continue(()) => ControlFlow::Continue(()),
-        }
-    }
-}
-
-/// Replaces `e` with the expression `text` spells; the parse error breaks the visit.
-fn replace_expr(e: &mut Expr, text: &str) -> ControlFlow<SqlError> {
-    match parse_expr(text) {
-        Ok(new) => {
-            *e = new;
-            ControlFlow::Continue(())
-        }
-        Err(err) => ControlFlow::Break(err),
+        *e = new;
+        ControlFlow::Continue(())
     }
 }
 
@@ -407,7 +436,7 @@ pub fn classic(
 /// Guards the operands of arithmetic, AND, OR, NOT and unary minus in a query's select list
 /// (the branches' of a UNION) against NULL.
 fn guard_select_items(body: &mut SetExpr) -> Result<()> {
-    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, SelectItem, UnaryOperator};
+    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, SelectItem};
     match body {
         SetExpr::Select(select) => {
             for item in &mut select.projection {
@@ -416,7 +445,7 @@ fn guard_select_items(body: &mut SetExpr) -> Result<()> {
                     continue;
                 };
                 let flow = visit_expressions_mut(e, |e| {
-                    let text = match e {
+                    let new = match e {
                         Expr::BinaryOp { left, op, right } if arithmetic(op) || logical(op) => {
                             if never_null(left) && never_null(right) {
                                 return ControlFlow::Continue(());
@@ -425,16 +454,29 @@ fn guard_select_items(body: &mut SetExpr) -> Result<()> {
                                 true => "expect_numeric",
                                 false => "expect_boolean",
                             };
-                            format!("{} {op} {}", guarded(left, guard), guarded(right, guard))
+                            Expr::BinaryOp {
+                                left: Box::new(guarded(left, guard)),
+                                op: op.clone(),
+                                right: Box::new(guarded(right, guard)),
+                            }
                         }
                         Expr::UnaryOp { op, expr } if !never_null(expr) => match op {
-                            UnaryOperator::Not => format!("NOT expect_boolean({expr})"),
-                            UnaryOperator::Minus => format!("-expect_numeric({expr})"),
+                            UnaryOperator::Not | UnaryOperator::Minus => {
+                                let guard = match op {
+                                    UnaryOperator::Not => "expect_boolean",
+                                    _ => "expect_numeric",
+                                };
+                                Expr::UnaryOp {
+                                    op: *op,
+                                    expr: Box::new(call(guard, vec![(**expr).clone()])),
+                                }
+                            }
                             _ => return ControlFlow::Continue(()),
                         },
                         _ => return ControlFlow::Continue(()),
                     };
-                    replace_expr(e, &text)
+                    *e = new;
+                    ControlFlow::<SqlError>::Continue(())
                 });
                 if let ControlFlow::Break(err) = flow {
                     return Err(err);
@@ -449,4 +491,61 @@ fn guard_select_items(body: &mut SetExpr) -> Result<()> {
         SetExpr::Query(q) => guard_select_items(&mut q.body),
         _ => Ok(()),
     }
+}
+
+/// Names the unaliased JSON field accesses of a query's select list as classic does: `d->'a'`
+/// is the column `d->'a'`, and a chain `d->'a'->'b'` the column `d->'a->b'` (not `colN`).
+pub fn name_json_fields(stmt: &mut Statement) {
+    use datafusion::sql::sqlparser::ast::{Ident, SelectItem};
+    let Statement::Query(q) = stmt else {
+        return;
+    };
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return;
+    };
+    for item in &mut select.projection {
+        let SelectItem::UnnamedExpr(e) = item else {
+            continue;
+        };
+        let Some(name) = json_field_name(e) else {
+            continue;
+        };
+        *item = SelectItem::ExprWithAlias {
+            expr: e.clone(),
+            alias: Ident::with_quote('"', name),
+        };
+    }
+}
+
+/// `col->'f1->f2'` for the chain `json_get(json_get(col, 'f1'), 'f2')`, else `None`.
+fn json_field_name(e: &Expr) -> Option<String> {
+    let mut fields = Vec::new();
+    let mut e = e;
+    loop {
+        match e {
+            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("json_get") => {
+                let FunctionArguments::List(list) = &f.args else {
+                    return None;
+                };
+                let [FunctionArg::Unnamed(FunctionArgExpr::Expr(doc)), FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(key)))] =
+                    list.args.as_slice()
+                else {
+                    return None;
+                };
+                let SqlValue::SingleQuotedString(key) = &key.value else {
+                    return None;
+                };
+                fields.push(key.clone());
+                e = doc;
+            }
+            Expr::Identifier(column) => break Some(column.value.clone()),
+            Expr::CompoundIdentifier(parts) => break parts.last().map(|c| c.value.clone()),
+            _ => return None,
+        }
+    }
+    .filter(|_| !fields.is_empty())
+    .map(|column| {
+        fields.reverse();
+        format!("{column}->'{}'", fields.join("->"))
+    })
 }

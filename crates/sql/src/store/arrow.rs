@@ -13,7 +13,30 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::ScalarValue;
 use std::sync::Arc;
 
+/// The field metadata key that marks a text column as JSON (Arrow has no JSON type): set on a
+/// JSON column's field and on `doc->'key'`'s result, and carried by DataFusion through
+/// projections and aliases, so a result column reports the type JSON as classic's does.
+pub(crate) const SQL_TYPE_KEY: &str = "stele.sql_type";
+
+/// A nullable field of `name` for a column of type `ty` (JSON marked as such).
+pub(crate) fn column_field(name: &str, ty: SqlType) -> Field {
+    let field = Field::new(name, arrow_type(ty), true);
+    match ty {
+        SqlType::Json => field
+            .with_metadata([(SQL_TYPE_KEY.to_string(), SqlType::Json.name().to_string())].into()),
+        _ => field,
+    }
+}
+
 /// The SQL type of a result column DataFusion computed.
+pub(crate) fn sql_type_of_field(f: &Field) -> Option<SqlType> {
+    match f.metadata().get(SQL_TYPE_KEY) {
+        Some(t) if t == SqlType::Json.name() => Some(SqlType::Json),
+        _ => sql_type_of(f.data_type()),
+    }
+}
+
+/// The SQL type of an Arrow type.
 pub(crate) fn sql_type_of(t: &DataType) -> Option<SqlType> {
     Some(match t {
         DataType::Int8
@@ -55,7 +78,7 @@ pub(crate) fn table_schema(t: &Table) -> SchemaRef {
     Arc::new(Schema::new(
         t.columns
             .iter()
-            .map(|c| Field::new(&c.name, arrow_type(c.ty), true))
+            .map(|c| column_field(&c.name, c.ty))
             .collect::<Vec<_>>(),
     ))
 }

@@ -29,6 +29,7 @@
 //! - `ranges`: key ranges and tx ranges of reads; `write_set`: a transaction's writes, reads
 //!   and guards;
 //! - `checks`: CHECK constraints' stored text, and the evaluator the store calls;
+//! - [`json`]: the one text form of a JSON value (classic's), stored and returned;
 //! - `arrow`: values into Arrow arrays and back; `columnar`: stored rows decoded straight into
 //!   Arrow batches; [`cache`]: tables' current rows kept as batches between queries;
 //! - `handle`: the [`SqlStore`], its catalog reads, begin and commit;
@@ -43,6 +44,7 @@ mod columnar;
 pub mod encoding;
 mod handle;
 mod index;
+pub mod json;
 mod pending;
 mod ranges;
 mod read;

@@ -4,6 +4,7 @@
 use super::catalog::{Column, Table};
 use super::encoding::{self};
 use super::handle::SqlStore;
+use super::json::json_text;
 use super::write_set::{PendingWrite, WriteSet};
 use crate::error::{Result, SqlError};
 use crate::types::{SqlType, Value};
@@ -404,16 +405,18 @@ pub fn convert(v: &Value, c: &Column, table: &str) -> Result<Value> {
                     c.name
                 ))
             })?;
-            Value::Json(parsed.to_string())
+            Value::Json(json_text(&parsed))
         }
         (SqlType::Json, other) if !matches!(other, Value::Blob(_) | Value::Uuid(_)) => {
-            let text = match other {
-                Value::Integer(i) => i.to_string(),
-                Value::Float(f) => f.to_string(),
-                Value::Boolean(b) => b.to_string(),
+            let value = match other {
+                Value::Integer(i) => serde_json::Value::from(*i),
+                Value::Float(f) => serde_json::Number::from_f64(*f)
+                    .map(serde_json::Value::Number)
+                    .ok_or_else(|| cast_err(&described(other)))?,
+                Value::Boolean(b) => serde_json::Value::Bool(*b),
                 _ => return Err(cast_err(&described(other))),
             };
-            Value::Json(text)
+            Value::Json(json_text(&value))
         }
         (SqlType::Uuid, Value::Varchar(s)) => {
             Value::Uuid(crate::types::parse_uuid(s).ok_or_else(|| cast_err(&described(v)))?)
