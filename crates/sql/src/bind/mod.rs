@@ -5,9 +5,14 @@
 //! text), and DDL bound to the store's specs. Parsed templates are cached by text, so a
 //! statement run many times is parsed once.
 //!
-//! Invariants: binding never plans or reads rows; names are folded to lower case here once.
+//! Invariants: binding never plans or reads rows; names are folded to lower case here once;
+//! every period and `HISTORY OF` of a statement is bound to its reference here, so the stages
+//! above see sources, never the parser's periods.
 //!
-//! - `statement`: [`statement::Bound`], each statement in our own terms, what exec runs;
+//! - `statement`: [`statement::Bound`], each statement in our own terms, what exec runs; a
+//!   query is a [`statement::BoundQuery`]: its syntax tree, its sources and its index hints;
+//! - `sources`: table references with a period or `HISTORY OF` bound to sources of their own
+//!   (by the location the parser recorded, never by name);
 //! - `select`: queries built as syntax trees (UPDATE's and DELETE's rows, computed values);
 //! - `request`: a request's steps, the template cache, prepared INSERTs;
 //! - `ddl`: `CREATE TABLE` and column definitions as [`crate::store::TableSpec`];
@@ -16,5 +21,6 @@
 pub(crate) mod ddl;
 pub(crate) mod request;
 pub(crate) mod select;
+pub(crate) mod sources;
 pub(crate) mod statement;
 pub(crate) mod values;

@@ -8,8 +8,10 @@ use datafusion::sql::sqlparser::ast::{
 
 use crate::bind::ddl::{column_spec, table_spec};
 use crate::bind::request::{insert_target, InsertTarget};
+use crate::bind::sources::{bind_sources, source_named, BoundSource};
 use crate::bind::values::object_name;
 use crate::error::{Result, SqlError};
+use crate::parse::{IndexHint, Period};
 use crate::store::{ColumnSpec, TableSpec};
 
 /// One statement, bound.
@@ -36,6 +38,8 @@ pub(crate) enum Bound {
     Insert {
         target: InsertTarget,
         source: InsertSource,
+        /// The sources its values' and query's references read.
+        sources: Vec<BoundSource>,
     },
     /// `UPDATE`: the assignments (column, value expression) of the rows `filter` selects.
     Update {
@@ -43,18 +47,23 @@ pub(crate) enum Bound {
         relation: TableFactor,
         sets: Vec<(String, SqlExpr)>,
         filter: Option<SqlExpr>,
+        sources: Vec<BoundSource>,
     },
     Delete {
         table: String,
         relation: TableFactor,
         filter: Option<SqlExpr>,
+        sources: Vec<BoundSource>,
     },
-    Query(Box<ast::Query>),
+    Query(BoundQuery),
     ShowTables,
     /// `SHOW TABLE t`: the rows of `COLUMNS('t')`.
     ShowTable(String),
     /// `EXPLAIN query`.
-    Explain(Box<Statement>),
+    Explain {
+        statement: Box<Statement>,
+        sources: Vec<BoundSource>,
+    },
     Begin,
     Commit,
     Rollback,
@@ -78,8 +87,28 @@ pub(crate) enum InsertSource {
     Query(Box<ast::Query>),
 }
 
-/// Binds one parsed statement.
-pub(crate) fn bind(stmt: Statement) -> Result<Bound> {
+/// A query, bound: the planner plans `query` over the current state of the tables it names
+/// and over `sources`, the references with a period or `HISTORY OF` (renamed to their
+/// handles); `hints` are its `USE INDEX ON` hints, by the name or alias they follow.
+#[derive(Debug)]
+pub(crate) struct BoundQuery {
+    pub(crate) query: Box<ast::Query>,
+    pub(crate) sources: Vec<BoundSource>,
+    pub(crate) hints: Vec<IndexHint>,
+}
+
+/// Binds one parsed statement; `periods` and `hints` are those the parser cut out of the
+/// request's text (each statement's references take their own, by location).
+pub(crate) fn bind(mut stmt: Statement, periods: &[Period], hints: &[IndexHint]) -> Result<Bound> {
+    let sources = match periods.is_empty() {
+        true => Vec::new(),
+        false => bind_sources(&mut stmt, periods),
+    };
+    // A reference renamed to its source's handle still names its table.
+    let table_of = |name: &ast::ObjectName| match source_named(&sources, name) {
+        Some(source) => source.table.clone(),
+        None => object_name(name),
+    };
     Ok(match stmt {
         Statement::CreateTable(ct) => Bound::CreateTable(table_spec(&ct)?),
         Statement::CreateIndex(ci) => Bound::CreateIndex {
@@ -106,14 +135,18 @@ pub(crate) fn bind(stmt: Statement) -> Result<Bound> {
                 }
                 query => InsertSource::Query(Box::new(query)),
             };
-            Bound::Insert { target, source }
+            Bound::Insert {
+                target,
+                source,
+                sources,
+            }
         }
         Statement::Update(up) => {
             let relation = up.table.relation;
             let TableFactor::Table { name, .. } = &relation else {
                 return Err(SqlError::NotSupported("UPDATE of a sub-query".into()));
             };
-            let table = object_name(name);
+            let table = table_of(name);
             let sets = up
                 .assignments
                 .into_iter()
@@ -129,6 +162,7 @@ pub(crate) fn bind(stmt: Statement) -> Result<Bound> {
                 relation,
                 sets,
                 filter: up.selection,
+                sources,
             }
         }
         Statement::Delete(del) => {
@@ -142,9 +176,10 @@ pub(crate) fn bind(stmt: Statement) -> Result<Bound> {
                 return Err(SqlError::NotSupported("DELETE from a sub-query".into()));
             };
             Bound::Delete {
-                table: object_name(name),
+                table: table_of(name),
                 relation: from.relation,
                 filter: del.selection,
+                sources,
             }
         }
         Statement::AlterTable(at) => {
@@ -224,14 +259,18 @@ pub(crate) fn bind(stmt: Statement) -> Result<Bound> {
             }
             other => return Err(SqlError::NotSupported(format!("DROP {other}"))),
         },
-        Statement::Query(q) => Bound::Query(q),
+        Statement::Query(query) => Bound::Query(BoundQuery {
+            query,
+            sources,
+            hints: hints.to_vec(),
+        }),
         Statement::ShowTables { .. } => Bound::ShowTables,
         Statement::ShowVariable { variable }
             if variable.len() == 2 && variable[0].value.eq_ignore_ascii_case("table") =>
         {
             Bound::ShowTable(variable[1].value.to_lowercase())
         }
-        Statement::Explain { statement, .. } => Bound::Explain(statement),
+        Statement::Explain { statement, .. } => Bound::Explain { statement, sources },
         Statement::StartTransaction { .. } => Bound::Begin,
         Statement::Commit { .. } => Bound::Commit,
         Statement::Rollback { .. } => Bound::Rollback,

@@ -5,12 +5,12 @@ use datafusion::sql::sqlparser::ast::{Expr as SqlExpr, SelectItem, Statement, Ta
 
 use crate::bind::request::InsertTarget;
 use crate::bind::select;
+use crate::bind::sources::BoundSource;
 use crate::bind::statement::InsertSource;
 use crate::bind::values::eval_const;
 use crate::error::{Result, SqlError};
 use crate::exec::engine::Engine;
 use crate::exec::output::Output;
-use crate::parse::Period;
 use crate::store::{WriteKind, WriteSet};
 use crate::types::Value;
 
@@ -20,7 +20,7 @@ impl Engine {
         &self,
         target: InsertTarget,
         source: InsertSource,
-        periods: &[Period],
+        sources: &[BoundSource],
         ws: &mut WriteSet,
     ) -> Result<Output> {
         // The table is looked up before any value is evaluated.
@@ -34,7 +34,7 @@ impl Engine {
                         row.push(match eval_const(&e) {
                             Some(v) => v,
                             None => {
-                                let (_, mut out) = self.query(select::value(e), periods, ws)?;
+                                let (_, mut out) = self.query(select::value(e), sources, ws)?;
                                 out.pop().and_then(|mut r| r.pop()).unwrap_or(Value::Null)
                             }
                         });
@@ -43,7 +43,7 @@ impl Engine {
                 }
                 rows
             }
-            InsertSource::Query(q) => self.query(Statement::Query(q), periods, ws)?.1,
+            InsertSource::Query(q) => self.query(Statement::Query(q), sources, ws)?.1,
         };
         self.insert_rows(&target, rows, ws)
     }
@@ -82,7 +82,7 @@ impl Engine {
         table: &str,
         relation: TableFactor,
         filter: Option<SqlExpr>,
-        periods: &[Period],
+        sources: &[BoundSource],
         ws: &mut WriteSet,
     ) -> Result<Output> {
         let cat = self.store.catalog_in(ws)?;
@@ -90,7 +90,7 @@ impl Engine {
         let pk: Vec<String> = t.pk_columns().iter().map(|c| c.name.clone()).collect();
         let projection = pk.iter().map(|c| select::column(c)).collect();
         let stmt = select::select(Some(relation), projection, filter);
-        let (_, rows) = self.query(stmt, periods, ws)?;
+        let (_, rows) = self.query(stmt, sources, ws)?;
         Ok(Output::Done(self.store.write_rows_in(
             ws,
             t,
@@ -108,7 +108,7 @@ impl Engine {
         relation: TableFactor,
         sets: Vec<(String, SqlExpr)>,
         filter: Option<SqlExpr>,
-        periods: &[Period],
+        sources: &[BoundSource],
         ws: &mut WriteSet,
     ) -> Result<Output> {
         let cat = self.store.catalog_in(ws)?;
@@ -129,7 +129,7 @@ impl Engine {
             .chain(sets.into_iter().map(|(_, e)| SelectItem::UnnamedExpr(e)))
             .collect();
         let stmt = select::select(Some(relation), projection, filter);
-        let (_, rows) = self.query(stmt, periods, ws)?;
+        let (_, rows) = self.query(stmt, sources, ws)?;
         let mut writes = Vec::with_capacity(rows.len());
         for mut row in rows {
             let new = row.split_off(all.len());

@@ -1,11 +1,11 @@
 //! The fast path of `SELECT cols FROM t WHERE pk = lit AND ...`: one key read, no planning.
 
+use crate::bind::sources::{source_named, BoundSource};
 use crate::bind::values::{eval_const, object_name};
 use crate::error::Result;
 use crate::exec::engine::Engine;
 use crate::exec::output::{Answer, ColumnDesc};
 use crate::exec::query::source_of;
-use crate::parse::Period;
 use crate::store::WriteSet;
 use crate::types::{SqlType, Value};
 use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, SetExpr, TableFactor};
@@ -18,7 +18,7 @@ impl Engine {
     pub(crate) fn point_select(
         &self,
         q: &ast::Query,
-        periods: &[Period],
+        sources: &[BoundSource],
         ws: &mut WriteSet,
     ) -> Result<Option<Answer>> {
         // Every field is named (no `..`): a clause a newer sqlparser adds fails to compile here
@@ -117,12 +117,15 @@ impl Engine {
         {
             return Ok(None);
         }
-        let period = crate::plan::sources::period_of(name, periods);
-        if period.is_some_and(|p| p.history) {
+        let bound = source_named(sources, name);
+        if bound.is_some_and(|b| b.period.history) {
             return Ok(None);
         }
         let source = source_of(relation);
-        let (table, range) = (object_name(name), period);
+        let (table, range) = match bound {
+            Some(b) => (b.table.clone(), Some(&b.period)),
+            None => (object_name(name), None),
+        };
         let cat = self.store.catalog_in(ws)?;
         let Ok(t) = cat.table(&table) else {
             return Ok(None);

@@ -1,11 +1,11 @@
 //! Queries run: planned, executed as a stream of batches, and their result columns named as
 //! classic names them.
 
+use crate::bind::sources::BoundSource;
 use crate::bind::values::object_name;
 use crate::error::Result;
 use crate::exec::engine::Engine;
 use crate::exec::output::{ColumnDesc, RowStream, Rows};
-use crate::parse::Period;
 use crate::plan::errors::df_err;
 use crate::plan::query::is_set_operation;
 use crate::store::arrow::sql_type_of_field;
@@ -19,10 +19,10 @@ impl Engine {
     pub(crate) fn query(
         &self,
         stmt: Statement,
-        periods: &[Period],
+        sources: &[BoundSource],
         ws: &mut WriteSet,
     ) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
-        let mut stream = self.query_stream(stmt, periods, ws)?;
+        let mut stream = self.query_stream(stmt, sources, ws)?;
         let mut rows = Vec::new();
         while let Some(batch) = stream.next_batch()? {
             rows.extend(batch);
@@ -35,11 +35,11 @@ impl Engine {
     pub(crate) fn query_stream(
         &self,
         stmt: Statement,
-        periods: &[Period],
+        sources: &[BoundSource],
         ws: &mut WriteSet,
     ) -> Result<RowStream> {
         if let Statement::Query(q) = &stmt {
-            if let Some((columns, rows)) = self.point_select(q, periods, ws)? {
+            if let Some((columns, rows)) = self.point_select(q, sources, ws)? {
                 return Ok(RowStream {
                     runtime: self.runtime.clone(),
                     columns,
@@ -64,7 +64,7 @@ impl Engine {
         let set_operation = is_set_operation(&stmt);
         let plain =
             |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-        let (ctx, plan, log) = self.planner().plan(stmt, periods, ws)?;
+        let (ctx, plan, log) = self.planner().plan(stmt, sources, ws)?;
         let columns: Vec<ColumnDesc> = plan
             .schema()
             .iter()
@@ -127,10 +127,10 @@ impl Engine {
     pub(crate) fn explain(
         &self,
         stmt: Statement,
-        periods: &[Period],
+        sources: &[BoundSource],
         ws: &WriteSet,
     ) -> Result<Vec<String>> {
-        let (ctx, plan, log) = self.planner().plan(stmt, periods, ws)?;
+        let (ctx, plan, log) = self.planner().plan(stmt, sources, ws)?;
         let physical = self
             .runtime
             .block_on(ctx.state().create_physical_plan(&plan))

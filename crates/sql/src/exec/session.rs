@@ -88,14 +88,14 @@ impl<'e> SqlSession<'e> {
             ws.read_only();
             ws
         });
-        let result = match bind(*stmt) {
+        let result = match bind(*stmt, &request.periods, &request.hints) {
             Err(e) => Err(e),
             Ok(Bound::Query(mut q)) => engine
                 .planner()
-                .hinted_order(&mut q, &request.hints, &ws)
-                .and_then(|()| engine.query_stream(Statement::Query(q), &request.periods, &mut ws)),
-            Ok(stmt @ (Bound::ShowTables | Bound::ShowTable(_) | Bound::Explain(_))) => {
-                match engine.statement(stmt, &request.periods, &mut ws)? {
+                .hinted_order(&mut q, &ws)
+                .and_then(|()| engine.query_stream(Statement::Query(q.query), &q.sources, &mut ws)),
+            Ok(stmt @ (Bound::ShowTables | Bound::ShowTable(_) | Bound::Explain { .. })) => {
+                match engine.statement(stmt, &mut ws)? {
                     Output::Rows { columns, rows } => Ok(RowStream {
                         runtime: engine.runtime.clone(),
                         columns,
@@ -161,7 +161,7 @@ impl<'e> SqlSession<'e> {
                     }
                     Step::Statement(stmt) => *stmt,
                 };
-                match bind(stmt)? {
+                match bind(stmt, &parsed.periods, &parsed.hints)? {
                     Bound::Begin => {
                         if explicit {
                             return Err(SqlError::NestedTx);
@@ -186,11 +186,8 @@ impl<'e> SqlSession<'e> {
                         *ws = store.begin();
                         explicit = false;
                     }
-                    mut stmt => {
-                        if let Bound::Query(q) = &mut stmt {
-                            engine.planner().hinted_order(q, &parsed.hints, ws)?;
-                        }
-                        let out = engine.statement(stmt, &parsed.periods, ws)?;
+                    stmt => {
+                        let out = engine.statement(stmt, ws)?;
                         result.outputs.push(out);
                     }
                 }

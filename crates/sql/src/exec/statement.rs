@@ -6,7 +6,6 @@ use crate::bind::statement::{AlterOp, Bound};
 use crate::error::{Result, SqlError};
 use crate::exec::engine::Engine;
 use crate::exec::output::{ColumnDesc, Output};
-use crate::parse::Period;
 use crate::store::{WriteOutcome, WriteSet};
 use crate::types::{SqlType, Value};
 use datafusion::sql::sqlparser::ast::Statement;
@@ -14,12 +13,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 impl Engine {
     /// Runs one statement in `ws`. Transaction control (BEGIN, COMMIT, ROLLBACK) is the
     /// session's and is refused here.
-    pub(crate) fn statement(
-        &self,
-        stmt: Bound,
-        periods: &[Period],
-        ws: &mut WriteSet,
-    ) -> Result<Output> {
+    pub(crate) fn statement(&self, stmt: Bound, ws: &mut WriteSet) -> Result<Output> {
         let done = |updated_rows| {
             Output::Done(WriteOutcome {
                 updated_rows,
@@ -41,18 +35,24 @@ impl Engine {
                 store.create_index_in(ws, &table, &columns, unique, if_not_exists)?;
                 Ok(done(0))
             }
-            Bound::Insert { target, source } => self.insert(target, source, periods, ws),
+            Bound::Insert {
+                target,
+                source,
+                sources,
+            } => self.insert(target, source, &sources, ws),
             Bound::Delete {
                 table,
                 relation,
                 filter,
-            } => self.delete(&table, relation, filter, periods, ws),
+                sources,
+            } => self.delete(&table, relation, filter, &sources, ws),
             Bound::Update {
                 table,
                 relation,
                 sets,
                 filter,
-            } => self.update(&table, relation, sets, filter, periods, ws),
+                sources,
+            } => self.update(&table, relation, sets, filter, &sources, ws),
             Bound::AlterTable { table, ops } => {
                 for op in ops {
                     match op {
@@ -81,11 +81,12 @@ impl Engine {
                 }
                 Ok(done(0))
             }
-            Bound::Query(q) => {
-                if let Some((columns, rows)) = self.point_select(&q, periods, ws)? {
+            Bound::Query(mut q) => {
+                self.planner().hinted_order(&mut q, ws)?;
+                if let Some((columns, rows)) = self.point_select(&q.query, &q.sources, ws)? {
                     return Ok(Output::Rows { columns, rows });
                 }
-                let (columns, rows) = self.query(Statement::Query(q), periods, ws)?;
+                let (columns, rows) = self.query(Statement::Query(q.query), &q.sources, ws)?;
                 Ok(Output::Rows { columns, rows })
             }
             Bound::ShowTables => {
@@ -103,11 +104,11 @@ impl Engine {
             Bound::ShowTable(table) => {
                 store.catalog_in(ws)?.table(&table)?;
                 let stmt = select::table_function("columns", &table);
-                let (columns, rows) = self.query(stmt, periods, ws)?;
+                let (columns, rows) = self.query(stmt, &[], ws)?;
                 Ok(Output::Rows { columns, rows })
             }
-            Bound::Explain(statement) => {
-                let lines = self.explain(*statement, periods, ws)?;
+            Bound::Explain { statement, sources } => {
+                let lines = self.explain(*statement, &sources, ws)?;
                 Ok(Output::Rows {
                     columns: vec![ColumnDesc::of("explain", "plan", Some(SqlType::Varchar))],
                     rows: lines.into_iter().map(|l| vec![Value::Varchar(l)]).collect(),

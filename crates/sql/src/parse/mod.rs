@@ -19,8 +19,8 @@
 //! - `DROP INDEX ON t (a, b)` becomes `DROP INDEX "t(a,b)"`.
 //!
 //! The rewritten tokens keep their source tokens' locations, so the names the parser builds
-//! carry them: the planner binds each table reference to its period by location
-//! (`plan/sources.rs`), and syntax errors say where they are.
+//! carry them: the binder binds each table reference to its period by location
+//! (`bind/sources.rs`), and syntax errors say where they are.
 //!
 //! What does not parse is a `parsing error: ...` naming what was found.
 //!
@@ -54,7 +54,7 @@ pub struct PeriodBound {
 /// What a table reference reads other than the current state, cut out of the text: a
 /// time-travel period (`t SINCE TX 3 UNTIL TX 5`), or every version (`(HISTORY OF t)`). It
 /// belongs to the table reference whose name starts at `at` in the text (the parser keeps the
-/// tokens' locations on the names it builds); the planner binds each source to its own.
+/// tokens' locations on the names it builds); the binder binds each reference to its own.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Period {
     /// The SINCE or AFTER bound; `None` when the period has none.

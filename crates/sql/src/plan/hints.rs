@@ -1,8 +1,9 @@
 //! `USE INDEX ON (cols)`: a query without ORDER BY returns its rows in the hinted index's order.
 
+use crate::bind::sources::source_named;
+use crate::bind::statement::BoundQuery;
 use crate::bind::values::object_name;
 use crate::error::{Result, SqlError};
-use crate::parse::IndexHint;
 use crate::plan::query::Planner;
 use crate::store::WriteSet;
 use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, SetExpr, TableFactor};
@@ -11,12 +12,12 @@ impl Planner<'_> {
     /// Orders a query by its `USE INDEX ON (cols)` hint when it has no ORDER BY: classic scans
     /// the hinted index, so a plain query over one source returns its rows in that index's
     /// order (its columns, NULLs first, then the primary key). The index must exist.
-    pub(crate) fn hinted_order(
-        &self,
-        q: &mut ast::Query,
-        hints: &[IndexHint],
-        ws: &WriteSet,
-    ) -> Result<()> {
+    pub(crate) fn hinted_order(&self, bound: &mut BoundQuery, ws: &WriteSet) -> Result<()> {
+        let BoundQuery {
+            query: q,
+            sources,
+            hints,
+        } = bound;
         if hints.is_empty() || q.order_by.is_some() {
             return Ok(());
         }
@@ -33,7 +34,11 @@ impl Planner<'_> {
         let TableFactor::Table { name, alias, .. } = &from.relation else {
             return Ok(());
         };
-        let source = object_name(name);
+        // A reference with a period is its source's handle: the table is the source's.
+        let source = match source_named(sources, name) {
+            Some(bound) => bound.table.clone(),
+            None => object_name(name),
+        };
         let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
         let Some(hint) = hints
             .iter()

@@ -11,8 +11,8 @@
 //!
 //! - `semantics`: classic's rewrites; `functions`: immudb's functions as DataFusion UDFs;
 //! - `access`, `provider`, `catalog_functions`, `events`: what tables and table functions read;
-//! - `sources`: table references bound to their periods or history (by location, never by
-//!   name); `query`: the [`Planner`](query::Planner); `period`: periods to tx ranges; `hints`:
+//! - `query`: the [`Planner`](query::Planner), which registers a provider for each source the
+//!   bound statement carries (`bind/sources.rs`); `period`: periods to tx ranges; `hints`:
 //!   `USE INDEX` orders;
 //! - `check`: CHECK constraints evaluated over rows; `errors`: DataFusion's errors in immudb's
 //!   words.
@@ -28,4 +28,3 @@ pub(crate) mod period;
 pub(crate) mod provider;
 pub(crate) mod query;
 pub(crate) mod semantics;
-pub(crate) mod sources;

@@ -2,9 +2,9 @@
 //! registered as providers pinned to the transaction's snapshot or to their periods' tx
 //! ranges, and the logical plan checked against classic's rules.
 
+use crate::bind::sources::{source_named, BoundSource};
 use crate::bind::values::object_name;
 use crate::error::{Result, SqlError};
-use crate::parse::Period;
 use crate::plan::catalog_functions::CatalogFunction;
 use crate::plan::errors::{df_err, planning_err};
 use crate::plan::provider::{LedgerTable, ScanLog, Source};
@@ -78,11 +78,12 @@ impl Sessions {
 
 impl Planner<'_> {
     /// Plans a query with DataFusion; tables are pinned to the transaction's snapshot (plus its
-    /// own writes), period tables to their tx range.
+    /// own writes), `sources` (references with a period or history, bound in `bind`) to their
+    /// tx ranges or every version.
     pub(crate) fn plan(
         &self,
         mut stmt: Statement,
-        periods: &[Period],
+        sources: &[BoundSource],
         ws: &WriteSet,
     ) -> Result<(
         SessionContext,
@@ -91,7 +92,7 @@ impl Planner<'_> {
     )> {
         check_joins(&stmt)?;
         let cat = self.store.catalog_in(ws)?;
-        let types = column_types(&cat, &stmt);
+        let types = column_types(&cat, &stmt, sources);
         crate::plan::semantics::classic(&mut stmt, &types, Some(ws.now_micros))?;
         // Rows without ORDER BY come in primary-key order, as classic reads them from an index:
         // a LIMIT or OFFSET then takes the first ones. Parallel partitions would race, so such a
@@ -120,9 +121,8 @@ impl Planner<'_> {
                 since: 0,
             }),
         );
-        // References with a period or history become sources of their own, under handles.
-        let bound = crate::plan::sources::bind_sources(&mut stmt, periods);
-        // Only the tables the statement names: registering one costs a provider and its schema.
+        // Only the tables and sources the statement names: registering one costs a provider and
+        // its schema.
         let mut named = std::collections::HashSet::new();
         let _ = ast::visit_relations(&stmt, |r| {
             named.insert(object_name(r));
@@ -134,7 +134,7 @@ impl Planner<'_> {
                 self.register(&ctx, t, Source::Current(current.clone()), &t.name, &log)?;
             }
         }
-        for b in &bound {
+        for b in sources.iter().filter(|b| named.contains(&b.handle)) {
             if b.function && b.table == "events" {
                 // `EVENTS(...) SINCE ... UNTIL ...`: the events appended in the period's txs.
                 let range = self.resolve_period(&b.period, cat.snapshot, ws.now_micros)?;
@@ -284,19 +284,28 @@ pub(crate) fn check_joins(stmt: &Statement) -> Result<()> {
 /// The column types of the tables `stmt` reads, as [`crate::plan::semantics::classic`] takes them
 /// (its rewrites of AVG, SUM/MIN/MAX and comparisons depend on them): a name that means
 /// INTEGER in one table and FLOAT in another is resolved by the tables the statement names.
-pub(crate) fn column_types(cat: &Catalog, stmt: &Statement) -> HashMap<String, SqlType> {
+/// A reference to one of `sources` reads its source's table.
+pub(crate) fn column_types(
+    cat: &Catalog,
+    stmt: &Statement,
+    sources: &[BoundSource],
+) -> HashMap<String, SqlType> {
     use datafusion::sql::sqlparser::ast::{Visit, Visitor};
     use std::ops::ControlFlow;
     /// The tables a statement reads, with the names its columns may be qualified by.
     struct Sources<'c> {
         cat: &'c Catalog,
+        bound: &'c [BoundSource],
         found: Vec<(&'c Table, Option<String>)>,
     }
     impl Visitor for Sources<'_> {
         type Break = ();
         fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
             if let TableFactor::Table { name, alias, .. } = f {
-                let table = object_name(name);
+                let table = match source_named(self.bound, name) {
+                    Some(b) => b.table.clone(),
+                    None => object_name(name),
+                };
                 if let Ok(t) = self.cat.table(&table) {
                     let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
                     self.found.push((t, alias));
@@ -307,6 +316,7 @@ pub(crate) fn column_types(cat: &Catalog, stmt: &Statement) -> HashMap<String, S
     }
     let mut sources = Sources {
         cat,
+        bound: sources,
         found: Vec::new(),
     };
     let _ = stmt.visit(&mut sources);

@@ -2,9 +2,10 @@
 //! range, or every version (`HISTORY OF`). The parser cut periods out of the text with the
 //! location of the reference they follow; the reference's name keeps its location, so each
 //! is bound to its own period here, never through its name. A reference with a period or
-//! history becomes a source of its own: the planner registers its provider under a handle
-//! (`__source_N`, never parsed back), and the reference keeps the user's name as its alias,
-//! so that columns are qualified and named as written.
+//! history becomes a source of its own, a [`BoundSource`] the bound statement carries: the
+//! reference is renamed to the source's handle (`__source_N`, never parsed back), under which
+//! the planner registers its provider, and keeps the user's name as its alias, so that columns
+//! are qualified and named as written.
 
 use datafusion::sql::sqlparser::ast::{
     Ident, ObjectName, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
@@ -14,7 +15,7 @@ use crate::bind::values::object_name;
 use crate::parse::Period;
 
 /// The period (or `HISTORY OF`) cut out after the table reference named `name`, if any.
-pub(crate) fn period_of<'p>(name: &ObjectName, periods: &'p [Period]) -> Option<&'p Period> {
+fn period_of<'p>(name: &ObjectName, periods: &'p [Period]) -> Option<&'p Period> {
     let at = name.0.last()?.as_ident()?.span.start;
     periods.iter().find(|p| p.at == at)
 }
@@ -30,6 +31,18 @@ pub(crate) struct BoundSource {
     pub(crate) period: Period,
     /// A table function call (`EVENTS(...)`), not a table.
     pub(crate) function: bool,
+}
+
+/// The source a (bound) table reference's name stands for, when it is one.
+pub(crate) fn source_named<'s>(
+    sources: &'s [BoundSource],
+    name: &ObjectName,
+) -> Option<&'s BoundSource> {
+    let [part] = name.0.as_slice() else {
+        return None;
+    };
+    let handle = part.as_ident()?;
+    sources.iter().find(|s| s.handle == handle.value)
 }
 
 /// Binds every table reference of `stmt` that has a period or history to a source of its own
