@@ -116,6 +116,27 @@ impl Template {
     }
 }
 
+impl Request {
+    /// The request of an `INSERT` (or `UPSERT`) of literal rows read by the fast reader
+    /// (`parse/insert.rs`), the same as a prepared INSERT's; `None` for any other text.
+    pub(crate) fn literal_insert(sql: &str) -> Option<Request> {
+        let ins = parse::insert::literal_insert(sql)?;
+        let target = InsertTarget {
+            table: ins.table,
+            columns: ins.columns,
+            kind: match ins.upsert {
+                true => WriteKind::Upsert,
+                false => WriteKind::Insert,
+            },
+        };
+        Some(Request {
+            steps: vec![Step::Insert(Arc::new(target), ins.rows)],
+            periods: Vec::new(),
+            hints: Vec::new(),
+        })
+    }
+}
+
 impl From<parse::Parsed> for Request {
     fn from(p: parse::Parsed) -> Request {
         Request {

@@ -81,6 +81,13 @@ impl Engine {
         if let Some(t) = last.as_ref().filter(|t| t.text == sql) {
             return t.bind(params);
         }
+        // An INSERT of literal rows (a bulk load's texts, each new) is read without the parser
+        // and not cached.
+        if params.is_empty() {
+            if let Some(request) = Request::literal_insert(sql) {
+                return Ok(request);
+            }
+        }
         if sql.len() > TEMPLATE_MAX_LEN {
             // Not kept: parsed, then bound in place (no copy of a long text's statements).
             let mut parsed = parse::parse_template(sql)?;

@@ -24,9 +24,11 @@
 //!
 //! What does not parse is a `parsing error: ...` naming what was found.
 //!
-//! [`build`]: expressions built as syntax trees, for the stages above that add to a statement.
+//! [`build`]: expressions built as syntax trees, for the stages above that add to a statement;
+//! [`insert`]: an INSERT of literal rows read straight into values (the bulk-load fast path).
 
 pub(crate) mod build;
+pub(crate) mod insert;
 
 use std::collections::HashMap;
 
