@@ -149,6 +149,15 @@ fn columns_are_named_as_immudb_names_them() {
             vec!["(t.id)", "(t.col1)"],
         ),
         ("SELECT COUNT(*) AS n FROM t", vec!["(t.n)"]),
+        // A repeated item is returned again, named as classic names it.
+        (
+            "SELECT id, id FROM t WHERE id < 2",
+            vec!["(t.id)", "(t.id)"],
+        ),
+        (
+            "SELECT COUNT(*), COUNT(*) FROM t",
+            vec!["(t.col0)", "(t.col1)"],
+        ),
         // The point-select fast path names them the same way.
         (
             "SELECT s AS name FROM t AS x WHERE id = 1",

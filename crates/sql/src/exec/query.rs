@@ -58,6 +58,7 @@ impl Engine {
         // branch, and drop repeats, skip and limit here.
         let in_order = set_operation_in_order(&mut stmt);
         crate::plan::semantics::name_json_fields(&mut stmt);
+        let repeats = alias_repeats(&mut stmt);
         let (first, aliases) = selector_context(&stmt);
         // A set operation's columns come out unqualified; those that are plain columns of the
         // first query keep their names (classic names a UNION's columns after its first query).
@@ -65,7 +66,7 @@ impl Engine {
         let plain =
             |name: &str| !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
         let (ctx, plan, log) = self.planner().plan(stmt, sources, ws)?;
-        let columns: Vec<ColumnDesc> = plan
+        let mut columns: Vec<ColumnDesc> = plan
             .schema()
             .iter()
             .enumerate()
@@ -82,6 +83,15 @@ impl Engine {
                 }
             })
             .collect();
+        // A repeated select item reads as its first occurrence: a plain column under its own
+        // name again, a computed value as `colN` of its own position.
+        for r in &repeats {
+            let ty = columns[r.first].ty;
+            columns[r.at] = match r.plain {
+                true => columns[r.first].clone(),
+                false => ColumnDesc::of(&first, &format!("col{}", r.at), ty),
+            };
+        }
         let stream = self
             .runtime
             .block_on(async {
@@ -256,6 +266,51 @@ pub(crate) fn selector_context(stmt: &Statement) -> (String, std::collections::H
         .map(|f| source_of(&f.relation))
         .unwrap_or_default();
     (first, aliases)
+}
+
+/// A select item that repeats an earlier one (`SELECT id, id`).
+struct Repeat {
+    at: usize,
+    first: usize,
+    /// A plain column (else a computed value).
+    plain: bool,
+}
+
+/// Classic returns a repeated select item twice (`SELECT id, id FROM t`: two columns `(t.id)`);
+/// DataFusion refuses two items of one name. Each unaliased repeat of an earlier item gets a
+/// hidden alias here, and is named back after planning.
+fn alias_repeats(stmt: &mut Statement) -> Vec<Repeat> {
+    let Statement::Query(q) = stmt else {
+        return Vec::new();
+    };
+    let SetExpr::Select(select) = q.body.as_mut() else {
+        return Vec::new();
+    };
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut repeats = Vec::new();
+    for (at, item) in select.projection.iter_mut().enumerate() {
+        let ast::SelectItem::UnnamedExpr(e) = item else {
+            continue;
+        };
+        let key = e.to_string().to_lowercase();
+        match seen.get(&key) {
+            None => {
+                seen.insert(key, at);
+            }
+            Some(&first) => {
+                let plain = matches!(
+                    e,
+                    ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
+                );
+                *item = ast::SelectItem::ExprWithAlias {
+                    expr: e.clone(),
+                    alias: ast::Ident::with_quote('"', format!("__repeat_{at}")),
+                };
+                repeats.push(Repeat { at, first, plain });
+            }
+        }
+    }
+    repeats
 }
 
 /// What columns of a data source are qualified by: its alias, else the table's name.
