@@ -369,6 +369,16 @@ fn parse_inner(sql: &str) -> Result<Parsed> {
                     i += 1;
                     continue;
                 }
+                // `SELECT FROM t`: classic's grammar needs a select list.
+                if w.quote_style.is_none()
+                    && up == "FROM"
+                    && out.last().and_then(upper).as_deref() == Some("SELECT")
+                {
+                    return Err(parse_err(format!(
+                        "syntax error: unexpected FROM at position {}",
+                        offset(sql, toks[i].span.end)
+                    )));
+                }
                 // A period after a table name.
                 if w.quote_style.is_none()
                     && matches!(up.as_str(), "SINCE" | "AFTER" | "UNTIL" | "BEFORE")
