@@ -209,6 +209,10 @@ fn json_results_are_typed_and_named_as_immudb_does() {
                 ("(j.col4)", "VARCHAR"),
             ],
         ),
+        (
+            "SELECT d->'a', d->'a' FROM j",
+            vec![("(j.d->'a')", "JSON"), ("(j.d->'a')", "JSON")],
+        ),
         // The point-select fast path types a JSON column the same way.
         ("SELECT d FROM j WHERE id = 1", vec![("(j.d)", "JSON")]),
     ] {

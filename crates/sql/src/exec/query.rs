@@ -57,8 +57,8 @@ impl Engine {
         // branches race (orders that change run to run): run it as UNION ALL, branch after
         // branch, and drop repeats, skip and limit here.
         let in_order = set_operation_in_order(&mut stmt);
-        crate::plan::semantics::name_json_fields(&mut stmt);
         let repeats = alias_repeats(&mut stmt);
+        crate::plan::semantics::name_json_fields(&mut stmt);
         let (first, aliases) = selector_context(&stmt);
         // A set operation's columns come out unqualified; those that are plain columns of the
         // first query keep their names (classic names a UNION's columns after its first query).
@@ -272,7 +272,7 @@ pub(crate) fn selector_context(stmt: &Statement) -> (String, std::collections::H
 struct Repeat {
     at: usize,
     first: usize,
-    /// A plain column (else a computed value).
+    /// A plain column or a JSON field of one, named by its selector (else a computed value).
     plain: bool,
 }
 
@@ -301,7 +301,7 @@ fn alias_repeats(stmt: &mut Statement) -> Vec<Repeat> {
                 let plain = matches!(
                     e,
                     ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
-                );
+                ) || crate::plan::semantics::json_field_name(e).is_some();
                 *item = ast::SelectItem::ExprWithAlias {
                     expr: e.clone(),
                     alias: ast::Ident::with_quote('"', format!("__repeat_{at}")),

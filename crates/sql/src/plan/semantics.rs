@@ -518,7 +518,7 @@ pub fn name_json_fields(stmt: &mut Statement) {
 }
 
 /// `col->'f1->f2'` for the chain `json_get(json_get(col, 'f1'), 'f2')`, else `None`.
-fn json_field_name(e: &Expr) -> Option<String> {
+pub(crate) fn json_field_name(e: &Expr) -> Option<String> {
     let mut fields = Vec::new();
     let mut e = e;
     loop {
