@@ -75,6 +75,11 @@ fn explain_shows_index_and_snapshot() {
             "SELECT t.v, u.w FROM t INNER JOIN u ON t.id = u.id WHERE u.id = 1"
         )
     );
+    // A query with a repeated item is explained as it runs (both its items kept).
+    assert_eq!(
+        scans(&e, "SELECT w, w FROM u WHERE id > 0 AND id <= 5"),
+        scans(&e, "SELECT w FROM u WHERE id > 0 AND id <= 5")
+    );
 }
 
 #[test]

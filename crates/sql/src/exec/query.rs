@@ -140,6 +140,10 @@ impl Engine {
         sources: &[BoundSource],
         ws: &WriteSet,
     ) -> Result<Vec<String>> {
+        // Planned as the query itself would be (its repeated items and JSON fields named).
+        let mut stmt = stmt;
+        alias_repeats(&mut stmt);
+        crate::plan::semantics::name_json_fields(&mut stmt);
         let (ctx, plan, log) = self.planner().plan(stmt, sources, ws)?;
         let physical = self
             .runtime
