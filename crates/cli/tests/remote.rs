@@ -15,7 +15,7 @@ use common::{text, untimed};
 
 const STELE: &str = env!("CARGO_BIN_EXE_stele");
 
-/// A server on a free port over a data directory, stopped (SIGTERM) when dropped.
+/// A server on a loopback port over a data directory, stopped (SIGTERM) when dropped.
 struct Server {
     child: Option<Child>,
     addr: String,
@@ -29,22 +29,56 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The address in the server's `stele server started addr=...` log line; the rest of its log
+/// is drained on a thread of its own (a full pipe would stall the server).
+fn bound_addr(stderr: std::process::ChildStderr) -> String {
+    use std::io::BufRead as _;
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server exited before it started")
+            .unwrap();
+        if let Some(rest) = line.split("stele server started").nth(1) {
+            let value = rest.split("addr=").nth(1).expect("an addr= field");
+            break value
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(|c| c.is_ascii_digit() || matches!(c, '.' | ':'))
+                .collect::<String>();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    addr
+}
+
 impl Server {
     fn start(data: &Path, port: u16) -> Server {
         Server::start_with(data, port, &[])
     }
 
+    /// Port 0: the server binds a port of the system's choosing and the address it logs is
+    /// taken (a port picked here and handed over could be taken by another test's server in
+    /// between). Another port: that one, waited for until it accepts connections.
     fn start_with(data: &Path, port: u16, flags: &[&str]) -> Server {
-        let addr = format!("127.0.0.1:{port}");
-        let child = Command::new(STELE)
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(STELE)
             .arg("--data-dir")
             .arg(data)
-            .args(["serve", "--listen", &addr, "--dcb-listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", &listen, "--dcb-listen", "127.0.0.1:0"])
             .args(flags)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(if port == 0 {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .unwrap();
+        let addr = match child.stderr.take() {
+            Some(stderr) => bound_addr(stderr),
+            None => listen,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(&addr).is_err() {
             assert!(
@@ -153,7 +187,7 @@ impl<'a> Env<'a> {
 #[test]
 fn key_value_and_verified_commands_work_against_a_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), free_port());
+    let server = Server::start(&dir.path().join("data"), 0);
     let state = dir.path().join("state");
     let c = Env::superuser(&server, &state);
     assert_eq!(c.ok(&["set", "greeting", "hello"]), "tx 1\n");
@@ -286,7 +320,7 @@ fn signed_answers_are_checked_with_the_server_key() {
     }
     let signed = Server::start_with(
         &dir.path().join("data"),
-        free_port(),
+        0,
         &["--signing-key", &key("server.pem")],
     );
     let state = dir.path().join("state");
@@ -317,7 +351,7 @@ fn signed_answers_are_checked_with_the_server_key() {
     drop(signed);
 
     // A server that does not sign fails a client that requires signatures.
-    let unsigned = Server::start(&dir.path().join("data2"), free_port());
+    let unsigned = Server::start(&dir.path().join("data2"), 0);
     let c = Env {
         addr: unsigned.addr.clone(),
         ..c
@@ -337,7 +371,7 @@ fn signed_answers_are_checked_with_the_server_key() {
 #[test]
 fn sql_runs_remotely_from_arguments_stdin_and_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), free_port());
+    let server = Server::start(&dir.path().join("data"), 0);
     let state = dir.path().join("state");
     let c = Env::superuser(&server, &state);
     let out = c.ok(&[
@@ -420,7 +454,7 @@ fn sql_runs_remotely_from_arguments_stdin_and_a_terminal() {
 #[test]
 fn admin_commands_and_a_non_admins_permission_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), free_port());
+    let server = Server::start(&dir.path().join("data"), 0);
     let state = dir.path().join("state");
     let admin = Env::superuser(&server, &state);
     let out = admin.run(
@@ -543,7 +577,7 @@ fn tamper_value(data: &Path, key: &[u8], tx: u64) {
 fn verify_server_catches_a_history_altered_between_two_runs() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let mut server = Server::start(&data, free_port());
+    let mut server = Server::start(&data, 0);
     let state = dir.path().join("state");
     let c = Env::superuser(&server, &state);
     for i in 0..12 {
@@ -614,7 +648,7 @@ fn sql_tests_give_the_same_results_through_slt_server() {
     files.sort();
     assert!(files.len() > 5);
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), free_port());
+    let server = Server::start(&dir.path().join("data"), 0);
     let state = dir.path().join("state");
     let c = Env::superuser(&server, &state);
     let mut args = vec!["slt"];
