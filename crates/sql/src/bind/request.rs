@@ -108,11 +108,7 @@ impl Template {
             }
             rows.push(row);
         }
-        Ok(Request {
-            steps: vec![Step::Insert(ins.target.clone(), rows)],
-            periods: Vec::new(),
-            hints: Vec::new(),
-        })
+        Ok(Request::insert(ins.target.clone(), rows))
     }
 }
 
@@ -129,11 +125,16 @@ impl Request {
                 false => WriteKind::Insert,
             },
         };
-        Some(Request {
-            steps: vec![Step::Insert(Arc::new(target), ins.rows)],
+        Some(Request::insert(Arc::new(target), ins.rows))
+    }
+
+    /// The request of one INSERT whose rows are already values.
+    fn insert(target: Arc<InsertTarget>, rows: Vec<Vec<Value>>) -> Request {
+        Request {
+            steps: vec![Step::Insert(target, rows)],
             periods: Vec::new(),
             hints: Vec::new(),
-        })
+        }
     }
 }
 

@@ -45,6 +45,15 @@ pub(crate) fn source_named<'s>(
     sources.iter().find(|s| s.handle == handle.value)
 }
 
+/// The table a reference's name reads: its source's, when the reference was bound to one (its
+/// name is then the source's handle), else the name's own.
+pub(crate) fn table_named(sources: &[BoundSource], name: &ObjectName) -> String {
+    match source_named(sources, name) {
+        Some(source) => source.table.clone(),
+        None => object_name(name),
+    }
+}
+
 /// Binds every table reference of `stmt` that has a period or history to a source of its own
 /// (renamed to the source's handle, aliased by its own name); returns those sources.
 pub(crate) fn bind_sources(stmt: &mut Statement, periods: &[Period]) -> Vec<BoundSource> {

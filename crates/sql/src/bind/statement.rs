@@ -8,7 +8,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use crate::bind::ddl::{column_spec, table_spec};
 use crate::bind::request::{insert_target, InsertTarget};
-use crate::bind::sources::{bind_sources, source_named, BoundSource};
+use crate::bind::sources::{bind_sources, table_named, BoundSource};
 use crate::bind::values::object_name;
 use crate::error::{Result, SqlError};
 use crate::parse::{IndexHint, Period};
@@ -104,11 +104,6 @@ pub(crate) fn bind(mut stmt: Statement, periods: &[Period], hints: &[IndexHint])
         true => Vec::new(),
         false => bind_sources(&mut stmt, periods),
     };
-    // A reference renamed to its source's handle still names its table.
-    let table_of = |name: &ast::ObjectName| match source_named(&sources, name) {
-        Some(source) => source.table.clone(),
-        None => object_name(name),
-    };
     Ok(match stmt {
         Statement::CreateTable(ct) => Bound::CreateTable(table_spec(&ct)?),
         Statement::CreateIndex(ci) => Bound::CreateIndex {
@@ -146,7 +141,7 @@ pub(crate) fn bind(mut stmt: Statement, periods: &[Period], hints: &[IndexHint])
             let TableFactor::Table { name, .. } = &relation else {
                 return Err(SqlError::NotSupported("UPDATE of a sub-query".into()));
             };
-            let table = table_of(name);
+            let table = table_named(&sources, name);
             let sets = up
                 .assignments
                 .into_iter()
@@ -176,7 +171,7 @@ pub(crate) fn bind(mut stmt: Statement, periods: &[Period], hints: &[IndexHint])
                 return Err(SqlError::NotSupported("DELETE from a sub-query".into()));
             };
             Bound::Delete {
-                table: table_of(name),
+                table: table_named(&sources, name),
                 relation: from.relation,
                 filter: del.selection,
                 sources,

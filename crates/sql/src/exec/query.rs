@@ -57,8 +57,7 @@ impl Engine {
         // branches race (orders that change run to run): run it as UNION ALL, branch after
         // branch, and drop repeats, skip and limit here.
         let in_order = set_operation_in_order(&mut stmt);
-        let repeats = alias_repeats(&mut stmt);
-        crate::plan::semantics::name_json_fields(&mut stmt);
+        let repeats = name_select_items(&mut stmt);
         let (first, aliases) = selector_context(&stmt);
         // A set operation's columns come out unqualified; those that are plain columns of the
         // first query keep their names (classic names a UNION's columns after its first query).
@@ -142,8 +141,7 @@ impl Engine {
     ) -> Result<Vec<String>> {
         // Planned as the query itself would be (its repeated items and JSON fields named).
         let mut stmt = stmt;
-        alias_repeats(&mut stmt);
-        crate::plan::semantics::name_json_fields(&mut stmt);
+        name_select_items(&mut stmt);
         let (ctx, plan, log) = self.planner().plan(stmt, sources, ws)?;
         let physical = self
             .runtime
@@ -278,6 +276,14 @@ struct Repeat {
     first: usize,
     /// A plain column or a JSON field of one, named by its selector (else a computed value).
     plain: bool,
+}
+
+/// The select list named as classic names it, in aliases DataFusion accepts: repeated items
+/// hidden (named back after planning from what this returns), then JSON fields named.
+fn name_select_items(stmt: &mut Statement) -> Vec<Repeat> {
+    let repeats = alias_repeats(stmt);
+    crate::plan::semantics::name_json_fields(stmt);
+    repeats
 }
 
 /// Classic returns a repeated select item twice (`SELECT id, id FROM t`: two columns `(t.id)`);

@@ -1,6 +1,6 @@
 //! `USE INDEX ON (cols)`: a query without ORDER BY returns its rows in the hinted index's order.
 
-use crate::bind::sources::source_named;
+use crate::bind::sources::table_named;
 use crate::bind::statement::BoundQuery;
 use crate::bind::values::object_name;
 use crate::error::{Result, SqlError};
@@ -35,10 +35,7 @@ impl Planner<'_> {
             return Ok(());
         };
         // A reference with a period is its source's handle: the table is the source's.
-        let source = match source_named(sources, name) {
-            Some(bound) => bound.table.clone(),
-            None => object_name(name),
-        };
+        let source = table_named(sources, name);
         let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
         let Some(hint) = hints
             .iter()

@@ -2,7 +2,7 @@
 //! registered as providers pinned to the transaction's snapshot or to their periods' tx
 //! ranges, and the logical plan checked against classic's rules.
 
-use crate::bind::sources::{source_named, BoundSource};
+use crate::bind::sources::{table_named, BoundSource};
 use crate::bind::values::object_name;
 use crate::error::{Result, SqlError};
 use crate::plan::catalog_functions::CatalogFunction;
@@ -302,10 +302,7 @@ pub(crate) fn column_types(
         type Break = ();
         fn pre_visit_table_factor(&mut self, f: &TableFactor) -> ControlFlow<()> {
             if let TableFactor::Table { name, alias, .. } = f {
-                let table = match source_named(self.bound, name) {
-                    Some(b) => b.table.clone(),
-                    None => object_name(name),
-                };
+                let table = table_named(self.bound, name);
                 if let Ok(t) = self.cat.table(&table) {
                     let alias = alias.as_ref().map(|a| a.name.value.to_lowercase());
                     self.found.push((t, alias));

@@ -107,15 +107,13 @@ impl Classic<'_> {
         }
     }
 
-    /// The type of a plain column argument (`c` or `t.c`), when it is known.
+    /// The type of a call's only argument, when it is a plain column (`c` or `t.c`) of a known
+    /// type.
     fn arg_type(&self, args: &FunctionArguments) -> Option<SqlType> {
-        let FunctionArguments::List(list) = args else {
-            return None;
-        };
-        let [FunctionArg::Unnamed(FunctionArgExpr::Expr(e))] = list.args.as_slice() else {
-            return None;
-        };
-        self.column_type(e)
+        match args {
+            FunctionArguments::List(list) if list.args.len() == 1 => self.first_arg_type(args),
+            _ => None,
+        }
     }
 }
 

@@ -34,12 +34,7 @@ impl SqlStore {
         let mut rows = Vec::with_capacity(keys.len());
         for key in keys {
             if let Some(e) = self.entry_in(key, ws)? {
-                rows.push(Row {
-                    values: self.decode(t, &e.value)?,
-                    tx: e.tx,
-                    revision: 0,
-                    deleted: false,
-                });
+                rows.push(self.live_row(t, &e.value, e.tx)?);
             }
         }
         Ok(rows)
@@ -54,16 +49,21 @@ impl SqlStore {
         for key in keys {
             if let Some(e) = self.ledger.get_latest(key, range.until)? {
                 if e.tx >= range.from {
-                    rows.push(Row {
-                        values: self.decode(t, &e.value)?,
-                        tx: e.tx,
-                        revision: 0,
-                        deleted: false,
-                    });
+                    rows.push(self.live_row(t, &e.value, e.tx)?);
                 }
             }
         }
         Ok(rows)
+    }
+
+    /// A live row version: its stored value decoded, written by `tx` (0: the transaction's own).
+    fn live_row(&self, t: &Table, value: &[u8], tx: TxId) -> Result<Row> {
+        Ok(Row {
+            values: self.decode(t, value)?,
+            tx,
+            revision: 0,
+            deleted: false,
+        })
     }
 
     pub(crate) fn decode(&self, t: &Table, value: &[u8]) -> Result<Vec<Value>> {
@@ -102,12 +102,7 @@ impl SqlStore {
 
     pub(crate) fn row_in(&self, t: &Table, key: &[u8], ws: &WriteSet) -> Result<Option<Row>> {
         Ok(match self.entry_in(key, ws)? {
-            Some(e) => Some(Row {
-                values: self.decode(t, &e.value)?,
-                tx: e.tx,
-                revision: 0,
-                deleted: false,
-            }),
+            Some(e) => Some(self.live_row(t, &e.value, e.tx)?),
             None => None,
         })
     }
@@ -116,12 +111,7 @@ impl SqlStore {
     pub fn get(&self, t: &Table, pk: &[Value], snapshot: TxId) -> Result<Option<Row>> {
         let key = self.row_key(t, pk)?;
         match self.ledger.get_latest(&key, snapshot)? {
-            Some(e) => Ok(Some(Row {
-                values: self.decode(t, &e.value)?,
-                tx: e.tx,
-                revision: 0,
-                deleted: false,
-            })),
+            Some(e) => Ok(Some(self.live_row(t, &e.value, e.tx)?)),
             None => Ok(None),
         }
     }
@@ -155,15 +145,7 @@ impl SqlStore {
         };
         keys.apply(&mut q);
         for e in self.ledger.scan(&q)? {
-            rows.insert(
-                e.key,
-                Row {
-                    values: self.decode(t, &e.value)?,
-                    tx: e.tx,
-                    revision: 0,
-                    deleted: false,
-                },
-            );
+            rows.insert(e.key, self.live_row(t, &e.value, e.tx)?);
         }
         for (key, w) in ws.pending_under(&prefix).filter(|(k, _)| keys.contains(k)) {
             match w.live() {
@@ -171,15 +153,7 @@ impl SqlStore {
                     rows.remove(key);
                 }
                 Some(value) => {
-                    rows.insert(
-                        key.to_vec(),
-                        Row {
-                            values: self.decode(t, value)?,
-                            tx: 0,
-                            revision: 0,
-                            deleted: false,
-                        },
-                    );
+                    rows.insert(key.to_vec(), self.live_row(t, value, 0)?);
                 }
             }
         }
@@ -212,12 +186,7 @@ impl SqlStore {
         let entries = self.ledger.scan(&q)?;
         let mut rows = Vec::new();
         for e in entries.into_iter().filter(|e| e.tx >= range.from) {
-            rows.push(Row {
-                values: self.decode(t, &e.value)?,
-                tx: e.tx,
-                revision: 0,
-                deleted: false,
-            });
+            rows.push(self.live_row(t, &e.value, e.tx)?);
             if rows.len() == limit {
                 break;
             }
