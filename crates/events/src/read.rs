@@ -263,6 +263,7 @@ fn scan(
     if !backwards {
         let mut out = Vec::new();
         let mut failed = None;
+        let mut key_buf = Vec::new();
         ledger.visit(
             &ScanQuery {
                 prefix,
@@ -273,8 +274,10 @@ fn scan(
                 snapshot: Some(view.tx),
                 ..Default::default()
             },
+            true,
             |key, _tx, value| {
-                let decoded = keys::position_of_stored(key)
+                key.decode_into(&mut key_buf);
+                let decoded = keys::position_of_stored(&key_buf)
                     .ok_or_else(|| EventError::Corruption("an event key without a position".into()))
                     .and_then(|p| decode(value, p));
                 match decoded {

@@ -44,7 +44,7 @@ pub use error::{LedgerError, Result};
 pub use input::{NewEntry, Options};
 pub use ledger::{Commit, Committed, IndexEntry, KeySpan, Ledger, Precondition};
 pub use proofs::EntryProof;
-pub use read::{Entry, HistoryQuery, ScanQuery, Tx};
+pub use read::{Entry, HistoryQuery, ScanQuery, Tx, VisitedKey};
 /// The RocksDB binding, re-exported so that tools and benchmarks link this one copy.
 pub use rocksdb;
 pub use stele_proof as proof;

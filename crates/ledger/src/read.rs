@@ -38,6 +38,24 @@ impl Entry {
     }
 }
 
+/// A key met by [`Ledger::visit`], as stored (escaped): decoded only by a visitor that needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct VisitedKey<'a>(&'a [u8]);
+
+impl VisitedKey<'_> {
+    /// The key, decoded into `out` (replacing what it held).
+    pub fn decode_into(&self, out: &mut Vec<u8>) {
+        format::unescape_into(out, self.0);
+    }
+
+    /// The key, decoded.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.0.len());
+        self.decode_into(&mut out);
+        out
+    }
+}
+
 /// A transaction as stored: header and entry digests inputs, in hashed order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tx {
@@ -134,13 +152,18 @@ impl Ledger {
     /// Visits the live keys of a forward scan at the snapshot without copying them:
     /// `f(key, tx, value)` in key order, until it returns `false`. `seek_key`/`end_key` bound
     /// the scan as in [`ScanQuery`]; `desc`, `offset`, `limit` and `include_deleted` are ignored.
+    /// The key comes escaped ([`VisitedKey`]): most visitors never need it.
     ///
     /// Cheaper than [`Ledger::scan`]: it steps with `next` over older versions instead of
-    /// seeking past them, and compares escaped keys instead of decoding them.
+    /// seeking past them, compares escaped keys instead of decoding them, leaves the end bound
+    /// to RocksDB's iterator, and stops checking the start bound once a key has passed it.
+    /// `fill_cache: false` reads blocks the cache lacks without keeping them (a scan of more
+    /// than the cache holds would only evict what others read).
     pub fn visit(
         &self,
         q: &ScanQuery,
-        mut f: impl FnMut(&[u8], TxId, &[u8]) -> bool,
+        fill_cache: bool,
+        mut f: impl FnMut(VisitedKey<'_>, TxId, &[u8]) -> bool,
     ) -> Result<()> {
         let snapshot = self.snapshot_or_latest(q.snapshot)?;
         let now = now_secs();
@@ -151,11 +174,30 @@ impl Ledger {
         };
         let prefix = esc(&q.prefix);
         // Escaping preserves order, so bounds compare escaped key bytes (terminator excluded).
-        let lower = q.seek_key.as_ref().map(|k| (esc(k), q.inclusive_seek));
-        let upper = q.end_key.as_ref().map(|k| (esc(k), q.inclusive_end));
+        let mut lower = q.seek_key.as_ref().map(|k| (esc(k), q.inclusive_seek));
+        // The first stored key past the scan: every version of a key `k` is `esc(k) ‖ 00 00 ‖
+        // tx`, below `esc(k) ‖ 00 01` and above `esc(k)`, and a longer key with `k` as its
+        // prefix continues with `00 FF` or a byte above `00`.
+        let end = q.end_key.as_ref().map(|k| {
+            let mut e = esc(k);
+            if q.inclusive_end {
+                e.extend_from_slice(&[0, 1]);
+            }
+            e
+        });
+        let past_prefix = successor(&prefix);
+        let upper = match (end, &past_prefix) {
+            (Some(e), Some(p)) => Some(e.min(p.clone())),
+            (e, p) => e.or_else(|| p.clone()),
+        };
         let mut opts = rocksdb::ReadOptions::default();
-        if let Some(end) = successor(&prefix) {
-            opts.set_iterate_upper_bound(end);
+        opts.fill_cache(fill_cache);
+        if !fill_cache {
+            // A long scan reads ahead in bigger steps than one block.
+            opts.set_readahead_size(1 << 20);
+        }
+        if let Some(u) = &upper {
+            opts.set_iterate_upper_bound(u.clone());
         }
         let mut it = self
             .inner
@@ -167,26 +209,24 @@ impl Ledger {
         }
         // The escaped key of the last version handled: older versions of it are skipped.
         let mut done_key: Vec<u8> = Vec::new();
-        let mut decoded = Vec::new();
+        let same = |a: &[u8], b: &[u8]| a.len() == b.len() && a.last() == b.last() && a == b;
         while let Some(raw) = it.key() {
-            if raw.len() < 10 || !raw.starts_with(&prefix) {
+            // Only a prefix of all 0xFF bytes has no upper bound to stop at.
+            if raw.len() < 10 || (past_prefix.is_none() && !raw.starts_with(&prefix)) {
                 break;
             }
             let (ek, id) = raw.split_at(raw.len() - 10);
-            if !done_key.is_empty() && ek == done_key.as_slice() {
+            if !done_key.is_empty() && same(ek, &done_key) {
                 it.next();
                 continue;
-            }
-            if let Some((hi, incl)) = &upper {
-                if ek > hi.as_slice() || (!incl && ek == hi.as_slice()) {
-                    break;
-                }
             }
             if let Some((lo, incl)) = &lower {
                 if ek < lo.as_slice() || (!incl && ek == lo.as_slice()) {
                     it.next();
                     continue;
                 }
+                // Keys only grow from here.
+                lower = None;
             }
             let tx = !u64::from_be_bytes(id[2..].try_into().unwrap());
             if tx > snapshot {
@@ -205,11 +245,8 @@ impl Ledger {
             }
             done_key.clear();
             done_key.extend_from_slice(ek);
-            if !md.deleted && !md.expired_at(now as u64) {
-                format::unescape_into(&mut decoded, ek);
-                if !f(&decoded, tx, value) {
-                    return Ok(());
-                }
+            if !md.deleted && !md.expired_at(now as u64) && !f(VisitedKey(ek), tx, value) {
+                return Ok(());
             }
             it.next();
         }

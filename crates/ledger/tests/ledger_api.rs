@@ -704,3 +704,99 @@ fn range_preconditions_catch_phantoms_only() {
         assert!(with(p, l.state().tx_id).is_ok());
     }
 }
+
+/// `visit` (the SQL and event stores' forward scan) answers as `scan` does, over keys chosen to
+/// stress its escaped comparisons: 0x00 and 0xFF bytes, keys that are prefixes of others,
+/// several versions and deletes, bounds inclusive and not, at every snapshot.
+#[test]
+fn visit_answers_as_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = open(&dir);
+    let keys: Vec<Vec<u8>> = vec![
+        b"p".to_vec(),
+        b"p\x00".to_vec(),
+        b"p\x00\x00".to_vec(),
+        b"p\x00\x01".to_vec(),
+        b"p\x00\xff".to_vec(),
+        b"p\x01".to_vec(),
+        b"pa".to_vec(),
+        b"pa\x00b".to_vec(),
+        b"pab".to_vec(),
+        b"p\xff".to_vec(),
+        b"p\xff\xff".to_vec(),
+        b"q".to_vec(),
+        b"\xff".to_vec(),
+        b"\xff\xff\x00".to_vec(),
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let mut last = 0;
+    for round in 0..12 {
+        let mut entries = Vec::new();
+        for k in &keys {
+            if next(3) == 0 {
+                continue;
+            }
+            // Only a live key can be deleted.
+            let deleted = round > 0 && next(4) == 0;
+            if deleted && l.get(k, None).is_err() {
+                continue;
+            }
+            entries.push(NewEntry {
+                key: k.clone(),
+                metadata: KvMetadata {
+                    deleted,
+                    ..Default::default()
+                },
+                value: format!("{round}").into_bytes(),
+            });
+        }
+        if !entries.is_empty() {
+            last = l.commit(entries).unwrap().id;
+        }
+    }
+    let bounds: Vec<Option<Vec<u8>>> = std::iter::once(None)
+        .chain(keys.iter().cloned().map(Some))
+        .chain([Some(b"p\x00\x00\x00".to_vec()), Some(b"pa\x00".to_vec())])
+        .collect();
+    let mut checked = 0;
+    for prefix in [&b""[..], b"p", b"p\x00", b"pa", b"\xff", b"\xff\xff"] {
+        for seek in &bounds {
+            for end in &bounds {
+                for (inclusive_seek, inclusive_end) in [(true, true), (false, false), (true, false)]
+                {
+                    let snapshot = 1 + next(last);
+                    let q = ScanQuery {
+                        prefix: prefix.to_vec(),
+                        seek_key: seek.clone(),
+                        inclusive_seek,
+                        end_key: end.clone(),
+                        inclusive_end,
+                        snapshot: Some(snapshot),
+                        ..Default::default()
+                    };
+                    let want: Vec<(Vec<u8>, u64, Vec<u8>)> = l
+                        .scan(&q)
+                        .unwrap()
+                        .into_iter()
+                        .map(|e| (e.key, e.tx, e.value))
+                        .collect();
+                    let mut got = Vec::new();
+                    l.visit(&q, checked % 2 == 0, |k, tx, v| {
+                        got.push((k.to_vec(), tx, v.to_vec()));
+                        true
+                    })
+                    .unwrap();
+                    assert_eq!(got, want, "{q:?}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000);
+}

@@ -1,20 +1,27 @@
-//! The fast path of `SELECT cols FROM t WHERE pk = lit AND ...`: one key read, no planning.
+//! The fast path of `SELECT cols FROM t WHERE <primary-key conditions>`: a key read (every key
+//! column equal to a value) or a key-range read (a single INTEGER key column compared with
+//! values), straight into values, without DataFusion.
 
 use crate::bind::sources::{source_named, BoundSource};
 use crate::bind::values::{eval_const, object_name};
 use crate::error::Result;
+use crate::error::SqlError;
 use crate::exec::engine::Engine;
 use crate::exec::output::{Answer, ColumnDesc};
 use crate::exec::query::source_of;
-use crate::store::WriteSet;
+use crate::store::catalog::Table;
+use crate::store::{encoding, KeyRange, TxRange, WriteSet};
 use crate::types::{SqlType, Value};
 use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, SetExpr, TableFactor};
 use std::collections::HashMap;
+use stele_ledger::KeySpan;
 
 impl Engine {
     /// The fast path of `SELECT cols FROM t WHERE pk1 = lit AND ... ` (every key column, nothing
-    /// else): one key read, no DataFusion planning. `None` for anything else; the answer is the
-    /// one the general path gives (`tests/explain_and_errors.rs` compares them).
+    /// else: one key read) or of `... WHERE pk >= lo AND pk < hi` (see [`key_condition`]: a key
+    /// range read), without DataFusion planning. `None` for anything else; the answer is the one
+    /// the general path gives (`tests/explain_and_errors.rs` and `tests/differential.rs` compare
+    /// them).
     pub(crate) fn point_select(
         &self,
         q: &ast::Query,
@@ -130,71 +137,7 @@ impl Engine {
         let Ok(t) = cat.table(&table) else {
             return Ok(None);
         };
-        // The WHERE clause: equalities between key columns and literals, joined by AND.
-        let mut conds = vec![selection];
-        let mut fixed: HashMap<String, Value> = HashMap::new();
-        while let Some(e) = conds.pop() {
-            match e {
-                SqlExpr::BinaryOp {
-                    left,
-                    op: ast::BinaryOperator::And,
-                    right,
-                } => {
-                    conds.push(left);
-                    conds.push(right);
-                }
-                SqlExpr::Nested(inner) => conds.push(inner),
-                SqlExpr::BinaryOp {
-                    left,
-                    op: ast::BinaryOperator::Eq,
-                    right,
-                } => {
-                    let (col, lit) = match (left.as_ref(), right.as_ref()) {
-                        (SqlExpr::Identifier(c), l) | (l, SqlExpr::Identifier(c)) => {
-                            (c.value.to_lowercase(), l)
-                        }
-                        _ => return Ok(None),
-                    };
-                    let Some(v) = eval_const(lit).filter(|v| !v.is_null()) else {
-                        return Ok(None);
-                    };
-                    let Ok(c) = t.column(&col) else {
-                        return Ok(None);
-                    };
-                    // Kinds that are not comparable: the general path says so.
-                    let same_kind = matches!(
-                        (&v, c.ty),
-                        (
-                            Value::Integer(_) | Value::Float(_),
-                            SqlType::Integer | SqlType::Float,
-                        ) | (
-                            Value::Varchar(_),
-                            SqlType::Varchar | SqlType::Uuid | SqlType::Json
-                        ) | (Value::Boolean(_), SqlType::Boolean)
-                            | (Value::Blob(_), SqlType::Blob)
-                    );
-                    if !same_kind {
-                        return Ok(None);
-                    }
-                    let Ok(v) = crate::store::convert(&v, c, &t.name) else {
-                        return Ok(None);
-                    };
-                    if fixed.insert(col, v).is_some() {
-                        return Ok(None);
-                    }
-                }
-                _ => return Ok(None),
-            }
-        }
-        let pk_cols = t.pk_columns();
-        if fixed.len() != pk_cols.len() {
-            return Ok(None);
-        }
-        let Some(pk) = pk_cols
-            .iter()
-            .map(|c| fixed.get(&c.name).cloned())
-            .collect::<Option<Vec<_>>>()
-        else {
+        let Some(keys) = key_condition(t, selection) else {
             return Ok(None);
         };
         // The projection: `*` or plain columns, aliased or not.
@@ -228,37 +171,234 @@ impl Engine {
                 _ => return Ok(None),
             }
         }
-        let row = match range {
-            None => {
-                // The row read: its commit fails if another tx changed it meanwhile.
-                self.store.get_in_guarded(t, &pk, ws)?
+        let positions: Vec<usize> = out.iter().map(|(_, i)| *i).collect();
+        let rows = match keys {
+            KeyCondition::Point(pk) => {
+                let row = match range {
+                    None => {
+                        // The row read: its commit fails if another tx changed it meanwhile.
+                        self.store.get_in_guarded(t, &pk, ws)?
+                    }
+                    Some(p) => {
+                        let r = self
+                            .planner()
+                            .resolve_period(p, cat.snapshot, ws.now_micros)?;
+                        if r.from > r.until {
+                            None
+                        } else {
+                            self.store
+                                .get(t, &pk, r.until)?
+                                .filter(|row| row.tx >= r.from)
+                        }
+                    }
+                };
+                row.map(|r| positions.iter().map(|i| cell(&r.values[*i])).collect())
+                    .into_iter()
+                    .collect()
             }
-            Some(p) => {
-                let r = self
-                    .planner()
-                    .resolve_period(p, cat.snapshot, ws.now_micros)?;
-                if r.from > r.until {
-                    None
-                } else {
-                    self.store
-                        .get(t, &pk, r.until)?
-                        .filter(|row| row.tx >= r.from)
-                }
+            KeyCondition::Range(lo, hi) => {
+                let tx_range = match range {
+                    None => TxRange {
+                        from: 1,
+                        until: ws.snapshot,
+                    },
+                    Some(p) => self
+                        .planner()
+                        .resolve_period(p, cat.snapshot, ws.now_micros)?,
+                };
+                self.key_range_rows(t, lo, hi, tx_range, range.is_none(), &positions, ws)?
             }
         };
         let columns = out
             .iter()
             .map(|(n, i)| ColumnDesc::of(&source, n, Some(t.columns[*i].ty)))
             .collect();
-        // JSON reads back as text (its type stays JSON), as it does through DataFusion.
-        let cell = |v: &Value| match v {
-            Value::Json(j) => Value::Varchar(j.clone()),
-            other => other.clone(),
-        };
-        let rows = row
-            .map(|r| out.iter().map(|(_, i)| cell(&r.values[*i])).collect())
-            .into_iter()
-            .collect();
         Ok(Some((columns, rows)))
     }
+
+    /// The rows whose INTEGER primary key lies in `lo..=hi`, over `range` (at the current state
+    /// as the transaction sees it when `current`), as values of the columns at `positions`.
+    /// A range of many keys is read in two halves on two threads.
+    #[allow(clippy::too_many_arguments)]
+    fn key_range_rows(
+        &self,
+        t: &Table,
+        lo: i64,
+        hi: i64,
+        range: TxRange,
+        current: bool,
+        positions: &[usize],
+        ws: &mut WriteSet,
+    ) -> Result<Vec<Vec<Value>>> {
+        /// Keys a range spans before it is read in two halves.
+        const SPLIT_FROM: u64 = 4096;
+        if lo > hi {
+            return Ok(Vec::new());
+        }
+        let span = |lo: i64, hi: i64| -> Result<KeyRange> {
+            Ok(KeyRange {
+                lo: Some((self.store.row_key(t, &[Value::Integer(lo)])?, true)),
+                hi: Some((self.store.row_key(t, &[Value::Integer(hi)])?, true)),
+            })
+        };
+        let keys = span(lo, hi)?;
+        if current {
+            // The range read: a commit fails if another tx wrote into it meanwhile.
+            ws.read_spans(vec![KeySpan {
+                prefix: encoding::row_prefix(t.id),
+                lo: keys.lo.clone(),
+                hi: keys.hi.clone(),
+            }]);
+            if !ws.is_empty() {
+                // The transaction's own writes merge in (rows are few: no halves).
+                let rows = self.store.scan_keys_in(t, &keys, 0, Some(ws))?;
+                return Ok(rows
+                    .iter()
+                    .map(|r| positions.iter().map(|i| cell(&r.values[*i])).collect())
+                    .collect());
+            }
+        }
+        if (hi as i128 - lo as i128) < SPLIT_FROM as i128 {
+            return self.store.scan_values(t, range, &keys, positions);
+        }
+        let mid = (lo as i128 + (hi as i128 - lo as i128) / 2) as i64;
+        let (first, second) = (span(lo, mid)?, span(mid + 1, hi)?);
+        let store = &self.store;
+        std::thread::scope(|scope| {
+            let later = scope.spawn(|| store.scan_values(t, range, &second, positions));
+            let mut rows = store.scan_values(t, range, &first, positions)?;
+            let rest = later
+                .join()
+                .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
+            rows.extend(rest);
+            Ok(rows)
+        })
+    }
+}
+
+/// A value as the answer carries it: JSON reads back as text (its column type stays JSON), as
+/// it does through DataFusion.
+fn cell(v: &Value) -> Value {
+    match v {
+        Value::Json(j) => Value::Varchar(j.clone()),
+        other => other.clone(),
+    }
+}
+
+/// Which rows a fast-path WHERE clause selects by primary key.
+enum KeyCondition {
+    /// Every key column equal to a value: one row at most.
+    Point(Vec<Value>),
+    /// A single INTEGER key column within `lo..=hi` (empty when `lo > hi`).
+    Range(i64, i64),
+}
+
+/// The key condition of a WHERE clause made only of comparisons between primary-key columns
+/// and literals (or bound parameters), joined by AND: equalities fixing every key column, or
+/// `=`, `<`, `<=`, `>`, `>=` on a single INTEGER key column with INTEGER values. `None` for
+/// anything else (the general path then plans it, and reports its errors).
+fn key_condition(t: &Table, selection: &SqlExpr) -> Option<KeyCondition> {
+    use ast::BinaryOperator as Op;
+    let mut conds = vec![selection];
+    let mut compared: Vec<(String, Op, Value)> = Vec::new();
+    while let Some(e) = conds.pop() {
+        match e {
+            SqlExpr::BinaryOp {
+                left,
+                op: Op::And,
+                right,
+            } => {
+                conds.push(left);
+                conds.push(right);
+            }
+            SqlExpr::Nested(inner) => conds.push(inner),
+            SqlExpr::BinaryOp { left, op, right }
+                if matches!(op, Op::Eq | Op::Lt | Op::LtEq | Op::Gt | Op::GtEq) =>
+            {
+                // `literal op column` is `column op' literal`, the comparison turned around.
+                let (col, lit, op) = match (left.as_ref(), right.as_ref()) {
+                    (SqlExpr::Identifier(c), l) => (c, l, op.clone()),
+                    (l, SqlExpr::Identifier(c)) => (
+                        c,
+                        l,
+                        match op {
+                            Op::Lt => Op::Gt,
+                            Op::LtEq => Op::GtEq,
+                            Op::Gt => Op::Lt,
+                            Op::GtEq => Op::LtEq,
+                            other => other.clone(),
+                        },
+                    ),
+                    _ => return None,
+                };
+                let v = eval_const(lit).filter(|v| !v.is_null())?;
+                compared.push((col.value.to_lowercase(), op, v));
+            }
+            _ => return None,
+        }
+    }
+    let pk_cols = t.pk_columns();
+    if compared.iter().all(|(_, op, _)| *op == Op::Eq) {
+        let mut fixed: HashMap<String, Value> = HashMap::new();
+        for (col, _, v) in compared {
+            let c = t.column(&col).ok()?;
+            // Kinds that are not comparable: the general path says so.
+            let same_kind = matches!(
+                (&v, c.ty),
+                (
+                    Value::Integer(_) | Value::Float(_),
+                    SqlType::Integer | SqlType::Float,
+                ) | (
+                    Value::Varchar(_),
+                    SqlType::Varchar | SqlType::Uuid | SqlType::Json
+                ) | (Value::Boolean(_), SqlType::Boolean)
+                    | (Value::Blob(_), SqlType::Blob)
+            );
+            if !same_kind {
+                return None;
+            }
+            let v = crate::store::convert(&v, c, &t.name).ok()?;
+            if fixed.insert(col, v).is_some() {
+                return None;
+            }
+        }
+        if fixed.len() != pk_cols.len() {
+            return None;
+        }
+        let pk = pk_cols
+            .iter()
+            .map(|c| fixed.get(&c.name).cloned())
+            .collect::<Option<Vec<_>>>()?;
+        return Some(KeyCondition::Point(pk));
+    }
+    // A range: one INTEGER key column, INTEGER values only (a FLOAT bound compares as a
+    // FLOAT, which the general path does).
+    let [key] = pk_cols.as_slice() else {
+        return None;
+    };
+    if key.ty != SqlType::Integer {
+        return None;
+    }
+    let (mut lo, mut hi) = (i64::MIN, i64::MAX);
+    for (col, op, v) in compared {
+        let (true, Value::Integer(n)) = (col == key.name, v) else {
+            return None;
+        };
+        match op {
+            Op::Eq => (lo, hi) = (lo.max(n), hi.min(n)),
+            Op::GtEq => lo = lo.max(n),
+            Op::LtEq => hi = hi.min(n),
+            // Past the end of i64 nothing is greater (or less): an empty range.
+            Op::Gt => match n.checked_add(1) {
+                Some(m) => lo = lo.max(m),
+                None => return Some(KeyCondition::Range(1, 0)),
+            },
+            Op::Lt => match n.checked_sub(1) {
+                Some(m) => hi = hi.min(m),
+                None => return Some(KeyCondition::Range(1, 0)),
+            },
+            _ => return None,
+        }
+    }
+    Some(KeyCondition::Range(lo, hi))
 }

@@ -281,6 +281,38 @@ fn shown(v: &Value) -> String {
 }
 
 /// Key column types whose value order is their encoding's byte order, equality included.
+/// Whether `e` holds for every row of `t`: `(c op literal) IS NOT NULL` with `c` a column that
+/// is never NULL (declared NOT NULL, or part of the primary key) and a non-NULL literal, what
+/// DataFusion leaves of the `COALESCE(c op literal, false)` two-valued logic wraps comparisons
+/// in. A scan reports it `Exact` and applies nothing for it.
+pub fn always_true(t: &Table, e: &Expr) -> bool {
+    let Expr::IsNotNull(inner) = e else {
+        return false;
+    };
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = inner.as_ref() else {
+        return false;
+    };
+    if !matches!(
+        op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+    ) {
+        return false;
+    }
+    let never_null = |e: &Expr| match e {
+        Expr::Literal(v, _) => !v.is_null(),
+        Expr::Column(c) => t.columns.iter().any(|col| {
+            col.name == c.name && (col.not_null || t.primary_key().columns.contains(&col.id))
+        }),
+        _ => false,
+    };
+    never_null(left) && never_null(right)
+}
+
 fn pushable(ty: SqlType) -> bool {
     !matches!(ty, SqlType::Float | SqlType::Json)
 }

@@ -11,6 +11,7 @@
 //!
 //! - `semantics`: classic's rewrites; `functions`: immudb's functions as DataFusion UDFs;
 //! - `access`, `provider`, `catalog_functions`, `events`: what tables and table functions read;
+//!   `stream`: committed rows handed to DataFusion a batch at a time, as they are read;
 //! - `query`: the [`Planner`](query::Planner), which registers a provider for each source the
 //!   bound statement carries (`bind/sources.rs`); `period`: periods to tx ranges; `hints`:
 //!   `USE INDEX` orders;
@@ -28,3 +29,4 @@ pub(crate) mod period;
 pub(crate) mod provider;
 pub(crate) mod query;
 pub(crate) mod semantics;
+pub(crate) mod stream;

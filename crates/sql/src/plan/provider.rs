@@ -5,6 +5,7 @@
 use crate::error::{Result, SqlError};
 use crate::plan::access::{self, Access};
 use crate::plan::errors::df_err;
+use crate::plan::stream::{self, ScanPartition};
 use crate::store::arrow::rows_to_batch;
 use crate::store::catalog::Table;
 use crate::store::{KeyRange, Row, SqlStore, TxRange, WriteSet};
@@ -17,6 +18,7 @@ use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::TableProviderFilterPushDown;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::ExecutionPlan;
 use std::sync::Arc;
 use stele_ledger::proof::TxId;
@@ -88,7 +90,7 @@ impl TableProvider for LedgerTable {
         let access = self.access(filters);
         Ok((0..filters.len())
             .map(|i| {
-                if access.used().contains(&i) {
+                if access.used().contains(&i) || access::always_true(&self.table, filters[i]) {
                     TableProviderFilterPushDown::Exact
                 } else {
                     TableProviderFilterPushDown::Unsupported
@@ -113,7 +115,7 @@ impl TableProvider for LedgerTable {
         let leftover: Vec<Expr> = filters
             .iter()
             .enumerate()
-            .filter(|(i, _)| !access.used().contains(i))
+            .filter(|(i, f)| !access.used().contains(i) && !access::always_true(&self.table, f))
             .map(|(_, f)| f.clone())
             .collect();
         if leftover.is_empty() {
@@ -248,41 +250,40 @@ impl LedgerTable {
                     return Ok(MemorySourceConfig::try_new_exec(&batches, schema, None)?);
                 }
             }
-            let mut partitions: Vec<Vec<RecordBatch>> = Vec::new();
-            let mut remaining = limit;
-            for keys in &ranges {
-                let parts = self
-                    .store
-                    .scan_batches(
-                        &self.table,
+            // Streamed: one partition in key order (a LIMIT, or rows wanted in key order),
+            // else two reading halves of the ranges side by side.
+            let partitions: Vec<Vec<KeyRange>> = if single || limit > 0 {
+                vec![ranges]
+            } else if let [keys] = ranges.as_slice() {
+                let halves = self.store.split_keys(&self.table, range.until, keys);
+                halves.map_err(ext)?.into_iter().map(|h| vec![h]).collect()
+            } else {
+                stream::deal(ranges, 2)
+            };
+            let projected = Arc::new(self.schema.project(projection)?);
+            let streams = partitions
+                .into_iter()
+                .map(|keys| {
+                    Arc::new(ScanPartition {
+                        store: self.store.clone(),
+                        table: self.table.clone(),
                         range,
                         keys,
-                        remaining,
-                        projection,
-                        &self.schema,
-                    )
-                    .map_err(ext)?;
-                if limit > 0 {
-                    let n: usize = parts.iter().flatten().map(|b| b.num_rows()).sum();
-                    remaining = remaining.saturating_sub(n);
-                }
-                // Every range's first partition goes to partition 0, its second to 1.
-                for (i, p) in parts.into_iter().enumerate() {
-                    let i = if single { 0 } else { i };
-                    if partitions.len() <= i {
-                        partitions.push(Vec::new());
-                    }
-                    partitions[i].extend(p);
-                }
-                if limit > 0 && remaining == 0 {
-                    break;
-                }
-            }
-            if partitions.is_empty() {
-                partitions.push(Vec::new());
-            }
-            let schema = Arc::new(self.schema.project(projection)?);
-            return Ok(MemorySourceConfig::try_new_exec(&partitions, schema, None)?);
+                        limit,
+                        projection: projection.clone(),
+                        table_schema: self.schema.clone(),
+                        projected: projected.clone(),
+                    }) as Arc<dyn PartitionStream>
+                })
+                .collect();
+            return Ok(Arc::new(StreamingTableExec::try_new(
+                projected,
+                streams,
+                None,
+                Vec::new(),
+                false,
+                (limit > 0).then_some(limit),
+            )?));
         }
         let rows = self.read(access, limit).map_err(ext)?;
         let types: Vec<SqlType> = match self.source {

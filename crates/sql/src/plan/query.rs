@@ -69,9 +69,9 @@ impl Sessions {
             .expect("a new catalog takes a schema");
         let catalogs = MemoryCatalogProviderList::new();
         catalogs.register_catalog(names.default_catalog.clone(), Arc::new(catalog));
-        let state = datafusion::execution::SessionStateBuilder::new_from_existing(base.clone())
-            .with_catalog_list(Arc::new(catalogs))
-            .build();
+        // A clone, not a builder from it: building registers every function again.
+        let mut state = base.clone();
+        state.register_catalog_list(Arc::new(catalogs));
         SessionContext::new_with_state(state)
     }
 }

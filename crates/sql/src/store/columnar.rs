@@ -15,6 +15,7 @@ use datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 
 use crate::error::{Result, SqlError};
 use crate::store::catalog::Table;
+use crate::store::encoding;
 use crate::types::SqlType;
 
 /// Rows per batch handed to DataFusion.
@@ -123,31 +124,17 @@ impl BatchBuilder {
 
     /// Appends one stored row value.
     pub fn push(&mut self, row: &[u8]) -> Result<()> {
-        let bad = || SqlError::Corrupted("malformed row value".into());
-        let u32_at = |at: usize| -> Result<usize> {
-            Ok(
-                u32::from_be_bytes(row.get(at..at + 4).ok_or_else(bad)?.try_into().unwrap())
-                    as usize,
-            )
-        };
-        let n = u32_at(0)?;
-        let mut at = 4;
         self.filled.iter_mut().for_each(|f| *f = false);
-        for _ in 0..n {
-            let id = u32_at(at)?;
-            let len = u32_at(at + 4)?;
-            let bytes = row.get(at + 8..at + 8 + len).ok_or_else(bad)?;
-            at += 8 + len;
-            if let Some(Some(i)) = self.slot.get(id) {
-                if !self.filled[*i] {
-                    self.cols[*i].push(bytes)?;
-                    self.filled[*i] = true;
+        let (slot, cols, filled) = (&self.slot, &mut self.cols, &mut self.filled);
+        encoding::for_each_cell(row, |id, bytes| {
+            if let Some(Some(i)) = slot.get(id as usize) {
+                if !filled[*i] {
+                    cols[*i].push(bytes)?;
+                    filled[*i] = true;
                 }
             }
-        }
-        if at != row.len() {
-            return Err(bad());
-        }
+            Ok(())
+        })?;
         for (i, f) in self.filled.iter().enumerate() {
             if !f {
                 self.cols[i].push_null();

@@ -447,19 +447,32 @@ pub fn encode_row<'a>(columns: impl IntoIterator<Item = (u32, &'a Value)> + Clon
 
 /// Splits a row value into `(column id, value bytes)`.
 pub fn decode_row(b: &[u8]) -> Result<Vec<(u32, &[u8])>> {
+    let mut out = Vec::new();
+    for_each_cell(b, |id, v| {
+        out.push((id, v));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f(column id, value bytes)` for each cell of a row value, in stored order, without
+/// allocating; fails on a malformed value (after the cells before the fault).
+pub fn for_each_cell<'a>(
+    b: &'a [u8],
+    mut f: impl FnMut(u32, &'a [u8]) -> Result<()>,
+) -> Result<()> {
     let bad = || SqlError::Corrupted("malformed row value".into());
     let n = u32_at(b, 0).map_err(|_| bad())? as usize;
     let mut at = 4;
-    let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let id = u32_at(b, at).map_err(|_| bad())?;
         let len = u32_at(b, at + 4).map_err(|_| bad())? as usize;
         let v = b.get(at + 8..at + 8 + len).ok_or_else(bad)?;
-        out.push((id, v));
+        f(id, v)?;
         at += 8 + len;
     }
     if at != b.len() {
         return Err(bad());
     }
-    Ok(out)
+    Ok(())
 }

@@ -54,6 +54,7 @@ mod write_set;
 
 pub use arrow::arrow_type;
 pub use checks::CheckEvaluator;
+pub(crate) use columnar::BATCH_ROWS;
 pub use handle::SqlStore;
 pub use index::{index_entry_key, MAX_INDEX_COLUMNS, MAX_KEY_LEN};
 pub use ranges::{KeyRange, TxRange};

@@ -194,6 +194,156 @@ impl SqlStore {
         Ok(rows)
     }
 
+    /// Committed rows over a tx range and a key range, in key order, as values of the
+    /// projected columns (`projection`: positions among the live columns, repeats allowed),
+    /// decoded straight from the stored bytes: for answers that leave as values, never as
+    /// Arrow. A JSON value reads as its text (a VARCHAR), as it does through DataFusion.
+    pub fn scan_values(
+        &self,
+        t: &Table,
+        range: TxRange,
+        keys: &KeyRange,
+        projection: &[usize],
+    ) -> Result<Vec<Vec<Value>>> {
+        if range.from == 0 || range.from > range.until {
+            return Ok(Vec::new());
+        }
+        let mut q = ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(range.until),
+            ..Default::default()
+        };
+        keys.apply(&mut q);
+        // Column id → the first output position it fills; later repeats copy that one.
+        let mut first = vec![None; t.max_column_id as usize + 1];
+        let mut repeats = Vec::new();
+        for (i, &pos) in projection.iter().enumerate() {
+            let c = &t.columns[pos];
+            match first[c.id as usize] {
+                None => first[c.id as usize] = Some((i, c.ty)),
+                Some((j, _)) => repeats.push((i, j)),
+            }
+        }
+        let mut rows = Vec::new();
+        let mut err = None;
+        self.ledger.visit(&q, true, |_, tx, value| {
+            if tx < range.from {
+                return true;
+            }
+            let mut row = vec![Value::Null; projection.len()];
+            let decoded = encoding::for_each_cell(value, |id, bytes| {
+                if let Some(Some((i, ty))) = first.get(id as usize) {
+                    row[*i] = match encoding::decode_raw_value(*ty, bytes)? {
+                        Value::Json(j) => Value::Varchar(j),
+                        v => v,
+                    };
+                }
+                Ok(())
+            });
+            if let Err(e) = decoded {
+                err = Some(e);
+                return false;
+            }
+            for &(i, j) in &repeats {
+                row[i] = row[j].clone();
+            }
+            rows.push(row);
+            true
+        })?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(rows),
+        }
+    }
+
+    /// One batch of a streamed scan: up to `max_rows` committed rows of `keys` over a tx range,
+    /// starting after the row key `after` (from the range's start when `None`), decoded into
+    /// Arrow (the projected columns). Also returns the key to resume after: `None` when the
+    /// range holds no more rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn read_chunk(
+        &self,
+        t: &Table,
+        range: TxRange,
+        keys: &KeyRange,
+        after: Option<&[u8]>,
+        max_rows: usize,
+        projection: &[usize],
+        schema: &SchemaRef,
+    ) -> Result<(Option<RecordBatch>, Option<Vec<u8>>)> {
+        if range.from == 0 || range.from > range.until || max_rows == 0 {
+            return Ok((None, None));
+        }
+        let mut q = ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(range.until),
+            ..Default::default()
+        };
+        keys.apply(&mut q);
+        if let Some(after) = after {
+            q.seek_key = Some(after.to_vec());
+            q.inclusive_seek = false;
+        }
+        let mut b = BatchBuilder::new(t, projection, schema);
+        let (mut err, mut resume) = (None, None);
+        self.ledger.visit(&q, true, |key, tx, value| {
+            if tx < range.from {
+                return true;
+            }
+            if let Err(e) = b.push(value) {
+                err = Some(e);
+                return false;
+            }
+            if b.len() == max_rows {
+                resume = Some(key.to_vec());
+                return false;
+            }
+            true
+        })?;
+        if let Some(e) = err {
+            return Err(e);
+        }
+        Ok((b.finish()?.pop(), resume))
+    }
+
+    /// `keys` cut in two at a key halfway between the first and the last stored row key in it
+    /// (of any version, at `until`), so that two partitions can read it side by side; `keys`
+    /// whole when it holds too few keys to cut.
+    pub fn split_keys(&self, t: &Table, until: TxId, keys: &KeyRange) -> Result<Vec<KeyRange>> {
+        let mut q = ScanQuery {
+            prefix: encoding::row_prefix(t.id),
+            snapshot: Some(until),
+            limit: 1,
+            ..Default::default()
+        };
+        keys.apply(&mut q);
+        let first = self.ledger.scan(&q)?;
+        let last = self.ledger.scan(&ScanQuery {
+            desc: true,
+            seek_key: q.end_key.clone(),
+            inclusive_seek: q.inclusive_end,
+            end_key: q.seek_key.clone(),
+            inclusive_end: q.inclusive_seek,
+            ..q
+        })?;
+        let (Some(first), Some(last)) = (first.first(), last.first()) else {
+            return Ok(vec![keys.clone()]);
+        };
+        let Some(mid) = midpoint(&first.key, &last.key) else {
+            return Ok(vec![keys.clone()]);
+        };
+        Ok(vec![
+            KeyRange {
+                lo: keys.lo.clone(),
+                hi: Some((mid.clone(), false)),
+            },
+            KeyRange {
+                lo: Some((mid, true)),
+                hi: keys.hi.clone(),
+            },
+        ])
+    }
+
     /// Committed rows over a tx range decoded straight into Arrow batches of the projected
     /// columns (`projection`: positions among the live columns), as partitions for DataFusion.
     /// A long scan is split in two halves of the remaining key range, read on two threads.
@@ -217,11 +367,14 @@ impl SqlStore {
             ..Default::default()
         };
         keys.apply(&mut q);
+        // A whole table is read once, for the column cache: its blocks are not kept in
+        // RocksDB's block cache, which it would only flush.
+        let fill_cache = *keys != KeyRange::default() || limit > 0;
         let read = |q: &ScanQuery, stop_after: usize| -> Result<(BatchBuilder, Option<Vec<u8>>)> {
             let mut b = BatchBuilder::new(t, projection, schema);
             let mut err = None;
             let mut resume = None;
-            self.ledger.visit(q, |key, tx, value| {
+            self.ledger.visit(q, fill_cache, |key, tx, value| {
                 if tx < range.from {
                     return true;
                 }
