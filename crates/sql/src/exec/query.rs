@@ -11,6 +11,9 @@ use crate::plan::query::is_set_operation;
 use crate::store::arrow::sql_type_of_field;
 use crate::store::WriteSet;
 use crate::types::Value;
+use datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, SendableRecordBatchStream,
+};
 use datafusion::sql::sqlparser::ast::{self as ast, SetExpr, Statement, TableFactor};
 use std::sync::Arc;
 
@@ -96,7 +99,14 @@ impl Engine {
             .block_on(async {
                 let df = ctx.execute_logical_plan(plan).await?;
                 if !set_operation {
-                    return df.execute_stream().await;
+                    let task = Arc::new(df.task_ctx());
+                    let physical = df.create_physical_plan().await?;
+                    if physical.output_partitioning().partition_count() > 1
+                        && key_ordered(&physical)
+                    {
+                        return Ok(in_partition_order(physical, task));
+                    }
+                    return datafusion::physical_plan::execute_stream(physical, task);
                 }
                 // A set operation's partitions (its branches', in order) one after another:
                 // merging them as they come would interleave the branches' rows.
@@ -332,4 +342,58 @@ pub(crate) fn source_of(relation: &TableFactor) -> String {
         TableFactor::Table { name, .. } => object_name(name),
         _ => String::new(),
     }
+}
+
+/// Whether each output partition of `plan` is one scan partition's rows (contiguous key ranges,
+/// in key order, partition after partition), only filtered and projected: read one after
+/// another, the partitions give the rows in primary-key order, as classic returns them.
+fn key_ordered(plan: &Arc<dyn ExecutionPlan>) -> bool {
+    use datafusion::datasource::source::DataSourceExec;
+    use datafusion::physical_plan::coop::CooperativeExec;
+    use datafusion::physical_plan::filter::FilterExec;
+    use datafusion::physical_plan::projection::ProjectionExec;
+    use datafusion::physical_plan::streaming::StreamingTableExec;
+    if plan.is::<StreamingTableExec>() || plan.is::<DataSourceExec>() {
+        return true;
+    }
+    let passes_rows_on =
+        plan.is::<ProjectionExec>() || plan.is::<FilterExec>() || plan.is::<CooperativeExec>();
+    match plan.children().as_slice() {
+        [child] if passes_rows_on => key_ordered(child),
+        _ => false,
+    }
+}
+
+/// `plan`'s partitions one after another, each read ahead (a couple of batches) on the runtime
+/// while those before it are consumed.
+fn in_partition_order(
+    plan: Arc<dyn ExecutionPlan>,
+    task: Arc<datafusion::execution::TaskContext>,
+) -> SendableRecordBatchStream {
+    use datafusion::physical_plan::stream::{
+        RecordBatchReceiverStreamBuilder, RecordBatchStreamAdapter,
+    };
+    use futures::StreamExt as _;
+    let schema = plan.schema();
+    let parts: Vec<SendableRecordBatchStream> = (0..plan.output_partitioning().partition_count())
+        .map(|p| {
+            let mut reader = RecordBatchReceiverStreamBuilder::new(schema.clone(), 2);
+            let tx = reader.tx();
+            let (plan, task) = (plan.clone(), task.clone());
+            reader.spawn(async move {
+                let mut batches = plan.execute(p, task)?;
+                while let Some(b) = batches.next().await {
+                    if tx.send(b).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            });
+            reader.build()
+        })
+        .collect();
+    Box::pin(RecordBatchStreamAdapter::new(
+        schema,
+        futures::stream::iter(parts).flatten(),
+    ))
 }

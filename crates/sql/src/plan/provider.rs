@@ -332,15 +332,8 @@ impl LedgerTable {
                 if let Err(e) = cache.watch(store.ledger(), t) {
                     return Some(Err(e));
                 }
-                let all: Vec<usize> = (0..t.columns.len()).collect();
-                let range = TxRange {
-                    from: 1,
-                    until: snapshot,
-                };
-                let read =
-                    store.scan_batches(t, range, &KeyRange::default(), 0, &all, &self.schema);
-                let batches: Vec<RecordBatch> = match read {
-                    Ok(parts) => parts.into_iter().flatten().collect(),
+                let batches = match store.table_batches(t, snapshot, &self.schema) {
+                    Ok(b) => b,
                     Err(e) => return Some(Err(e)),
                 };
                 cache.put(t, snapshot, batches.clone());
@@ -348,11 +341,12 @@ impl LedgerTable {
             }
             None => return None,
         };
+        // Contiguous halves, so that the partitions read one after the other are in key order.
         let mut parts = vec![Vec::new(); if single { 1 } else { 2 }];
-        let n = parts.len();
+        let per = batches.len().div_ceil(parts.len()).max(1);
         for (i, b) in batches.iter().enumerate() {
             match b.project(projection) {
-                Ok(p) => parts[i % n].push(p),
+                Ok(p) => parts[i / per].push(p),
                 Err(e) => return Some(Err(df_err(e))),
             }
         }

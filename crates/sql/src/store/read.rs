@@ -344,109 +344,53 @@ impl SqlStore {
         ])
     }
 
-    /// Committed rows over a tx range decoded straight into Arrow batches of the projected
-    /// columns (`projection`: positions among the live columns), as partitions for DataFusion.
-    /// A long scan is split in two halves of the remaining key range, read on two threads.
-    pub fn scan_batches(
+    /// The whole table's committed rows at `until` (every live column) as Arrow batches in key
+    /// order, for the column cache: cut in two halves ([`SqlStore::split_keys`]) read on two
+    /// threads, without filling RocksDB's block cache (which a whole table would only flush).
+    pub fn table_batches(
         &self,
         t: &Table,
-        range: TxRange,
-        keys: &KeyRange,
-        limit: usize,
-        projection: &[usize],
+        until: TxId,
         schema: &SchemaRef,
-    ) -> Result<Vec<Vec<RecordBatch>>> {
-        /// Rows read on the calling thread before the rest is split.
-        const SPLIT_AFTER: usize = 16_384;
-        if range.from == 0 || range.from > range.until {
-            return Ok(vec![Vec::new()]);
-        }
-        let mut q = ScanQuery {
-            prefix: encoding::row_prefix(t.id),
-            snapshot: Some(range.until),
-            ..Default::default()
-        };
-        keys.apply(&mut q);
-        // A whole table is read once, for the column cache: its blocks are not kept in
-        // RocksDB's block cache, which it would only flush.
-        let fill_cache = *keys != KeyRange::default() || limit > 0;
-        let read = |q: &ScanQuery, stop_after: usize| -> Result<(BatchBuilder, Option<Vec<u8>>)> {
-            let mut b = BatchBuilder::new(t, projection, schema);
+    ) -> Result<Vec<RecordBatch>> {
+        let all: Vec<usize> = (0..t.columns.len()).collect();
+        let read = |keys: &KeyRange| -> Result<Vec<RecordBatch>> {
+            let mut q = ScanQuery {
+                prefix: encoding::row_prefix(t.id),
+                snapshot: Some(until),
+                ..Default::default()
+            };
+            keys.apply(&mut q);
+            let mut b = BatchBuilder::new(t, &all, schema);
             let mut err = None;
-            let mut resume = None;
-            self.ledger.visit(q, fill_cache, |key, tx, value| {
-                if tx < range.from {
-                    return true;
-                }
-                if let Err(e) = b.push(value) {
-                    err = Some(e);
-                    return false;
-                }
-                if b.len() == stop_after {
-                    resume = Some(key.to_vec());
-                    return false;
-                }
-                true
-            })?;
+            self.ledger
+                .visit(&q, false, |_, _, value| match b.push(value) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        err = Some(e);
+                        false
+                    }
+                })?;
             match err {
                 Some(e) => Err(e),
-                None => Ok((b, resume)),
+                None => b.finish(),
             }
         };
-        let first = if limit > 0 { limit } else { SPLIT_AFTER };
-        let (head, resume) = read(&q, first)?;
-        let Some(resume) = resume.filter(|_| limit == 0) else {
-            return Ok(vec![head.finish()?]);
+        let halves = self.split_keys(t, until, &KeyRange::default())?;
+        let Some((first, rest)) = halves.split_first() else {
+            return Ok(Vec::new());
         };
-        // The rest, from just after `resume` to the range's last key, in two halves.
-        let mut rest = q.clone();
-        rest.seek_key = Some(resume.clone());
-        rest.inclusive_seek = false;
-        let last = self.ledger.scan(&ScanQuery {
-            desc: true,
-            limit: 1,
-            seek_key: q.end_key.clone(),
-            inclusive_seek: q.inclusive_end,
-            end_key: Some(resume.clone()),
-            inclusive_end: false,
-            ..q.clone()
-        })?;
-        let halves = match last.first().and_then(|l| midpoint(&resume, &l.key)) {
-            Some(mid) => {
-                let mut a = rest.clone();
-                a.end_key = Some(mid.clone());
-                a.inclusive_end = false;
-                let mut b = rest;
-                b.seek_key = Some(mid);
-                b.inclusive_seek = true;
-                vec![a, b]
-            }
-            None => vec![rest],
-        };
-        let mut parts = vec![head.finish()?];
-        std::thread::scope(|scope| -> Result<()> {
-            let handles: Vec<_> = halves
-                .iter()
-                .skip(1)
-                .map(|h| scope.spawn(|| read(h, usize::MAX)))
-                .collect();
-            let (own, _) = read(&halves[0], usize::MAX)?;
-            parts.push(own.finish()?);
-            for h in handles {
-                let (b, _) = h
+        std::thread::scope(|scope| {
+            let later: Vec<_> = rest.iter().map(|h| scope.spawn(move || read(h))).collect();
+            let mut batches = read(first)?;
+            for h in later {
+                let more = h
                     .join()
                     .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
-                parts.push(b.finish()?);
+                batches.extend(more);
             }
-            Ok(())
-        })?;
-        // Two partitions for DataFusion: the head joins the first half.
-        let mut parts = parts.into_iter();
-        let mut first_part = parts.next().unwrap_or_default();
-        first_part.extend(parts.next().unwrap_or_default());
-        let mut out = vec![first_part];
-        out.extend(parts);
-        Ok(out)
+            Ok(batches)
+        })
     }
 
     /// `HISTORY OF t`: every version of every row, by primary key then revision; a delete is a
