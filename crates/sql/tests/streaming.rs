@@ -18,8 +18,14 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
         &HashMap::new(),
     )
     .unwrap();
-    for from in (0..ROWS).step_by(1_000) {
-        let values: Vec<String> = (from..from + 1_000)
+    insert(&e, 0..ROWS);
+    e
+}
+
+/// Rows `(i, 's<i>')` for each `i` of `ids`, 1000 a transaction.
+fn insert(e: &Engine, ids: std::ops::Range<i64>) {
+    for from in ids.clone().step_by(1_000) {
+        let values: Vec<String> = (from..(from + 1_000).min(ids.end))
             .map(|i| format!("({i}, 's{i}')"))
             .collect();
         e.execute(
@@ -28,7 +34,6 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
         )
         .unwrap();
     }
-    e
 }
 
 /// Every row of a query run in `s`.
@@ -235,16 +240,7 @@ fn a_streamed_scan_reads_its_snapshot_batch_after_batch() {
     const MANY: i64 = 100_000;
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);
-    for from in (ROWS..MANY).step_by(1_000) {
-        let values: Vec<String> = (from..from + 1_000)
-            .map(|i| format!("({i}, 's{i}')"))
-            .collect();
-        e.execute(
-            &format!("INSERT INTO t (id, s) VALUES {}", values.join(", ")),
-            &HashMap::new(),
-        )
-        .unwrap();
-    }
+    insert(&e, ROWS..MANY);
     let mut session = e.session();
     let mut stream = session
         .query(
