@@ -163,6 +163,14 @@ fn columns_are_named_as_immudb_names_them() {
             "SELECT COUNT(*), COUNT(*) FROM t",
             vec!["(t.col0)", "(t.col1)"],
         ),
+        (
+            "SELECT id, t.id FROM t WHERE id < 2",
+            vec!["(t.id)", "(t.id)"],
+        ),
+        (
+            "SELECT x.s, s FROM t AS x WHERE s = 's1'",
+            vec!["(x.s)", "(x.s)"],
+        ),
         // The point-select fast path names them the same way.
         (
             "SELECT s AS name FROM t AS x WHERE id = 1",

@@ -306,13 +306,23 @@ fn alias_repeats(stmt: &mut Statement) -> Vec<Repeat> {
     let SetExpr::Select(select) = q.body.as_mut() else {
         return Vec::new();
     };
+    // Over a single source, `c` and `q.c` (its name or alias) are the same column.
+    let single = match select.from.as_slice() {
+        [f] if f.joins.is_empty() => Some(source_of(&f.relation)),
+        _ => None,
+    };
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut repeats = Vec::new();
     for (at, item) in select.projection.iter_mut().enumerate() {
         let ast::SelectItem::UnnamedExpr(e) = item else {
             continue;
         };
-        let key = e.to_string().to_lowercase();
+        let key = match (&*e, &single) {
+            (ast::Expr::Identifier(c), Some(source)) => {
+                format!("{source}.{}", c.value.to_lowercase())
+            }
+            _ => e.to_string().to_lowercase(),
+        };
         match seen.get(&key) {
             None => {
                 seen.insert(key, at);
