@@ -291,3 +291,24 @@ fn a_streamed_scan_reads_its_snapshot_batch_after_batch() {
         [-1, 0, 1].map(|i| vec![Value::Integer(i)]).to_vec()
     );
 }
+
+/// A plain key-range select of more rows than its first read (1024) reads the rest in two
+/// halves side by side: the rows still come whole and in key order, as the planned query's do,
+/// at the current state and at a past tx.
+#[test]
+fn a_long_key_range_is_read_whole_and_in_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let mut s = e.session();
+    // Tx 2 holds the first 1000 rows, tx 4 rows up to 3000.
+    for (period, from, to) in [("", 100, 15_000), (" UNTIL TX 4", 0, 3_000)] {
+        let range = format!("SELECT id, s FROM t{period} WHERE id >= {from} AND id < 15000");
+        let fast = rows(&mut s, &range);
+        let planned = rows(&mut s, &format!("{range} AND s <> 'none' ORDER BY id"));
+        let want: Vec<Vec<Value>> = (from..to)
+            .map(|i| vec![Value::Integer(i), Value::Varchar(format!("s{i}"))])
+            .collect();
+        assert!(fast == want, "{range}: {} rows", fast.len());
+        assert!(planned == want, "{range} planned: {} rows", planned.len());
+    }
+}

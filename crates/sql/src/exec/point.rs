@@ -218,7 +218,7 @@ impl Engine {
 
     /// The rows whose INTEGER primary key lies in `lo..=hi`, over `range` (at the current state
     /// as the transaction sees it when `current`), as values of the columns at `positions`.
-    /// A range of many keys is read in two halves on two threads.
+    /// A range of many rows is read in two halves on two threads.
     #[allow(clippy::too_many_arguments)]
     fn key_range_rows(
         &self,
@@ -230,18 +230,15 @@ impl Engine {
         positions: &[usize],
         ws: &mut WriteSet,
     ) -> Result<Vec<Vec<Value>>> {
-        /// Keys a range spans before it is read in two halves.
-        const SPLIT_FROM: u64 = 4096;
+        /// Rows read before the rest of a range is read in two halves.
+        const HEAD: usize = 1024;
         if lo > hi {
             return Ok(Vec::new());
         }
-        let span = |lo: i64, hi: i64| -> Result<KeyRange> {
-            Ok(KeyRange {
-                lo: Some((self.store.row_key(t, &[Value::Integer(lo)])?, true)),
-                hi: Some((self.store.row_key(t, &[Value::Integer(hi)])?, true)),
-            })
+        let keys = KeyRange {
+            lo: Some((self.store.row_key(t, &[Value::Integer(lo)])?, true)),
+            hi: Some((self.store.row_key(t, &[Value::Integer(hi)])?, true)),
         };
-        let keys = span(lo, hi)?;
         if current {
             // The range read: a commit fails if another tx wrote into it meanwhile.
             ws.read_spans(vec![KeySpan {
@@ -250,7 +247,7 @@ impl Engine {
                 hi: keys.hi.clone(),
             }]);
             if !ws.is_empty() {
-                // The transaction's own writes merge in (rows are few: no halves).
+                // The transaction's own writes merge in: the committed rows read whole.
                 let rows = self.store.scan_keys_in(t, &keys, 0, Some(ws))?;
                 return Ok(rows
                     .iter()
@@ -258,19 +255,31 @@ impl Engine {
                     .collect());
             }
         }
-        if (hi as i128 - lo as i128) < SPLIT_FROM as i128 {
-            return self.store.scan_values(t, range, &keys, positions);
-        }
-        let mid = (lo as i128 + (hi as i128 - lo as i128) / 2) as i64;
-        let (first, second) = (span(lo, mid)?, span(mid + 1, hi)?);
+        // The first rows on this thread; more, and the rest is cut in two halves read side by
+        // side (a thread costs more than a short range).
+        let (mut rows, resume) = self.store.scan_values(t, range, &keys, positions, HEAD)?;
+        let Some(resume) = resume else {
+            return Ok(rows);
+        };
+        let rest = KeyRange {
+            lo: Some((resume, false)),
+            hi: keys.hi.clone(),
+        };
+        let halves = self.store.split_keys(t, range.until, &rest)?;
         let store = &self.store;
+        let read = |keys: &KeyRange| store.scan_values(t, range, keys, positions, usize::MAX);
         std::thread::scope(|scope| {
-            let later = scope.spawn(|| store.scan_values(t, range, &second, positions));
-            let mut rows = store.scan_values(t, range, &first, positions)?;
-            let rest = later
-                .join()
-                .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
-            rows.extend(rest);
+            let later: Vec<_> = halves[1..]
+                .iter()
+                .map(|h| scope.spawn(move || read(h)))
+                .collect();
+            rows.extend(read(&halves[0])?.0);
+            for h in later {
+                let (more, _) = h
+                    .join()
+                    .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
+                rows.extend(more);
+            }
             Ok(rows)
         })
     }

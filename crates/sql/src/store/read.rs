@@ -28,6 +28,9 @@ pub struct Row {
     pub deleted: bool,
 }
 
+/// Rows of values read, and the key to resume after (`None`: the range holds no more rows).
+pub type ValuesRead = (Vec<Vec<Value>>, Option<Vec<u8>>);
+
 impl SqlStore {
     /// Rows by row key as a transaction sees them (absent keys are skipped).
     pub fn rows_by_keys_in(&self, t: &Table, keys: &[Vec<u8>], ws: &WriteSet) -> Result<Vec<Row>> {
@@ -197,16 +200,18 @@ impl SqlStore {
     /// Committed rows over a tx range and a key range, in key order, as values of the
     /// projected columns (`projection`: positions among the live columns, repeats allowed),
     /// decoded straight from the stored bytes: for answers that leave as values, never as
-    /// Arrow. A JSON value reads as its text (a VARCHAR), as it does through DataFusion.
+    /// Arrow. A JSON value reads as its text (a VARCHAR), as it does through DataFusion. At most
+    /// `max_rows`; then also the key to resume after (`None`: the range holds no more rows).
     pub fn scan_values(
         &self,
         t: &Table,
         range: TxRange,
         keys: &KeyRange,
         projection: &[usize],
-    ) -> Result<Vec<Vec<Value>>> {
-        if range.from == 0 || range.from > range.until {
-            return Ok(Vec::new());
+        max_rows: usize,
+    ) -> Result<ValuesRead> {
+        if range.from == 0 || range.from > range.until || max_rows == 0 {
+            return Ok((Vec::new(), None));
         }
         let mut q = ScanQuery {
             prefix: encoding::row_prefix(t.id),
@@ -224,9 +229,8 @@ impl SqlStore {
                 Some((j, _)) => repeats.push((i, j)),
             }
         }
-        let mut rows = Vec::new();
-        let mut err = None;
-        self.ledger.visit(&q, true, |_, tx, value| {
+        let (mut rows, mut err, mut resume) = (Vec::new(), None, None);
+        self.ledger.visit(&q, true, |key, tx, value| {
             if tx < range.from {
                 return true;
             }
@@ -248,11 +252,15 @@ impl SqlStore {
                 row[i] = row[j].clone();
             }
             rows.push(row);
+            if rows.len() == max_rows {
+                resume = Some(key.to_vec());
+                return false;
+            }
             true
         })?;
         match err {
             Some(e) => Err(e),
-            None => Ok(rows),
+            None => Ok((rows, resume)),
         }
     }
 
