@@ -181,12 +181,12 @@ pub fn run(args: &Args) -> Vec<Figure> {
     });
     // One 1000-row INSERT text per transaction on both sides: keys ascending (into t2), then
     // in random order (into t3).
-    // `--only range|range-planned|aggregate|join`: no text loads; after the load, that query alone, looped
+    // `--only point|range|range-planned|aggregate|join`: no text loads; after the load, that query alone, looped
     // for a profiler (`STELE_BENCH_LOOPS` times, default 300), and nothing is reported.
     let profile = args
         .only
         .as_deref()
-        .filter(|o| ["range", "range-planned", "aggregate", "join"].contains(o));
+        .filter(|o| ["point", "range", "range-planned", "aggregate", "join"].contains(o));
     let text_load = args.only.is_none() || args.only.as_deref() == Some("insert");
     for (table, random) in [("t2", false), ("t3", true)]
         .into_iter()
@@ -443,8 +443,8 @@ fn range_sql(rows: u64) -> String {
     )
 }
 
-/// Runs one query of the suite over and over (for a profiler): `range`, `range-planned`,
-/// `aggregate` (warm) or `join` (warm).
+/// Runs one query of the suite over and over (for a profiler): `point`, `range`,
+/// `range-planned`, `aggregate` (warm) or `join` (warm).
 fn profile_loop(engine: &Engine, which: &str, rows: u64) {
     let loops: usize = std::env::var("STELE_BENCH_LOOPS")
         .ok()
@@ -454,6 +454,7 @@ fn profile_loop(engine: &Engine, which: &str, rows: u64) {
         "range" => range_sql(rows),
         "range-planned" => format!("{} AND v >= 0", range_sql(rows)),
         "aggregate" => "SELECT grp, COUNT(*), SUM(v) FROM t GROUP BY grp".into(),
+        "point" => "SELECT id, grp, v, s FROM t WHERE id = @id".into(),
         _ => {
             engine
                 .execute(
@@ -471,9 +472,23 @@ fn profile_loop(engine: &Engine, which: &str, rows: u64) {
         }
     };
     log(&format!("running {sql} {loops} times"));
+    let mut rng = crate::XorShift(0x9e37_79b9_7f4a_7c15);
     let s = Instant::now();
     for _ in 0..loops {
-        stele_rows(engine, &sql);
+        match which {
+            // A point select by a random key, its parameter bound as the suite binds it.
+            "point" => {
+                let params =
+                    HashMap::from([("id".to_string(), Value::Integer(rng.below(rows) as i64))]);
+                match engine.execute(&sql, &params).unwrap().pop() {
+                    Some(Output::Rows { rows, .. }) => assert_eq!(rows.len(), 1),
+                    other => panic!("{other:?}"),
+                }
+            }
+            _ => {
+                stele_rows(engine, &sql);
+            }
+        }
     }
     log(&format!(
         "{:.3} ms a run",
