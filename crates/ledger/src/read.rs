@@ -210,7 +210,8 @@ impl Ledger {
         // The escaped key of the last version handled: older versions of it are skipped.
         let mut done_key: Vec<u8> = Vec::new();
         let same = |a: &[u8], b: &[u8]| a.len() == b.len() && a.last() == b.last() && a == b;
-        while let Some(raw) = it.key() {
+        // One validity check a step for the key and value both.
+        while let Some((raw, stored)) = it.item() {
             // Only a prefix of all 0xFF bytes has no upper bound to stop at.
             if raw.len() < 10 || (past_prefix.is_none() && !raw.starts_with(&prefix)) {
                 break;
@@ -237,7 +238,7 @@ impl Ledger {
                 it.seek(&target);
                 continue;
             }
-            let record = format::decode_kv_record(it.value().unwrap(), tx)?;
+            let record = format::decode_kv_record(stored, tx)?;
             let (md, value) = (record.metadata, record.value);
             if md.non_indexable {
                 it.next();
