@@ -5,12 +5,11 @@
 use crate::bind::sources::{source_named, BoundSource};
 use crate::bind::values::{eval_const, object_name};
 use crate::error::Result;
-use crate::error::SqlError;
 use crate::exec::engine::Engine;
 use crate::exec::output::{Answer, ColumnDesc};
 use crate::exec::query::source_of;
 use crate::store::catalog::Table;
-use crate::store::{encoding, KeyRange, TxRange, WriteSet};
+use crate::store::{encoding, side_by_side, KeyRange, Row, TxRange, WriteSet};
 use crate::types::{SqlType, Value};
 use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, SetExpr, TableFactor};
 use std::collections::HashMap;
@@ -192,9 +191,7 @@ impl Engine {
                         }
                     }
                 };
-                row.map(|r| positions.iter().map(|i| cell(&r.values[*i])).collect())
-                    .into_iter()
-                    .collect()
+                row.iter().map(|r| answer_row(r, &positions)).collect()
             }
             KeyCondition::Range(lo, hi) => {
                 let tx_range = match range {
@@ -249,10 +246,7 @@ impl Engine {
             if !ws.is_empty() {
                 // The transaction's own writes merge in: the committed rows read whole.
                 let rows = self.store.scan_keys_in(t, &keys, 0, Some(ws))?;
-                return Ok(rows
-                    .iter()
-                    .map(|r| positions.iter().map(|i| cell(&r.values[*i])).collect())
-                    .collect());
+                return Ok(rows.iter().map(|r| answer_row(r, positions)).collect());
             }
         }
         // The first rows on this thread; more, and the rest is cut in two halves read side by
@@ -266,32 +260,26 @@ impl Engine {
             hi: keys.hi.clone(),
         };
         let halves = self.store.split_keys(t, range.until, &rest)?;
-        let store = &self.store;
-        let read = |keys: &KeyRange| store.scan_values(t, range, keys, positions, usize::MAX);
-        std::thread::scope(|scope| {
-            let later: Vec<_> = halves[1..]
-                .iter()
-                .map(|h| scope.spawn(move || read(h)))
-                .collect();
-            rows.extend(read(&halves[0])?.0);
-            for h in later {
-                let (more, _) = h
-                    .join()
-                    .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
-                rows.extend(more);
-            }
-            Ok(rows)
-        })
+        rows.extend(side_by_side(&halves, |keys| {
+            Ok(self
+                .store
+                .scan_values(t, range, keys, positions, usize::MAX)?
+                .0)
+        })?);
+        Ok(rows)
     }
 }
 
-/// A value as the answer carries it: JSON reads back as text (its column type stays JSON), as
-/// it does through DataFusion.
-fn cell(v: &Value) -> Value {
-    match v {
-        Value::Json(j) => Value::Varchar(j.clone()),
-        other => other.clone(),
-    }
+/// A row's values at `positions` as the answer carries them: JSON reads back as text (its
+/// column type stays JSON), as it does through DataFusion.
+fn answer_row(r: &Row, positions: &[usize]) -> Vec<Value> {
+    positions
+        .iter()
+        .map(|i| match &r.values[*i] {
+            Value::Json(j) => Value::Varchar(j.clone()),
+            other => other.clone(),
+        })
+        .collect()
 }
 
 /// Which rows a fast-path WHERE clause selects by primary key.

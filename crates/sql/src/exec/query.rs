@@ -98,28 +98,18 @@ impl Engine {
             .runtime
             .block_on(async {
                 let df = ctx.execute_logical_plan(plan).await?;
-                if !set_operation {
-                    let task = Arc::new(df.task_ctx());
-                    let physical = df.create_physical_plan().await?;
-                    if physical.output_partitioning().partition_count() > 1
-                        && key_ordered(&physical)
-                    {
-                        return Ok(in_partition_order(physical, task));
-                    }
-                    return datafusion::physical_plan::execute_stream(physical, task);
+                let task = Arc::new(df.task_ctx());
+                let physical = df.create_physical_plan().await?;
+                // Partitions one after another: a set operation's (its branches', in order;
+                // merged as they come, the branches' rows would interleave), and scans' that
+                // are in key order partition after partition.
+                if set_operation
+                    || (physical.output_partitioning().partition_count() > 1
+                        && key_ordered(&physical))
+                {
+                    return Ok(in_partition_order(physical, task));
                 }
-                // A set operation's partitions (its branches', in order) one after another:
-                // merging them as they come would interleave the branches' rows.
-                let schema = Arc::new(df.schema().as_arrow().clone());
-                let parts = df.execute_stream_partitioned().await?;
-                use futures::StreamExt as _;
-                let chained = futures::stream::iter(parts).flatten();
-                Ok(Box::pin(
-                    datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
-                        schema, chained,
-                    ),
-                )
-                    as datafusion::physical_plan::SendableRecordBatchStream)
+                datafusion::physical_plan::execute_stream(physical, task)
             })
             .map_err(df_err)?;
         // Scans are planned by now: their reads are known.

@@ -2,6 +2,7 @@
 //! `INDEXES('t')`.
 
 use crate::error::SqlError;
+use crate::plan::errors::external;
 use crate::store::catalog::Catalog;
 use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -25,13 +26,12 @@ impl datafusion::catalog::TableFunctionImpl for CatalogFunction {
         args: datafusion::catalog::TableFunctionArgs,
     ) -> datafusion::common::Result<Arc<dyn TableProvider>> {
         use datafusion::arrow::array::{BooleanArray, Int64Array, StringArray};
-        let ext = |e: SqlError| datafusion::error::DataFusionError::External(Box::new(e));
         let table = match args.exprs() {
             [] if self.kind == "tables" => None,
             [Expr::Literal(ScalarValue::Utf8(Some(t)) | ScalarValue::Utf8View(Some(t)), _)]
                 if self.kind != "tables" =>
             {
-                Some(self.catalog.table(&t.to_lowercase()).map_err(ext)?)
+                Some(self.catalog.table(&t.to_lowercase()).map_err(external)?)
             }
             _ => {
                 let want = if self.kind == "tables" {
@@ -39,7 +39,7 @@ impl datafusion::catalog::TableFunctionImpl for CatalogFunction {
                 } else {
                     "a table name"
                 };
-                return Err(ext(SqlError::IllegalArguments(format!(
+                return Err(external(SqlError::IllegalArguments(format!(
                     "{}() takes {want}",
                     self.kind.to_uppercase()
                 ))));

@@ -12,6 +12,12 @@ pub(crate) fn text_between<'a>(msg: &'a str, open: &str, close: &str) -> Option<
     Some(rest.split_once(close)?.0)
 }
 
+/// An error of ours carried through DataFusion (`External`), for [`df_err`] to take back out
+/// as it went in.
+pub(crate) fn external(e: SqlError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
 /// DataFusion's errors as ours: an error of ours that DataFusion carried (`External`, from our
 /// functions and providers) comes out as it went in; DataFusion's own errors that immudb has
 /// words for get them, by variant where DataFusion has one, else by its message.

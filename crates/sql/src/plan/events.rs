@@ -26,6 +26,7 @@ use stele_ledger::Ledger;
 use stele_proto::umadb as pb;
 
 use crate::error::SqlError;
+use crate::plan::errors::external;
 
 pub(crate) struct EventsFunction {
     pub ledger: Arc<Ledger>,
@@ -41,14 +42,10 @@ impl std::fmt::Debug for EventsFunction {
     }
 }
 
-fn ext(e: SqlError) -> datafusion::error::DataFusionError {
-    datafusion::error::DataFusionError::External(Box::new(e))
-}
-
 fn events_error(e: stele_events::EventError) -> datafusion::error::DataFusionError {
     match e {
-        stele_events::EventError::Ledger(l) => ext(SqlError::Ledger(l)),
-        other => ext(SqlError::IllegalArguments(format!("events: {other}"))),
+        stele_events::EventError::Ledger(l) => external(SqlError::Ledger(l)),
+        other => external(SqlError::IllegalArguments(format!("events: {other}"))),
     }
 }
 
@@ -71,7 +68,7 @@ impl TableFunctionImpl for EventsFunction {
         args: TableFunctionArgs,
     ) -> datafusion::common::Result<Arc<dyn TableProvider>> {
         let bad = || {
-            ext(SqlError::IllegalArguments(
+            external(SqlError::IllegalArguments(
                 "EVENTS() takes an event type and a tag, each a string or NULL".into(),
             ))
         };
@@ -102,7 +99,7 @@ impl TableFunctionImpl for EventsFunction {
             let tx = match self
                 .ledger
                 .get_latest(&key, self.snapshot)
-                .map_err(|l| ext(l.into()))?
+                .map_err(|l| external(l.into()))?
             {
                 Some(entry) if entry.tx >= self.since => entry.tx,
                 _ => continue,
@@ -110,7 +107,7 @@ impl TableFunctionImpl for EventsFunction {
             let time = match times.get(&tx) {
                 Some(t) => *t,
                 None => {
-                    let t = self.ledger.header(tx).map_err(|l| ext(l.into()))?.ts * 1_000_000;
+                    let t = self.ledger.header(tx).map_err(|l| external(l.into()))?.ts * 1_000_000;
                     times.insert(tx, t);
                     t
                 }

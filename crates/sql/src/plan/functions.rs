@@ -30,7 +30,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, BooleanArray, FixedSizeBinaryArray, Float64Array, StringArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
-use datafusion::common::{DataFusionError, Result as DfResult};
+use datafusion::common::Result as DfResult;
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
     Volatility,
@@ -445,5 +445,5 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
 /// Fails with our own error, carried through DataFusion as `External` and downcast by
 /// `errors::df_err` (its words are never matched as text).
 fn fail<T>(e: SqlError) -> DfResult<T> {
-    Err(DataFusionError::External(Box::new(e)))
+    Err(crate::plan::errors::external(e))
 }

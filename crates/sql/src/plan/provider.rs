@@ -2,9 +2,9 @@
 //! transaction's own writes), a tx range, or every version, that chooses an access path from
 //! the filters pushed to it and records what it read.
 
-use crate::error::{Result, SqlError};
+use crate::error::Result;
 use crate::plan::access::{self, Access};
-use crate::plan::errors::df_err;
+use crate::plan::errors::{df_err, external};
 use crate::plan::stream::{self, ScanPartition};
 use crate::store::arrow::rows_to_batch;
 use crate::store::catalog::Table;
@@ -223,7 +223,6 @@ impl LedgerTable {
                 }
             }
         }
-        let ext = |e: SqlError| datafusion::error::DataFusionError::External(Box::new(e));
         // Committed rows over key ranges decode straight into Arrow, in partitions.
         let committed = match &self.source {
             Source::Current(ws) if ws.is_empty() => Some(TxRange {
@@ -245,7 +244,7 @@ impl LedgerTable {
                 if let Some(batches) =
                     self.cached(&access, &ranges, range.until, projection, single)
                 {
-                    let batches = batches.map_err(ext)?;
+                    let batches = batches.map_err(external)?;
                     let schema = Arc::new(self.schema.project(projection)?);
                     return Ok(MemorySourceConfig::try_new_exec(&batches, schema, None)?);
                 }
@@ -256,7 +255,11 @@ impl LedgerTable {
                 vec![ranges]
             } else if let [keys] = ranges.as_slice() {
                 let halves = self.store.split_keys(&self.table, range.until, keys);
-                halves.map_err(ext)?.into_iter().map(|h| vec![h]).collect()
+                halves
+                    .map_err(external)?
+                    .into_iter()
+                    .map(|h| vec![h])
+                    .collect()
             } else {
                 stream::deal(ranges, 2)
             };
@@ -285,15 +288,15 @@ impl LedgerTable {
                 (limit > 0).then_some(limit),
             )?));
         }
-        let rows = self.read(access, limit).map_err(ext)?;
+        let rows = self.read(access, limit).map_err(external)?;
         let types: Vec<SqlType> = match self.source {
             Source::History(_) => std::iter::once(SqlType::Integer)
                 .chain(self.table.columns.iter().map(|c| c.ty))
                 .collect(),
             _ => self.table.columns.iter().map(|c| c.ty).collect(),
         };
-        let batch =
-            rows_to_batch(&types, &self.schema, rows.iter().map(|r| &r.values)).map_err(ext)?;
+        let batch = rows_to_batch(&types, &self.schema, rows.iter().map(|r| &r.values))
+            .map_err(external)?;
         Ok(MemorySourceConfig::try_new_exec(
             &[vec![batch]],
             self.schema.clone(),

@@ -15,12 +15,12 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::error::DataFusionError;
 use datafusion::execution::TaskContext;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::physical_plan::SendableRecordBatchStream;
 
+use crate::plan::errors::external;
 use crate::store::catalog::Table;
 use crate::store::{KeyRange, SqlStore, TxRange, BATCH_ROWS};
 
@@ -106,7 +106,7 @@ impl PartitionStream for ScanPartition {
             match cursor.next_batch() {
                 Ok(Some(b)) => Some((Ok(b), Some(cursor))),
                 Ok(None) => None,
-                Err(e) => Some((Err(DataFusionError::External(Box::new(e))), None)),
+                Err(e) => Some((Err(external(e)), None)),
             }
         });
         Box::pin(RecordBatchStreamAdapter::new(

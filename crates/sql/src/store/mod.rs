@@ -58,6 +58,7 @@ pub(crate) use columnar::BATCH_ROWS;
 pub use handle::SqlStore;
 pub use index::{index_entry_key, MAX_INDEX_COLUMNS, MAX_KEY_LEN};
 pub use ranges::{KeyRange, TxRange};
+pub(crate) use read::side_by_side;
 pub use read::Row;
 pub use rows::{convert, convert_owned, WriteKind, WriteOutcome};
 pub use tables::{ColumnSpec, TableSpec};

@@ -2,7 +2,7 @@
 //! range), decoded into Arrow batches in partitions, and `HISTORY OF`.
 
 use super::catalog::Table;
-use super::columnar::BatchBuilder;
+use super::columnar::{BatchBuilder, BATCH_ROWS};
 use super::encoding::{self};
 use super::handle::SqlStore;
 use super::ranges::{KeyRange, TxRange};
@@ -26,6 +26,40 @@ pub struct Row {
     pub revision: u64,
     /// Whether this version is a delete (history reads only).
     pub deleted: bool,
+}
+
+/// The scan of a table's stored rows with keys in `keys`, at `until`.
+fn row_query(t: &Table, until: TxId, keys: &KeyRange) -> ScanQuery {
+    let mut q = ScanQuery {
+        prefix: encoding::row_prefix(t.id),
+        snapshot: Some(until),
+        ..Default::default()
+    };
+    keys.apply(&mut q);
+    q
+}
+
+/// `read` of each of `parts` (disjoint key ranges, in key order), the first on this thread and
+/// the others side by side on threads of their own; their results concatenated in order.
+pub(crate) fn side_by_side<T: Send>(
+    parts: &[KeyRange],
+    read: impl Fn(&KeyRange) -> Result<Vec<T>> + Sync,
+) -> Result<Vec<T>> {
+    let Some((first, rest)) = parts.split_first() else {
+        return Ok(Vec::new());
+    };
+    let read = &read;
+    std::thread::scope(|scope| {
+        let later: Vec<_> = rest.iter().map(|p| scope.spawn(move || read(p))).collect();
+        let mut out = read(first)?;
+        for h in later {
+            let more = h
+                .join()
+                .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
+            out.extend(more);
+        }
+        Ok(out)
+    })
 }
 
 /// Rows of values read, and the key to resume after (`None`: the range holds no more rows).
@@ -139,18 +173,15 @@ impl SqlStore {
                 .unwrap_or_else(|| self.ledger.state().tx_id);
             return self.scan_keys(t, TxRange { from: 1, until }, keys, limit);
         };
-        let prefix = encoding::row_prefix(t.id);
         let mut rows: BTreeMap<Vec<u8>, Row> = BTreeMap::new();
-        let mut q = ScanQuery {
-            prefix: prefix.clone(),
-            snapshot: Some(ws.snapshot),
-            ..Default::default()
-        };
-        keys.apply(&mut q);
+        let q = row_query(t, ws.snapshot, keys);
         for e in self.ledger.scan(&q)? {
             rows.insert(e.key, self.live_row(t, &e.value, e.tx)?);
         }
-        for (key, w) in ws.pending_under(&prefix).filter(|(k, _)| keys.contains(k)) {
+        for (key, w) in ws
+            .pending_under(&q.prefix)
+            .filter(|(k, _)| keys.contains(k))
+        {
             match w.live() {
                 None => {
                     rows.remove(key);
@@ -180,12 +211,7 @@ impl SqlStore {
         if range.from == 0 || range.from > range.until {
             return Ok(Vec::new());
         }
-        let mut q = ScanQuery {
-            prefix: encoding::row_prefix(t.id),
-            snapshot: Some(range.until),
-            ..Default::default()
-        };
-        keys.apply(&mut q);
+        let q = row_query(t, range.until, keys);
         let entries = self.ledger.scan(&q)?;
         let mut rows = Vec::new();
         for e in entries.into_iter().filter(|e| e.tx >= range.from) {
@@ -213,12 +239,7 @@ impl SqlStore {
         if range.from == 0 || range.from > range.until || max_rows == 0 {
             return Ok((Vec::new(), None));
         }
-        let mut q = ScanQuery {
-            prefix: encoding::row_prefix(t.id),
-            snapshot: Some(range.until),
-            ..Default::default()
-        };
-        keys.apply(&mut q);
+        let q = row_query(t, range.until, keys);
         // Column id → the first output position it fills; later repeats copy that one.
         let mut first = vec![None; t.max_column_id as usize + 1];
         let mut repeats = Vec::new();
@@ -282,20 +303,36 @@ impl SqlStore {
         if range.from == 0 || range.from > range.until || max_rows == 0 {
             return Ok((None, None));
         }
-        let mut q = ScanQuery {
-            prefix: encoding::row_prefix(t.id),
-            snapshot: Some(range.until),
-            ..Default::default()
-        };
-        keys.apply(&mut q);
+        let mut q = row_query(t, range.until, keys);
         if let Some(after) = after {
             q.seek_key = Some(after.to_vec());
             q.inclusive_seek = false;
         }
+        // At most one batch's rows: one batch.
+        let max_rows = max_rows.min(BATCH_ROWS);
+        let (mut batches, resume) =
+            self.batches_of(t, &q, range.from, true, max_rows, projection, schema)?;
+        Ok((batches.pop(), resume))
+    }
+
+    /// The committed rows of `q` written from tx `from` on, decoded into Arrow batches of the
+    /// projected columns, at most `max_rows`; then also the key to resume after (`None`: `q`
+    /// holds no more rows). `fill_cache`: as [`Ledger::visit`](stele_ledger::Ledger::visit).
+    #[allow(clippy::too_many_arguments)]
+    fn batches_of(
+        &self,
+        t: &Table,
+        q: &ScanQuery,
+        from: TxId,
+        fill_cache: bool,
+        max_rows: usize,
+        projection: &[usize],
+        schema: &SchemaRef,
+    ) -> Result<(Vec<RecordBatch>, Option<Vec<u8>>)> {
         let mut b = BatchBuilder::new(t, projection, schema);
         let (mut err, mut resume) = (None, None);
-        self.ledger.visit(&q, true, |key, tx, value| {
-            if tx < range.from {
+        self.ledger.visit(q, fill_cache, |key, tx, value| {
+            if tx < from {
                 return true;
             }
             if let Err(e) = b.push(value) {
@@ -308,23 +345,20 @@ impl SqlStore {
             }
             true
         })?;
-        if let Some(e) = err {
-            return Err(e);
+        match err {
+            Some(e) => Err(e),
+            None => Ok((b.finish()?, resume)),
         }
-        Ok((b.finish()?.pop(), resume))
     }
 
     /// `keys` cut in two at a key halfway between the first and the last stored row key in it
     /// (of any version, at `until`), so that two partitions can read it side by side; `keys`
     /// whole when it holds too few keys to cut.
     pub fn split_keys(&self, t: &Table, until: TxId, keys: &KeyRange) -> Result<Vec<KeyRange>> {
-        let mut q = ScanQuery {
-            prefix: encoding::row_prefix(t.id),
-            snapshot: Some(until),
+        let q = ScanQuery {
             limit: 1,
-            ..Default::default()
+            ..row_query(t, until, keys)
         };
-        keys.apply(&mut q);
         let first = self.ledger.scan(&q)?;
         let last = self.ledger.scan(&ScanQuery {
             desc: true,
@@ -362,41 +396,10 @@ impl SqlStore {
         schema: &SchemaRef,
     ) -> Result<Vec<RecordBatch>> {
         let all: Vec<usize> = (0..t.columns.len()).collect();
-        let read = |keys: &KeyRange| -> Result<Vec<RecordBatch>> {
-            let mut q = ScanQuery {
-                prefix: encoding::row_prefix(t.id),
-                snapshot: Some(until),
-                ..Default::default()
-            };
-            keys.apply(&mut q);
-            let mut b = BatchBuilder::new(t, &all, schema);
-            let mut err = None;
-            self.ledger
-                .visit(&q, false, |_, _, value| match b.push(value) {
-                    Ok(()) => true,
-                    Err(e) => {
-                        err = Some(e);
-                        false
-                    }
-                })?;
-            match err {
-                Some(e) => Err(e),
-                None => b.finish(),
-            }
-        };
         let halves = self.split_keys(t, until, &KeyRange::default())?;
-        let Some((first, rest)) = halves.split_first() else {
-            return Ok(Vec::new());
-        };
-        std::thread::scope(|scope| {
-            let later: Vec<_> = rest.iter().map(|h| scope.spawn(move || read(h))).collect();
-            let mut batches = read(first)?;
-            for h in later {
-                let more = h
-                    .join()
-                    .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
-                batches.extend(more);
-            }
+        side_by_side(&halves, |keys| {
+            let q = row_query(t, until, keys);
+            let (batches, _) = self.batches_of(t, &q, 1, false, usize::MAX, &all, schema)?;
             Ok(batches)
         })
     }
