@@ -181,12 +181,19 @@ pub fn run(args: &Args) -> Vec<Figure> {
     });
     // One 1000-row INSERT text per transaction on both sides: keys ascending (into t2), then
     // in random order (into t3).
-    // `--only point|range|range-planned|aggregate|join`: no text loads; after the load, that query alone, looped
+    // `--only point|range|range-planned|aggregate|join|join-cold`: no text loads; after the load, that query alone, looped
     // for a profiler (`STELE_BENCH_LOOPS` times, default 300), and nothing is reported.
-    let profile = args
-        .only
-        .as_deref()
-        .filter(|o| ["point", "range", "range-planned", "aggregate", "join"].contains(o));
+    let profile = args.only.as_deref().filter(|o| {
+        [
+            "point",
+            "range",
+            "range-planned",
+            "aggregate",
+            "join",
+            "join-cold",
+        ]
+        .contains(o)
+    });
     let text_load = args.only.is_none() || args.only.as_deref() == Some("insert");
     for (table, random) in [("t2", false), ("t3", true)]
         .into_iter()
@@ -241,7 +248,26 @@ pub fn run(args: &Args) -> Vec<Figure> {
     });
 
     if let Some(which) = profile {
-        profile_loop(&engine, which, rows);
+        if which == "join-cold" {
+            // The join after a restart, over and over: the engine is closed and reopened
+            // before each run (the OS page cache stays warm).
+            profile_loop(&engine, "join", rows, 0);
+            let loops = profile_loops(20);
+            let sql = join_sql(rows);
+            for _ in 0..loops {
+                drop(engine);
+                engine = open_stele(dir.path());
+                let first = once(|| {
+                    stele_rows(&engine, &sql);
+                });
+                let second = once(|| {
+                    stele_rows(&engine, &sql);
+                });
+                log(&format!("{first:.3} ms, then {second:.3} ms"));
+            }
+        } else {
+            profile_loop(&engine, which, rows, profile_loops(300));
+        }
         return figures;
     }
 
@@ -385,8 +411,7 @@ pub fn run(args: &Args) -> Vec<Figure> {
     );
     engine.execute(&small_insert, &HashMap::new()).unwrap();
     sqlite.execute(&small_insert, []).unwrap();
-    let join_sql =
-        format!("SELECT COUNT(*) FROM t INNER JOIN small ON t.v = small.id WHERE t.id < {big}");
+    let join_sql = join_sql(rows);
     let join_stele = |e: &Engine| {
         stele_rows(e, &join_sql);
     };
@@ -443,19 +468,35 @@ fn range_sql(rows: u64) -> String {
     )
 }
 
-/// Runs one query of the suite over and over (for a profiler): `point`, `range`,
-/// `range-planned`, `aggregate` (warm) or `join` (warm).
-fn profile_loop(engine: &Engine, which: &str, rows: u64) {
-    let loops: usize = std::env::var("STELE_BENCH_LOOPS")
+/// `STELE_BENCH_LOOPS`, else `default`.
+fn profile_loops(default: usize) -> usize {
+    std::env::var("STELE_BENCH_LOOPS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(default)
+}
+
+/// The join's query: a tenth of `t` (at least 1000 rows) joined with the 1000 rows of `small`.
+fn join_sql(rows: u64) -> String {
+    format!(
+        "SELECT COUNT(*) FROM t INNER JOIN small ON t.v = small.id WHERE t.id < {}",
+        (rows / 10).max(1000)
+    )
+}
+
+/// Runs one query of the suite over and over (for a profiler): `point`, `range`,
+/// `range-planned`, `aggregate` (warm) or `join` (warm), `loops` times (0: only the setup).
+fn profile_loop(engine: &Engine, which: &str, rows: u64, loops: usize) {
     let sql = match which {
         "range" => range_sql(rows),
         "range-planned" => format!("{} AND v >= 0", range_sql(rows)),
         "aggregate" => "SELECT grp, COUNT(*), SUM(v) FROM t GROUP BY grp".into(),
         "point" => "SELECT id, grp, v, s FROM t WHERE id = @id".into(),
         _ => {
+            // As in the suite: the aggregate has scanned `t` whole (it is in the column cache).
+            if which == "join" {
+                stele_rows(engine, "SELECT grp, COUNT(*), SUM(v) FROM t GROUP BY grp");
+            }
             engine
                 .execute(
                     "CREATE TABLE small (id INTEGER, label VARCHAR[16], PRIMARY KEY id)",
@@ -465,10 +506,7 @@ fn profile_loop(engine: &Engine, which: &str, rows: u64) {
             let small: Vec<String> = (0..1000).map(|i| format!("({i}, 'l{i}')")).collect();
             let insert = format!("INSERT INTO small (id, label) VALUES {}", small.join(", "));
             engine.execute(&insert, &HashMap::new()).unwrap();
-            format!(
-                "SELECT COUNT(*) FROM t INNER JOIN small ON t.v = small.id WHERE t.id < {}",
-                (rows / 10).max(1000)
-            )
+            join_sql(rows)
         }
     };
     log(&format!("running {sql} {loops} times"));

@@ -305,6 +305,17 @@ impl LedgerTable {
     }
 }
 
+/// `batches` dealt to `parts` partitions as contiguous runs, so that partitions read one after
+/// the other are in key order.
+fn contiguous(batches: Vec<RecordBatch>, parts: usize) -> Vec<Vec<RecordBatch>> {
+    let mut out = vec![Vec::new(); parts];
+    let per = batches.len().div_ceil(parts).max(1);
+    for (i, b) in batches.into_iter().enumerate() {
+        out[i / per].push(b);
+    }
+    out
+}
+
 impl LedgerTable {
     /// Batches of the projected columns from the column cache, as two partitions (one if
     /// `single`): the cached rows if they are current, or after reading and caching the whole
@@ -320,6 +331,7 @@ impl LedgerTable {
     ) -> Option<Result<Vec<Vec<RecordBatch>>>> {
         let (t, store) = (&self.table, &self.store);
         let cache = store.cache();
+        let parts = if single { 1 } else { 2 };
         let batches: Vec<RecordBatch> = match cache.get(store.ledger(), t, snapshot) {
             Some(c) => match access {
                 Access::Full => c.batches.clone(),
@@ -335,25 +347,43 @@ impl LedgerTable {
                 if let Err(e) = cache.watch(store.ledger(), t) {
                     return Some(Err(e));
                 }
-                let batches = match store.table_batches(t, snapshot, &self.schema) {
-                    Ok(b) => b,
-                    Err(e) => return Some(Err(e)),
+                match cache.load_copy(store.ledger(), t, snapshot, &self.schema) {
+                    Some(batches) => batches,
+                    None => {
+                        let batches = match store.table_batches(t, snapshot, &self.schema) {
+                            Ok(b) => b,
+                            Err(e) => return Some(Err(e)),
+                        };
+                        cache.put_and_copy(t, snapshot, batches.clone());
+                        batches
+                    }
+                }
+            }
+            // Not in memory: the key ranges' chunks of a current column copy, if there is one.
+            None => {
+                let projected = match self.schema.project(projection) {
+                    Ok(s) => Arc::new(s),
+                    Err(e) => return Some(Err(df_err(e))),
                 };
-                cache.put(t, snapshot, batches.clone());
-                batches
+                let batches = cache.copy_ranges(
+                    store.ledger(),
+                    t,
+                    snapshot,
+                    ranges,
+                    projection,
+                    &projected,
+                )?;
+                return Some(Ok(contiguous(batches, parts)));
             }
-            None => return None,
         };
-        // Contiguous halves, so that the partitions read one after the other are in key order.
-        let mut parts = vec![Vec::new(); if single { 1 } else { 2 }];
-        let per = batches.len().div_ceil(parts.len()).max(1);
-        for (i, b) in batches.iter().enumerate() {
-            match b.project(projection) {
-                Ok(p) => parts[i / per].push(p),
-                Err(e) => return Some(Err(df_err(e))),
-            }
+        let projected = batches
+            .iter()
+            .map(|b| b.project(projection))
+            .collect::<Result<Vec<_>, _>>();
+        match projected {
+            Ok(p) => Some(Ok(contiguous(p, parts))),
+            Err(e) => Some(Err(df_err(e))),
         }
-        Some(Ok(parts))
     }
 
     pub(crate) fn access(&self, filters: &[&Expr]) -> Access {

@@ -35,6 +35,9 @@ pub(super) fn map_conflict(e: LedgerError) -> SqlError {
     }
 }
 
+/// The folder, in the ledger's directory, of the tables' column copies (see `cache.rs`).
+pub const COLUMN_COPIES_DIR: &str = "sql-columns";
+
 impl SqlStore {
     /// A store without an evaluator of CHECK constraints: tables with checks cannot be written
     /// (the engine opens its store with [`SqlStore::with_checks`]).
@@ -45,9 +48,11 @@ impl SqlStore {
     /// A store that evaluates CHECK constraints with `checks` before it writes rows.
     pub fn with_checks(ledger: Arc<Ledger>, checks: Arc<dyn CheckEvaluator>) -> Result<SqlStore> {
         ledger.watch_prefix(encoding::CATALOG_PREFIX)?;
+        let columns = ColumnCache::new(super::cache::DEFAULT_BUDGET);
+        columns.set_dir(Some(ledger.path().join(COLUMN_COPIES_DIR)));
         Ok(SqlStore {
             ledger,
-            columns: ColumnCache::new(super::cache::DEFAULT_BUDGET),
+            columns,
             cache: parking_lot::Mutex::new(None),
             checks,
         })

@@ -31,7 +31,8 @@
 //! - `checks`: CHECK constraints' stored text, and the evaluator the store calls;
 //! - [`json`]: the one text form of a JSON value (classic's), stored and returned;
 //! - `arrow`: values into Arrow arrays and back; `columnar`: stored rows decoded straight into
-//!   Arrow batches; [`cache`]: tables' current rows kept as batches between queries;
+//!   Arrow batches; [`cache`]: tables' current rows kept as batches between queries, and
+//!   `column_file`: those batches as a column copy on disk, for after a restart;
 //! - `handle`: the [`SqlStore`], its catalog reads, begin and commit;
 //! - `tables` (tables and columns), `index` (secondary indexes), `rows` (row writes), `read`
 //!   (row reads and `HISTORY OF`): the store's operations.
@@ -40,6 +41,7 @@ pub(crate) mod arrow;
 pub mod cache;
 pub mod catalog;
 pub(crate) mod checks;
+mod column_file;
 mod columnar;
 pub mod encoding;
 mod handle;
