@@ -306,6 +306,28 @@ pub fn decode_tx_record(
     tx: TxId,
     with_entries: bool,
 ) -> Result<(TxHeader, Vec<TxEntryRecord>)> {
+    let mut entries = Vec::new();
+    let header = visit_tx_record(raw, tx, with_entries, |key, metadata, v_len, h_value| {
+        entries.push(TxEntryRecord {
+            key: key.to_vec(),
+            metadata: metadata.to_vec(),
+            v_len,
+            h_value: *h_value,
+        });
+        true
+    })?;
+    Ok((header, entries))
+}
+
+/// Decodes a tx record's header and, `with_entries`, hands `visit` each entry's key,
+/// metadata, value length and value hash, borrowed from `raw`, in hashed order, until it
+/// returns false.
+pub fn visit_tx_record(
+    raw: &[u8],
+    tx: TxId,
+    with_entries: bool,
+    mut visit: impl FnMut(&[u8], &[u8], u32, &Digest) -> bool,
+) -> Result<TxHeader> {
     let mut r = Reader { b: raw, tx };
     let v = r.u8()?;
     if v != TX_RECORD_VERSION {
@@ -335,28 +357,23 @@ pub fn decode_tx_record(
         bl_tx_id,
         bl_root,
     };
-    let mut entries = Vec::new();
     if with_entries {
-        entries.reserve(nentries as usize);
         for _ in 0..nentries {
             let klen = r.u16()? as usize;
-            let key = r.take(klen)?.to_vec();
+            let key = r.take(klen)?;
             let mdlen = r.u8()? as usize;
-            let metadata = r.take(mdlen)?.to_vec();
+            let metadata = r.take(mdlen)?;
             let v_len = r.u32()?;
             let h_value = r.digest()?;
-            entries.push(TxEntryRecord {
-                key,
-                metadata,
-                v_len,
-                h_value,
-            });
+            if !visit(key, metadata, v_len, &h_value) {
+                return Ok(header);
+            }
         }
         if !r.b.is_empty() {
             return Err(LedgerError::corrupted(tx, "trailing bytes in tx record"));
         }
     }
-    Ok((header, entries))
+    Ok(header)
 }
 
 // ---------- aht keys ----------

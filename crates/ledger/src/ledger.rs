@@ -217,15 +217,19 @@ struct Watched {
     prefix: Vec<u8>,
     /// The last committed tx that wrote a hashed entry under the prefix.
     last_tx: TxId,
-    /// The greatest key ever written under the prefix (deleted or not); `None`: none yet.
-    /// Invariant: no key above it has any version, so such a key is absent at every tx.
-    max_key: Option<Vec<u8>>,
+    /// The greatest key ever written under the prefix (deleted or not), if it was looked for
+    /// (`Some(None)`: none yet; `None`: not known, a watch of writes only).
+    /// Invariant: when known, no key above it has any version, so such a key is absent at
+    /// every tx.
+    max_key: Option<Option<Vec<u8>>>,
 }
 
 impl Watched {
-    /// Whether `key`, under this prefix, has no version at any tx.
+    /// Whether `key`, under this prefix, is known to have no version at any tx.
     fn never_written(&self, key: &[u8]) -> bool {
-        self.max_key.as_deref().is_none_or(|m| key > m)
+        self.max_key
+            .as_ref()
+            .is_some_and(|m| m.as_deref().is_none_or(|m| key > m))
     }
 }
 
@@ -446,36 +450,56 @@ impl Ledger {
     /// The ledger also keeps the greatest key written under the prefix, found here with one
     /// seek: keys above it are known to be absent without a read (see `never_written`).
     pub fn watch_prefix(&self, prefix: &[u8]) -> Result<()> {
-        self.watched(prefix, |_| ())
+        self.watched(prefix, true, |_| ())
+    }
+
+    /// Starts tracking the last tx that writes under `prefix`, as [`Ledger::watch_prefix`],
+    /// without looking for the greatest key written there (no read; a later
+    /// [`Ledger::watch_greatest_key`] looks for it).
+    pub fn watch_writes(&self, prefix: &[u8]) -> Result<()> {
+        self.watched(prefix, false, |_| ())
     }
 
     /// Watches `prefix` (as [`Ledger::watch_prefix`]) and returns the greatest key ever written
     /// under it, `None` if none was. It covers every tx committed before the call (watchers
     /// learn of a write before its tx is published).
     pub fn watch_greatest_key(&self, prefix: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.watched(prefix, |w| w.max_key.clone())
+        self.watched(prefix, true, |w| w.max_key.clone().flatten())
     }
 
-    /// `read` of the watch on `prefix`, which starts if there is none.
-    fn watched<R>(&self, prefix: &[u8], read: impl Fn(&Watched) -> R) -> Result<R> {
+    /// `read` of the watch on `prefix`, which starts if there is none; with `max_key`, the
+    /// watch knows the greatest key written under the prefix (looked for now if it did not).
+    fn watched<R>(&self, prefix: &[u8], max_key: bool, read: impl Fn(&Watched) -> R) -> Result<R> {
+        let ready = |w: &Watched| !max_key || w.max_key.is_some();
         // Cheap when already watched: callers may call it on every write.
-        if let Some(w) = self.inner.watched.lock().get(prefix) {
+        if let Some(w) = self.inner.watched.lock().get(prefix).filter(|w| ready(w)) {
             return Ok(read(w));
         }
-        // Holding the chain lock, no group is in flight: every later group sees the prefix.
+        // Holding the chain lock, no group is in flight: every later group sees the prefix,
+        // and the greatest key found on disk covers every committed tx.
         let _no_group = self.inner.chain.lock();
-        if let Some(w) = self.inner.watched.lock().get(prefix) {
-            return Ok(read(w));
+        let found = match max_key {
+            true => Some(self.inner.max_key_under(prefix)?),
+            false => None,
+        };
+        let mut guard = self.inner.watched.lock();
+        if let Some(w) = guard.get(prefix) {
+            if ready(w) {
+                return Ok(read(w));
+            }
+            let list = Arc::make_mut(&mut guard);
+            let i = list.by_prefix[prefix];
+            list.list[i].max_key = found;
+            return Ok(read(&list.list[i]));
         }
-        let max_key = self.inner.max_key_under(prefix)?;
         let now = self.inner.committed.lock().tx_id;
         let w = Watched {
             prefix: prefix.to_vec(),
             last_tx: now,
-            max_key,
+            max_key: found,
         };
         let r = read(&w);
-        Arc::make_mut(&mut self.inner.watched.lock()).push(w);
+        Arc::make_mut(&mut guard).push(w);
         Ok(r)
     }
 
@@ -1080,8 +1104,12 @@ impl Inner {
                 let Some((id, key)) = t else { continue };
                 let entry = &mut w.list[i];
                 entry.last_tx = entry.last_tx.max(id);
-                if entry.max_key.as_ref().is_none_or(|m| *m < key) {
-                    entry.max_key = Some(key);
+                // A watch of writes only leaves it unknown: looking for it later (with the
+                // chain lock) finds this write on disk.
+                if let Some(m) = &mut entry.max_key {
+                    if m.as_ref().is_none_or(|m| *m < key) {
+                        *m = Some(key);
+                    }
                 }
             }
         }

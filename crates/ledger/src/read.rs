@@ -602,6 +602,31 @@ impl Ledger {
         self.inner.tx_record(id, self.state().tx_id, with_entries)
     }
 
+    /// Whether committed tx `id` has an entry whose key starts with `prefix` (read from its
+    /// record, without copying its entries).
+    pub fn tx_writes_under(&self, id: TxId, prefix: &[u8]) -> Result<bool> {
+        if id == 0 || id > self.state().tx_id {
+            return Err(LedgerError::TxNotFound);
+        }
+        let raw = self
+            .inner
+            .db
+            .get_pinned_cf(self.inner.cf(CF_TX), id.to_be_bytes())?
+            .ok_or_else(|| LedgerError::corrupted(id, "tx record missing"))?;
+        let mut found = false;
+        let header = format::visit_tx_record(&raw, id, true, |key, _, _, _| {
+            found = key.starts_with(prefix);
+            !found
+        })?;
+        if header.id != id {
+            return Err(LedgerError::corrupted(
+                id,
+                format!("record holds tx {}", header.id),
+            ));
+        }
+        Ok(found)
+    }
+
     /// The stored value of an entry of tx `id`.
     pub fn tx_entry_value(&self, key: &[u8], id: TxId) -> Result<Vec<u8>> {
         let raw = self

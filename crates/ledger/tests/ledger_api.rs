@@ -588,6 +588,35 @@ fn prefix_and_unique_index_preconditions() {
 }
 
 #[test]
+fn a_watch_of_writes_only_knows_no_greatest_key_until_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = open(&dir);
+    l.commit(vec![e("w.b", "1")]).unwrap();
+    l.watch_writes(b"w.").unwrap();
+    let watched_at = l.last_write_under(b"w.").unwrap();
+    assert_eq!(watched_at, l.state().tx_id);
+    // Nothing is known absent: the greatest key was not looked for.
+    assert!(!l.never_written(b"w.z"));
+    // Writes after the watch are tracked, and found when the greatest key is asked for.
+    let tx = l.commit(vec![e("w.c", "2"), e("x.a", "3")]).unwrap();
+    assert_eq!(l.last_write_under(b"w."), Some(tx.id));
+    assert_eq!(l.watch_greatest_key(b"w.").unwrap(), Some(b"w.c".to_vec()));
+    assert!(l.never_written(b"w.d") && !l.never_written(b"w.c"));
+    // From then on the watch keeps it up to date.
+    l.commit(vec![e("w.e", "4")]).unwrap();
+    assert!(!l.never_written(b"w.d") && l.never_written(b"w.f"));
+    // Which txs wrote under a prefix, from their records.
+    assert!(l.tx_writes_under(tx.id, b"w.").unwrap());
+    assert!(l.tx_writes_under(tx.id, b"x.a").unwrap());
+    assert!(!l.tx_writes_under(tx.id, b"v.").unwrap());
+    assert!(l.tx_writes_under(tx.id + 100, b"w.").is_err());
+    // Watching with the greatest key first, then writes only: nothing is forgotten.
+    l.watch_prefix(b"v.").unwrap();
+    l.watch_writes(b"v.").unwrap();
+    assert!(l.never_written(b"v.a"));
+}
+
+#[test]
 fn watched_prefixes_answer_absence_and_conflicts_without_reads() {
     let dir = tempfile::tempdir().unwrap();
     {

@@ -39,7 +39,11 @@ pub struct Sessions {
 impl Default for Sessions {
     fn default() -> Sessions {
         use datafusion::prelude::SessionConfig;
-        let build = |config: SessionConfig| {
+        let build = |mut config: SessionConfig| {
+            // One pass of the logical optimizer: a second one finds nothing more to do in our
+            // queries' plans, and costs as much as the first (DataFusion stops only after a
+            // pass that changed nothing).
+            config.options_mut().optimizer.max_passes = 1;
             let ctx = SessionContext::new_with_config(config);
             crate::plan::functions::register(&ctx);
             ctx.state()

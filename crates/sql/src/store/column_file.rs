@@ -60,6 +60,13 @@ struct BatchEntry {
     chunks: Vec<Chunk>,
 }
 
+/// Rows `rows` of batch `batch` to read; `key`: its key column, when already read.
+struct Piece {
+    batch: usize,
+    rows: std::ops::Range<usize>,
+    key: Option<(usize, ArrayRef)>,
+}
+
 /// An open column copy of one table.
 #[derive(Debug)]
 pub(crate) struct ColumnFile {
@@ -331,14 +338,15 @@ impl ColumnFile {
 
     /// Every row, all columns, as batches of `schema` (the table's).
     pub(crate) fn read_all(&self, schema: &Arc<Schema>) -> Result<Vec<RecordBatch>> {
-        (0..self.batches.len())
-            .map(|b| {
-                let cols = (0..self.columns.len())
-                    .map(|c| self.chunk(b, c))
-                    .collect::<Result<Vec<_>>>()?;
-                self.batch(schema.clone(), cols, self.batches[b].rows as usize)
+        let pieces = (self.batches.iter().enumerate())
+            .map(|(batch, b)| Piece {
+                batch,
+                rows: 0..b.rows as usize,
+                key: None,
             })
-            .collect()
+            .collect::<Vec<_>>();
+        let all: Vec<usize> = (0..self.columns.len()).collect();
+        self.read_pieces(&pieces, &all, schema)
     }
 
     /// The rows whose INTEGER key `k` (column `key`) lies in `lo <= k < hi` (`hi` `None`:
@@ -350,37 +358,75 @@ impl ColumnFile {
         projection: &[usize],
         schema: &Arc<Schema>,
     ) -> Result<Vec<RecordBatch>> {
-        let mut out = Vec::new();
-        for (i, b) in self.batches.iter().enumerate() {
+        let mut pieces = Vec::new();
+        for (batch, b) in self.batches.iter().enumerate() {
             if b.rows == 0 || b.last_key < lo || hi.is_some_and(|h| b.first_key >= h) {
                 continue;
             }
-            // Rows [start, end) of the batch; the key column is read only for a batch the
-            // range cuts.
-            let whole = b.first_key >= lo && hi.is_none_or(|h| b.last_key < h);
-            let (start, end) = if whole {
-                (0, b.rows as usize)
-            } else {
-                let ids = self.chunk(i, key)?;
-                let ids = ids
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .ok_or_else(|| SqlError::Corrupted("key column is not INTEGER".into()))?
-                    .values();
-                let start = ids.partition_point(|v| *v < lo);
-                let end = hi.map_or(ids.len(), |h| ids.partition_point(|v| *v < h));
-                (start, end)
-            };
-            if start >= end {
+            // The key column is read only for a batch the range cuts.
+            if b.first_key >= lo && hi.is_none_or(|h| b.last_key < h) {
+                pieces.push(Piece {
+                    batch,
+                    rows: 0..b.rows as usize,
+                    key: None,
+                });
                 continue;
             }
+            let ids = self.chunk(batch, key)?;
+            let values = ids
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| SqlError::Corrupted("key column is not INTEGER".into()))?
+                .values();
+            let start = values.partition_point(|v| *v < lo);
+            let end = hi.map_or(values.len(), |h| values.partition_point(|v| *v < h));
+            if start < end {
+                pieces.push(Piece {
+                    batch,
+                    rows: start..end,
+                    key: Some((key, ids)),
+                });
+            }
+        }
+        self.read_pieces(&pieces, projection, schema)
+    }
+
+    /// `pieces` as batches of columns `projection`, a long list read in two halves side by
+    /// side (the second on a thread of its own).
+    fn read_pieces(
+        &self,
+        pieces: &[Piece],
+        projection: &[usize],
+        schema: &Arc<Schema>,
+    ) -> Result<Vec<RecordBatch>> {
+        let read = |p: &Piece| -> Result<RecordBatch> {
             let cols = projection
                 .iter()
-                .map(|&c| Ok(self.chunk(i, c)?.slice(start, end - start)))
+                .map(|&c| {
+                    let col = match &p.key {
+                        Some((k, ids)) if *k == c => ids.clone(),
+                        _ => self.chunk(p.batch, c)?,
+                    };
+                    Ok(col.slice(p.rows.start, p.rows.len()))
+                })
                 .collect::<Result<Vec<_>>>()?;
-            out.push(self.batch(schema.clone(), cols, end - start)?);
+            self.batch(schema.clone(), cols, p.rows.len())
+        };
+        let read_all = |ps: &[Piece]| ps.iter().map(read).collect::<Result<Vec<_>>>();
+        if pieces.len() < 4 {
+            return read_all(pieces);
         }
-        Ok(out)
+        let (first, second) = pieces.split_at(pieces.len() / 2);
+        std::thread::scope(|scope| {
+            let later = scope.spawn(|| read_all(second));
+            let mut out = read_all(first)?;
+            out.extend(
+                later
+                    .join()
+                    .map_err(|_| SqlError::Corrupted("a column copy reader panicked".into()))??,
+            );
+            Ok(out)
+        })
     }
 
     /// A batch of `rows` rows (a projection may have no column: `COUNT(*)`).
