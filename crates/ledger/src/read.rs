@@ -605,25 +605,13 @@ impl Ledger {
     /// Whether committed tx `id` has an entry whose key starts with `prefix` (read from its
     /// record, without copying its entries).
     pub fn tx_writes_under(&self, id: TxId, prefix: &[u8]) -> Result<bool> {
-        if id == 0 || id > self.state().tx_id {
-            return Err(LedgerError::TxNotFound);
-        }
-        let raw = self
-            .inner
-            .db
-            .get_pinned_cf(self.inner.cf(CF_TX), id.to_be_bytes())?
-            .ok_or_else(|| LedgerError::corrupted(id, "tx record missing"))?;
+        let raw = self.inner.raw_tx_record(id, self.state().tx_id)?;
         let mut found = false;
         let header = format::visit_tx_record(&raw, id, true, |key, _, _, _| {
             found = key.starts_with(prefix);
             !found
         })?;
-        if header.id != id {
-            return Err(LedgerError::corrupted(
-                id,
-                format!("record holds tx {}", header.id),
-            ));
-        }
+        holds(id, &header)?;
         Ok(found)
     }
 
@@ -679,20 +667,30 @@ impl Ledger {
 
 impl Inner {
     pub(crate) fn tx_record(&self, id: TxId, committed: TxId, with_entries: bool) -> Result<Tx> {
+        let raw = self.raw_tx_record(id, committed)?;
+        let (header, entries) = format::decode_tx_record(&raw, id, with_entries)?;
+        holds(id, &header)?;
+        Ok(Tx { header, entries })
+    }
+
+    /// The stored record of tx `id`, one of the `committed` first.
+    fn raw_tx_record(&self, id: TxId, committed: TxId) -> Result<rocksdb::DBPinnableSlice<'_>> {
         if id == 0 || id > committed {
             return Err(LedgerError::TxNotFound);
         }
-        let raw = self
-            .db
+        self.db
             .get_pinned_cf(self.cf(CF_TX), id.to_be_bytes())?
-            .ok_or_else(|| LedgerError::corrupted(id, "tx record missing"))?;
-        let (header, entries) = format::decode_tx_record(&raw, id, with_entries)?;
-        if header.id != id {
-            return Err(LedgerError::corrupted(
-                id,
-                format!("record holds tx {}", header.id),
-            ));
-        }
-        Ok(Tx { header, entries })
+            .ok_or_else(|| LedgerError::corrupted(id, "tx record missing"))
+    }
+}
+
+/// Checks that the record read for tx `id` is that tx's.
+fn holds(id: TxId, header: &TxHeader) -> Result<()> {
+    match header.id == id {
+        true => Ok(()),
+        false => Err(LedgerError::corrupted(
+            id,
+            format!("record holds tx {}", header.id),
+        )),
     }
 }

@@ -98,6 +98,25 @@ fn signature(t: &Table) -> Vec<(u32, SqlType)> {
     t.columns.iter().map(|c| (c.id, c.ty)).collect()
 }
 
+/// Whether rows of `t` read at `read_at`, with columns `columns`, are its rows at `snapshot`:
+/// the last write under its rows the ledger knows of is at or before both, and its column
+/// list is the same.
+fn current(
+    ledger: &Ledger,
+    t: &Table,
+    snapshot: TxId,
+    read_at: TxId,
+    columns: &[(u32, SqlType)],
+) -> bool {
+    ledger
+        .last_write_under(&encoding::row_prefix(t.id))
+        .is_some_and(|last| last <= snapshot.min(read_at))
+        && columns
+            .iter()
+            .copied()
+            .eq(t.columns.iter().map(|c| (c.id, c.ty)))
+}
+
 impl ColumnCache {
     /// An empty cache holding at most `budget` bytes of Arrow memory.
     pub fn new(budget: usize) -> ColumnCache {
@@ -144,8 +163,7 @@ impl ColumnCache {
     /// The cached rows of `t` if they are its rows at `snapshot`.
     pub fn get(&self, ledger: &Ledger, t: &Table, snapshot: TxId) -> Option<Arc<CachedTable>> {
         let cached = self.tables.lock().get(&t.id).cloned()?;
-        let last = ledger.last_write_under(&encoding::row_prefix(t.id))?;
-        (last <= snapshot.min(cached.snapshot) && cached.columns == signature(t)).then_some(cached)
+        current(ledger, t, snapshot, cached.snapshot, &cached.columns).then_some(cached)
     }
 
     /// Starts tracking writes to `t`'s rows; call before reading rows meant for [`Self::put`].
@@ -246,8 +264,7 @@ impl ColumnCache {
                 c?
             }
         };
-        let last = ledger.last_write_under(&encoding::row_prefix(t.id))?;
-        (last <= snapshot.min(copy.valid_at) && copy.file.columns == signature(t)).then_some(copy)
+        current(ledger, t, snapshot, copy.valid_at, &copy.file.columns).then_some(copy)
     }
 
     /// Forgets `t`'s copy and deletes its file (it failed a check).
