@@ -94,6 +94,8 @@ pub struct BatchBuilder {
     cols: Vec<Col>,
     filled: Vec<bool>,
     rows: usize,
+    /// Rows in the finished batches.
+    flushed: usize,
     schema: SchemaRef,
     batches: Vec<RecordBatch>,
 }
@@ -113,6 +115,7 @@ impl BatchBuilder {
             filled: vec![false; cols.len()],
             cols,
             rows: 0,
+            flushed: 0,
             schema: Arc::new(
                 schema
                     .project(projection)
@@ -156,8 +159,14 @@ impl BatchBuilder {
         let batch = RecordBatch::try_new_with_options(self.schema.clone(), arrays, &options)
             .map_err(|e| SqlError::Corrupted(e.to_string()))?;
         self.batches.push(batch);
+        self.flushed += self.rows;
         self.rows = 0;
         Ok(())
+    }
+
+    /// Rows pushed so far.
+    pub fn len(&self) -> usize {
+        self.flushed + self.rows
     }
 
     /// The batches of every row pushed.

@@ -250,10 +250,13 @@ impl SqlStore {
                 Some((j, _)) => repeats.push((i, j)),
             }
         }
-        let mut rows = Vec::new();
-        let resume = self.visit_rows(&q, range.from, true, max_rows, |value| {
+        let (mut rows, mut err, mut resume) = (Vec::new(), None, None);
+        self.ledger.visit(&q, true, |key, tx, value| {
+            if tx < range.from {
+                return true;
+            }
             let mut row = vec![Value::Null; projection.len()];
-            encoding::for_each_cell(value, |id, bytes| {
+            let decoded = encoding::for_each_cell(value, |id, bytes| {
                 if let Some(Some((i, ty))) = first.get(id as usize) {
                     row[*i] = match encoding::decode_raw_value(*ty, bytes)? {
                         Value::Json(j) => Value::Varchar(j),
@@ -261,44 +264,25 @@ impl SqlStore {
                     };
                 }
                 Ok(())
-            })?;
+            });
+            if let Err(e) = decoded {
+                err = Some(e);
+                return false;
+            }
             for &(i, j) in &repeats {
                 row[i] = row[j].clone();
             }
             rows.push(row);
-            Ok(())
-        })?;
-        Ok((rows, resume))
-    }
-
-    /// Hands `push` the stored value of each committed row of `q` written from tx `from` on,
-    /// in key order, at most `max_rows`; returns the key to resume after (`None`: `q` holds
-    /// no more rows). `fill_cache`: as [`Ledger::visit`](stele_ledger::Ledger::visit).
-    fn visit_rows(
-        &self,
-        q: &ScanQuery,
-        from: TxId,
-        fill_cache: bool,
-        max_rows: usize,
-        mut push: impl FnMut(&[u8]) -> Result<()>,
-    ) -> Result<Option<Vec<u8>>> {
-        let (mut err, mut resume, mut rows) = (None, None, 0);
-        self.ledger.visit(q, fill_cache, |key, tx, value| {
-            if tx < from {
-                return true;
-            }
-            if let Err(e) = push(value) {
-                err = Some(e);
-                return false;
-            }
-            rows += 1;
-            if rows == max_rows {
+            if rows.len() == max_rows {
                 resume = Some(key.to_vec());
                 return false;
             }
             true
         })?;
-        err.map_or(Ok(resume), Err)
+        match err {
+            Some(e) => Err(e),
+            None => Ok((rows, resume)),
+        }
     }
 
     /// One batch of a streamed scan: up to `max_rows` committed rows of `keys` over a tx range,
@@ -346,8 +330,25 @@ impl SqlStore {
         schema: &SchemaRef,
     ) -> Result<(Vec<RecordBatch>, Option<Vec<u8>>)> {
         let mut b = BatchBuilder::new(t, projection, schema);
-        let resume = self.visit_rows(q, from, fill_cache, max_rows, |value| b.push(value))?;
-        Ok((b.finish()?, resume))
+        let (mut err, mut resume) = (None, None);
+        self.ledger.visit(q, fill_cache, |key, tx, value| {
+            if tx < from {
+                return true;
+            }
+            if let Err(e) = b.push(value) {
+                err = Some(e);
+                return false;
+            }
+            if b.len() == max_rows {
+                resume = Some(key.to_vec());
+                return false;
+            }
+            true
+        })?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok((b.finish()?, resume)),
+        }
     }
 
     /// `keys` cut in two at a key halfway between the first and the last stored row key in it
