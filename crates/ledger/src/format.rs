@@ -176,6 +176,7 @@ pub struct KvRecord<'a> {
 }
 
 /// Splits a kv record into metadata, revision and value.
+#[inline]
 pub fn decode_kv_record(raw: &[u8], tx: TxId) -> Result<KvRecord<'_>> {
     let first = *raw
         .first()
@@ -185,8 +186,12 @@ pub fn decode_kv_record(raw: &[u8], tx: TxId) -> Result<KvRecord<'_>> {
     if raw.len() < 1 + mdlen + revlen {
         return Err(LedgerError::corrupted(tx, "truncated kv record"));
     }
-    let metadata = KvMetadata::from_bytes(&raw[1..1 + mdlen])
-        .map_err(|e| LedgerError::corrupted(tx, e.to_string()))?;
+    // Most versions carry no metadata: no attributes to parse.
+    let metadata = match mdlen {
+        0 => KvMetadata::default(),
+        _ => KvMetadata::from_bytes(&raw[1..1 + mdlen])
+            .map_err(|e| LedgerError::corrupted(tx, e.to_string()))?,
+    };
     let revision = match revlen {
         0 => 0,
         _ => u64::from_be_bytes(raw[1 + mdlen..1 + mdlen + 8].try_into().unwrap()),

@@ -167,6 +167,9 @@ impl Ledger {
     ) -> Result<()> {
         let snapshot = self.snapshot_or_latest(q.snapshot)?;
         let now = now_secs();
+        // RocksDB counts every step of an iterator in a thread-local perf context unless told
+        // not to; nothing here reads those counts.
+        rocksdb::perf::set_perf_stats(rocksdb::perf::PerfStatsLevel::Disable);
         let esc = |k: &[u8]| {
             let mut out = Vec::with_capacity(k.len() + 2);
             format::escape_into(&mut out, k);

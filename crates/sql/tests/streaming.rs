@@ -292,9 +292,10 @@ fn a_streamed_scan_reads_its_snapshot_batch_after_batch() {
     );
 }
 
-/// A plain key-range select of more rows than its first read (1024) reads the rest in two
-/// halves side by side: the rows still come whole and in key order, as the planned query's do,
-/// at the current state and at a past tx.
+/// A plain key-range select over 1024 keys or more, holding more rows than its first read
+/// (64), reads the rest in two halves side by side: the rows still come whole and in key order,
+/// as the planned query's do, at the current state and at a past tx (where the range's keys
+/// are fewer than its span).
 #[test]
 fn a_long_key_range_is_read_whole_and_in_key_order() {
     let dir = tempfile::tempdir().unwrap();

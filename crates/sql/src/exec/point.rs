@@ -227,8 +227,10 @@ impl Engine {
         positions: &[usize],
         ws: &mut WriteSet,
     ) -> Result<Vec<Vec<Value>>> {
-        /// Rows read before the rest of a range is read in two halves.
-        const HEAD: usize = 1024;
+        /// Rows read on this thread before the rest of a range is read in two halves.
+        const HEAD: usize = 64;
+        /// A range of at most this many keys is read on this thread alone.
+        const SHORT: u64 = 1024;
         if lo > hi {
             return Ok(Vec::new());
         }
@@ -249,10 +251,19 @@ impl Engine {
                 return Ok(rows.iter().map(|r| answer_row(r, positions)).collect());
             }
         }
-        // The first rows on this thread; more, and the rest is cut in two halves read side by
-        // side (a thread costs more than a short range).
-        let (mut rows, resume) = self.store.scan_values(t, range, &keys, positions, HEAD)?;
-        let Some(resume) = resume else {
+        // A short range on this thread. A longer one: its first rows on this thread, and when
+        // there are more, the rest cut in two halves read side by side (a thread costs more
+        // than a short read; a wide range of few keys ends within its head).
+        let span = hi.abs_diff(lo);
+        let head = match span < SHORT {
+            true => usize::MAX,
+            false => HEAD,
+        };
+        let mut rows = Vec::new();
+        let Some(resume) = self
+            .store
+            .scan_values(t, range, &keys, positions, head, &mut rows)?
+        else {
             return Ok(rows);
         };
         let rest = KeyRange {
@@ -260,12 +271,11 @@ impl Engine {
             hi: keys.hi.clone(),
         };
         let halves = self.store.split_keys(t, range.until, &rest)?;
-        rows.extend(side_by_side(&halves, |keys| {
-            Ok(self
-                .store
-                .scan_values(t, range, keys, positions, usize::MAX)?
-                .0)
-        })?);
+        side_by_side(&halves, &mut rows, |keys, out| {
+            self.store
+                .scan_values(t, range, keys, positions, usize::MAX, out)
+                .map(|_| ())
+        })?;
         Ok(rows)
     }
 }

@@ -8,7 +8,7 @@ use super::handle::SqlStore;
 use super::ranges::{KeyRange, TxRange};
 use super::write_set::WriteSet;
 use crate::error::{Result, SqlError};
-use crate::types::Value;
+use crate::types::{SqlType, Value};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::BTreeMap;
@@ -39,31 +39,38 @@ fn row_query(t: &Table, until: TxId, keys: &KeyRange) -> ScanQuery {
     q
 }
 
-/// `read` of each of `parts` (disjoint key ranges, in key order), the first on this thread and
-/// the others side by side on threads of their own; their results concatenated in order.
+/// `read` of each of `parts` (disjoint key ranges, in key order) appended to `out`: the first
+/// on this thread, straight into `out`, the others side by side on threads of their own, each
+/// into a vector of its own appended after.
 pub(crate) fn side_by_side<T: Send>(
     parts: &[KeyRange],
-    read: impl Fn(&KeyRange) -> Result<Vec<T>> + Sync,
-) -> Result<Vec<T>> {
+    out: &mut Vec<T>,
+    read: impl Fn(&KeyRange, &mut Vec<T>) -> Result<()> + Sync,
+) -> Result<()> {
     let Some((first, rest)) = parts.split_first() else {
-        return Ok(Vec::new());
+        return Ok(());
     };
     let read = &read;
     std::thread::scope(|scope| {
-        let later: Vec<_> = rest.iter().map(|p| scope.spawn(move || read(p))).collect();
-        let mut out = read(first)?;
+        let later: Vec<_> = rest
+            .iter()
+            .map(|p| {
+                scope.spawn(move || {
+                    let mut more = Vec::new();
+                    read(p, &mut more).map(|()| more)
+                })
+            })
+            .collect();
+        read(first, out)?;
         for h in later {
             let more = h
                 .join()
                 .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
             out.extend(more);
         }
-        Ok(out)
+        Ok(())
     })
 }
-
-/// Rows of values read, and the key to resume after (`None`: the range holds no more rows).
-pub type ValuesRead = (Vec<Vec<Value>>, Option<Vec<u8>>);
 
 impl SqlStore {
     /// Rows by row key as a transaction sees them (absent keys are skipped).
@@ -227,7 +234,8 @@ impl SqlStore {
     /// projected columns (`projection`: positions among the live columns, repeats allowed),
     /// decoded straight from the stored bytes: for answers that leave as values, never as
     /// Arrow. A JSON value reads as its text (a VARCHAR), as it does through DataFusion. At most
-    /// `max_rows`; then also the key to resume after (`None`: the range holds no more rows).
+    /// `max_rows`, appended to `rows`; returns the key to resume after (`None`: the range holds
+    /// no more rows).
     pub fn scan_values(
         &self,
         t: &Table,
@@ -235,9 +243,10 @@ impl SqlStore {
         keys: &KeyRange,
         projection: &[usize],
         max_rows: usize,
-    ) -> Result<ValuesRead> {
+        rows: &mut Vec<Vec<Value>>,
+    ) -> Result<Option<Vec<u8>>> {
         if range.from == 0 || range.from > range.until || max_rows == 0 {
-            return Ok((Vec::new(), None));
+            return Ok(None);
         }
         let q = row_query(t, range.until, keys);
         // Column id → the first output position it fills; later repeats copy that one.
@@ -250,17 +259,29 @@ impl SqlStore {
                 Some((j, _)) => repeats.push((i, j)),
             }
         }
-        let (mut rows, mut err, mut resume) = (Vec::new(), None, None);
+        let (mut read, mut err, mut resume) = (0, None, None);
         self.ledger.visit(&q, true, |key, tx, value| {
             if tx < range.from {
                 return true;
             }
-            let mut row = vec![Value::Null; projection.len()];
+            // Each slot written once, as a tag (no clones of a NULL).
+            let mut row: Vec<Value> = std::iter::repeat_with(|| Value::Null)
+                .take(projection.len())
+                .collect();
             let decoded = encoding::for_each_cell(value, |id, bytes| {
                 if let Some(Some((i, ty))) = first.get(id as usize) {
-                    row[*i] = match encoding::decode_raw_value(*ty, bytes)? {
-                        Value::Json(j) => Value::Varchar(j),
-                        v => v,
+                    // The fixed-width types built in place: no `Value` handed back through
+                    // memory.
+                    row[*i] = match ty {
+                        SqlType::Integer => Value::Integer(encoding::decode_i64(*ty, bytes)?),
+                        SqlType::Timestamp => {
+                            Value::Timestamp(encoding::decode_i64(*ty, bytes)?)
+                        }
+                        SqlType::Json => match encoding::decode_raw_value(*ty, bytes)? {
+                            Value::Json(j) => Value::Varchar(j),
+                            v => v,
+                        },
+                        _ => encoding::decode_raw_value(*ty, bytes)?,
                     };
                 }
                 Ok(())
@@ -273,7 +294,8 @@ impl SqlStore {
                 row[i] = row[j].clone();
             }
             rows.push(row);
-            if rows.len() == max_rows {
+            read += 1;
+            if read == max_rows {
                 resume = Some(key.to_vec());
                 return false;
             }
@@ -281,7 +303,7 @@ impl SqlStore {
         })?;
         match err {
             Some(e) => Err(e),
-            None => Ok((rows, resume)),
+            None => Ok(resume),
         }
     }
 
@@ -397,11 +419,13 @@ impl SqlStore {
     ) -> Result<Vec<RecordBatch>> {
         let all: Vec<usize> = (0..t.columns.len()).collect();
         let halves = self.split_keys(t, until, &KeyRange::default())?;
-        side_by_side(&halves, |keys| {
+        let mut batches = Vec::new();
+        side_by_side(&halves, &mut batches, |keys, out| {
             let q = row_query(t, until, keys);
-            let (batches, _) = self.batches_of(t, &q, 1, false, usize::MAX, &all, schema)?;
-            Ok(batches)
-        })
+            out.extend(self.batches_of(t, &q, 1, false, usize::MAX, &all, schema)?.0);
+            Ok(())
+        })?;
+        Ok(batches)
     }
 
     /// `HISTORY OF t`: every version of every row, by primary key then revision; a delete is a
