@@ -267,6 +267,28 @@ impl ColumnCache {
         current(ledger, t, snapshot, copy.valid_at, &copy.file.columns).then_some(copy)
     }
 
+    /// Deletes the column copies, finished or not, of dropped tables: ids up to `max_table_id`
+    /// (the highest ever used) that `live` does not hold. Table ids are never reused, so such a
+    /// copy could never answer again; a newer table's id is above `max_table_id` and its copy
+    /// is left alone. Best effort: a file that cannot be listed or deleted stays.
+    pub fn remove_dropped_copies(&self, max_table_id: u32, live: impl Fn(u32) -> bool) {
+        let Some(dir) = self.dir.lock().clone() else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(column_file::table_of_file) else {
+                continue;
+            };
+            if id <= max_table_id && !live(id) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Forgets `t`'s copy and deletes its file (it failed a check).
     fn drop_copy(&self, t: &Table) {
         self.copies.lock().insert(t.id, None);
@@ -642,5 +664,44 @@ mod tests {
         let e = open(dir.path());
         e.store().cache().set_budget(0);
         assert_eq!(int(&e, "SELECT SUM(v) FROM t"), true_sum(0, ROWS));
+    }
+
+    #[test]
+    fn copies_of_dropped_tables_are_deleted_when_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = setup(dir.path());
+        e.execute("INSERT INTO other (id) VALUES (1)", &HashMap::new())
+            .unwrap();
+        assert_eq!(int(&e, "SELECT COUNT(*) FROM other"), 1);
+        e.store().cache().wait_for_copies();
+        let cat = e.store().catalog(None).unwrap();
+        let (t, other) = (cat.tables["t"].id, cat.tables["other"].id);
+        let copies = dir.path().join(COLUMN_COPIES_DIR);
+        let (t_copy, other_copy) = (
+            column_file::path_of(&copies, t),
+            column_file::path_of(&copies, other),
+        );
+        assert!(t_copy.exists() && other_copy.exists());
+        // An unfinished write of `other`'s, and a file of a table id not used yet.
+        let other_tmp = column_file::tmp_path_of(&copies, other);
+        let newer = column_file::path_of(&copies, cat.max_table_id + 1);
+        std::fs::write(&other_tmp, b"partial").unwrap();
+        std::fs::write(&newer, b"not ours to judge").unwrap();
+        e.execute("DROP TABLE other", &HashMap::new()).unwrap();
+        assert!(
+            other_copy.exists(),
+            "deleted when a store opens, not before"
+        );
+        drop(e);
+
+        let e = open(dir.path());
+        assert!(!other_copy.exists() && !other_tmp.exists());
+        assert!(t_copy.exists(), "a live table's copy stays");
+        assert!(newer.exists(), "an id above the highest used stays");
+        // And `t`'s copy still answers (forged: v times 1000).
+        drop(e);
+        forge(dir.path());
+        let e = open(dir.path());
+        assert_eq!(int(&e, "SELECT SUM(v) FROM t"), 1000 * true_sum(0, ROWS));
     }
 }

@@ -93,6 +93,18 @@ pub(crate) fn path_of(dir: &Path, table: u32) -> PathBuf {
     dir.join(format!("table-{table}.cols"))
 }
 
+/// The table whose copy (or copy being written) a file of the copies' folder is, by its name.
+pub(crate) fn table_of_file(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix("table-")?;
+    let id = rest
+        .strip_suffix(".cols")
+        .or_else(|| rest.strip_suffix(".cols.tmp"))?;
+    match id.bytes().all(|b| b.is_ascii_digit()) {
+        true => id.parse().ok(),
+        false => None,
+    }
+}
+
 /// Where `table`'s copy is written before it is renamed into place.
 pub(crate) fn tmp_path_of(dir: &Path, table: u32) -> PathBuf {
     dir.join(format!("table-{table}.cols.tmp"))

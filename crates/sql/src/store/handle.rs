@@ -7,6 +7,7 @@ use super::checks::{CheckEvaluator, NoEvaluator};
 use super::encoding::{self};
 use super::write_set::WriteSet;
 use crate::error::{Result, SqlError};
+use std::collections::HashSet;
 use std::sync::Arc;
 use stele_ledger::proof::{TxHeader, TxId};
 use stele_ledger::{Commit, Entry, IndexEntry, Ledger, LedgerError, NewEntry, Precondition};
@@ -50,12 +51,21 @@ impl SqlStore {
         ledger.watch_prefix(encoding::CATALOG_PREFIX)?;
         let columns = ColumnCache::new(super::cache::DEFAULT_BUDGET);
         columns.set_dir(Some(ledger.path().join(COLUMN_COPIES_DIR)));
-        Ok(SqlStore {
+        let store = SqlStore {
             ledger,
             columns,
             cache: parking_lot::Mutex::new(None),
             checks,
-        })
+        };
+        // Copies of tables dropped since they were written take disk space and never answer
+        // (a catalog that cannot be read here fails the first statement that needs it instead).
+        if let Ok(cat) = store.catalog(None) {
+            let live: HashSet<u32> = cat.tables.values().map(|t| t.id).collect();
+            store
+                .columns
+                .remove_dropped_copies(cat.max_table_id, |id| live.contains(&id));
+        }
+        Ok(store)
     }
 
     /// The ledger this store keeps its entries in.

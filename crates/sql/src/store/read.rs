@@ -274,9 +274,7 @@ impl SqlStore {
                     // memory.
                     row[*i] = match ty {
                         SqlType::Integer => Value::Integer(encoding::decode_i64(*ty, bytes)?),
-                        SqlType::Timestamp => {
-                            Value::Timestamp(encoding::decode_i64(*ty, bytes)?)
-                        }
+                        SqlType::Timestamp => Value::Timestamp(encoding::decode_i64(*ty, bytes)?),
                         SqlType::Json => match encoding::decode_raw_value(*ty, bytes)? {
                             Value::Json(j) => Value::Varchar(j),
                             v => v,
@@ -422,7 +420,10 @@ impl SqlStore {
         let mut batches = Vec::new();
         side_by_side(&halves, &mut batches, |keys, out| {
             let q = row_query(t, until, keys);
-            out.extend(self.batches_of(t, &q, 1, false, usize::MAX, &all, schema)?.0);
+            out.extend(
+                self.batches_of(t, &q, 1, false, usize::MAX, &all, schema)?
+                    .0,
+            );
             Ok(())
         })?;
         Ok(batches)
