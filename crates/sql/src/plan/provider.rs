@@ -306,14 +306,8 @@ impl LedgerTable {
 }
 
 /// `batches` dealt to `parts` partitions as contiguous runs, so that partitions read one after
-/// the other are in key order. Rows that fit in one batch stay in one partition: a second
-/// would only cost a task, and a merge where the plan needs them whole (a join's build side).
+/// the other are in key order.
 fn contiguous(batches: Vec<RecordBatch>, parts: usize) -> Vec<Vec<RecordBatch>> {
-    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let parts = match rows <= crate::store::BATCH_ROWS {
-        true => 1,
-        false => parts,
-    };
     let mut out = vec![Vec::new(); parts];
     let per = batches.len().div_ceil(parts).max(1);
     for (i, b) in batches.into_iter().enumerate() {
