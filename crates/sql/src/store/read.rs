@@ -270,11 +270,15 @@ impl SqlStore {
                 .collect();
             let decoded = encoding::for_each_cell(value, |id, bytes| {
                 if let Some(Some((i, ty))) = first.get(id as usize) {
-                    // The fixed-width types built in place: no `Value` handed back through
-                    // memory.
+                    // The 8-byte types built in place: a `Value` handed back by
+                    // `decode_raw_value` is read back through memory, which made the read ~45%
+                    // dearer in CPU (`--only range`: 2.5 against 1.7-1.9 ms a run).
                     row[*i] = match ty {
                         SqlType::Integer => Value::Integer(encoding::decode_i64(*ty, bytes)?),
                         SqlType::Timestamp => Value::Timestamp(encoding::decode_i64(*ty, bytes)?),
+                        SqlType::Float => {
+                            Value::Float(f64::from_bits(encoding::decode_i64(*ty, bytes)? as u64))
+                        }
                         SqlType::Json => match encoding::decode_raw_value(*ty, bytes)? {
                             Value::Json(j) => Value::Varchar(j),
                             v => v,
