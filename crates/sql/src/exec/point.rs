@@ -215,7 +215,8 @@ impl Engine {
 
     /// The rows whose INTEGER primary key lies in `lo..=hi`, over `range` (at the current state
     /// as the transaction sees it when `current`), as values of the columns at `positions`.
-    /// A range of many rows is read in two halves on two threads.
+    /// A range of many rows is read in two halves side by side (the second on the store's
+    /// reader thread).
     #[allow(clippy::too_many_arguments)]
     fn key_range_rows(
         &self,
@@ -271,9 +272,10 @@ impl Engine {
             hi: keys.hi.clone(),
         };
         let halves = self.store.split_keys(t, range.until, &rest)?;
-        side_by_side(&halves, &mut rows, |keys, out| {
-            self.store
-                .scan_values(t, range, keys, positions, usize::MAX, out)
+        let (store, t, positions) = (self.store.clone(), t.clone(), positions.to_vec());
+        side_by_side(self.store.reader(), halves, &mut rows, move |keys, out| {
+            store
+                .scan_values(&t, range, keys, &positions, usize::MAX, out)
                 .map(|_| ())
         })?;
         Ok(rows)

@@ -347,7 +347,7 @@ impl LedgerTable {
                 if let Err(e) = cache.watch(store.ledger(), t) {
                     return Some(Err(e));
                 }
-                match cache.load_copy(store.ledger(), t, snapshot, &self.schema) {
+                match cache.load_copy(store.ledger(), store.reader(), t, snapshot, &self.schema) {
                     Some(batches) => batches,
                     None => {
                         let batches = match store.table_batches(t, snapshot, &self.schema) {
@@ -367,6 +367,7 @@ impl LedgerTable {
                 };
                 let batches = cache.copy_ranges(
                     store.ledger(),
+                    store.reader(),
                     t,
                     snapshot,
                     ranges,

@@ -43,6 +43,7 @@ use crate::error::Result;
 use crate::store::catalog::Table;
 use crate::store::column_file::{self, ColumnFile};
 use crate::store::encoding;
+use crate::store::helper::Helper;
 use crate::store::KeyRange;
 use crate::types::SqlType;
 
@@ -73,7 +74,7 @@ pub struct CachedTable {
 /// until the next write under its prefix.
 #[derive(Debug)]
 struct DiskCopy {
-    file: ColumnFile,
+    file: Arc<ColumnFile>,
     valid_at: TxId,
 }
 
@@ -304,12 +305,13 @@ impl ColumnCache {
     pub(crate) fn load_copy(
         &self,
         ledger: &Ledger,
+        reader: &Helper,
         t: &Table,
         snapshot: TxId,
         schema: &SchemaRef,
     ) -> Option<Vec<RecordBatch>> {
         let copy = self.copy(ledger, t, snapshot)?;
-        match copy.file.read_all(schema) {
+        match copy.file.read_all(reader, schema) {
             Ok(batches) => {
                 self.put(t, copy.valid_at, batches.clone());
                 Some(batches)
@@ -327,6 +329,7 @@ impl ColumnCache {
     pub(crate) fn copy_ranges(
         &self,
         ledger: &Ledger,
+        reader: &Helper,
         t: &Table,
         snapshot: TxId,
         ranges: &[KeyRange],
@@ -341,7 +344,7 @@ impl ColumnCache {
         let copy = self.copy(ledger, t, snapshot)?;
         let mut out = Vec::new();
         for b in bounds {
-            match copy.file.read_range(key, b, projection, projected) {
+            match copy.file.read_range(reader, key, b, projection, projected) {
                 Ok(batches) => out.extend(batches),
                 Err(_) => {
                     self.drop_copy(t);
@@ -394,7 +397,10 @@ fn open_copy(ledger: &Ledger, dir: &std::path::Path, t: &Table) -> Option<DiskCo
         }
         last
     };
-    Some(DiskCopy { file, valid_at })
+    Some(DiskCopy {
+        file: Arc::new(file),
+        valid_at,
+    })
 }
 
 /// The half-open integer bounds `[lo, hi)` of a key range on `t`'s single INTEGER key
@@ -440,6 +446,18 @@ impl CachedTable {
         for b in &self.batches {
             let ids = b.column(pos).as_any().downcast_ref::<Int64Array>()?;
             let values = ids.values();
+            // Batches are in key order: those wholly before the range are passed over on their
+            // last key, and the first wholly after it ends the walk (a search in each would
+            // read ~13 far-apart keys of every batch of a large table).
+            let (Some(&first), Some(&last)) = (values.first(), values.last()) else {
+                continue;
+            };
+            if hi.is_some_and(|h| first >= h) {
+                break;
+            }
+            if last < lo {
+                continue;
+            }
             let start = values.partition_point(|v| *v < lo);
             let end = match hi {
                 Some(h) => values.partition_point(|v| *v < h),
@@ -535,8 +553,8 @@ mod tests {
             .unwrap()
             .expect("a copy");
         let schema = table_schema(&t);
-        let batches: Vec<RecordBatch> = file
-            .read_all(&schema)
+        let batches: Vec<RecordBatch> = Arc::new(file)
+            .read_all(&crate::store::helper::Helper::start(), &schema)
             .unwrap()
             .into_iter()
             .map(|b| {

@@ -36,6 +36,7 @@ use twox_hash::XxHash3_64;
 
 use crate::error::{Result, SqlError};
 use crate::store::catalog::Table;
+use crate::store::helper::Helper;
 use crate::types::SqlType;
 
 const MAGIC: &[u8; 8] = b"STELECOL";
@@ -349,7 +350,11 @@ impl ColumnFile {
     }
 
     /// Every row, all columns, as batches of `schema` (the table's).
-    pub(crate) fn read_all(&self, schema: &Arc<Schema>) -> Result<Vec<RecordBatch>> {
+    pub(crate) fn read_all(
+        self: &Arc<Self>,
+        reader: &Helper,
+        schema: &Arc<Schema>,
+    ) -> Result<Vec<RecordBatch>> {
         let pieces = (self.batches.iter().enumerate())
             .map(|(batch, b)| Piece {
                 batch,
@@ -358,13 +363,14 @@ impl ColumnFile {
             })
             .collect::<Vec<_>>();
         let all: Vec<usize> = (0..self.columns.len()).collect();
-        self.read_pieces(&pieces, &all, schema)
+        self.read_pieces(reader, pieces, &all, schema)
     }
 
     /// The rows whose INTEGER key `k` (column `key`) lies in `lo <= k < hi` (`hi` `None`:
     /// no upper end), columns `projection` only, as batches of `schema` (the projected one).
     pub(crate) fn read_range(
-        &self,
+        self: &Arc<Self>,
+        reader: &Helper,
         key: usize,
         (lo, hi): (i64, Option<i64>),
         projection: &[usize],
@@ -400,12 +406,33 @@ impl ColumnFile {
                 });
             }
         }
-        self.read_pieces(&pieces, projection, schema)
+        self.read_pieces(reader, pieces, projection, schema)
     }
 
     /// `pieces` as batches of columns `projection`, a long list read in two halves side by
-    /// side (the second on a thread of its own).
+    /// side (the second on the store's reader thread).
     fn read_pieces(
+        self: &Arc<Self>,
+        reader: &Helper,
+        mut pieces: Vec<Piece>,
+        projection: &[usize],
+        schema: &Arc<Schema>,
+    ) -> Result<Vec<RecordBatch>> {
+        if pieces.len() < 4 {
+            return self.read_list(&pieces, projection, schema);
+        }
+        let second = pieces.split_off(pieces.len() / 2);
+        let later = {
+            let (file, projection, schema) = (self.clone(), projection.to_vec(), schema.clone());
+            reader.run(move || file.read_list(&second, &projection, &schema))
+        };
+        let mut out = self.read_list(&pieces, projection, schema)?;
+        out.extend(later.wait()??);
+        Ok(out)
+    }
+
+    /// `pieces` as batches of columns `projection`, on this thread.
+    fn read_list(
         &self,
         pieces: &[Piece],
         projection: &[usize],
@@ -424,21 +451,7 @@ impl ColumnFile {
                 .collect::<Result<Vec<_>>>()?;
             self.batch(schema.clone(), cols, p.rows.len())
         };
-        let read_all = |ps: &[Piece]| ps.iter().map(read).collect::<Result<Vec<_>>>();
-        if pieces.len() < 4 {
-            return read_all(pieces);
-        }
-        let (first, second) = pieces.split_at(pieces.len() / 2);
-        std::thread::scope(|scope| {
-            let later = scope.spawn(|| read_all(second));
-            let mut out = read_all(first)?;
-            out.extend(
-                later
-                    .join()
-                    .map_err(|_| SqlError::Corrupted("a column copy reader panicked".into()))??,
-            );
-            Ok(out)
-        })
+        pieces.iter().map(read).collect()
     }
 
     /// A batch of `rows` rows (a projection may have no column: `COUNT(*)`).

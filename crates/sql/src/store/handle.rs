@@ -5,6 +5,7 @@ use super::cache::ColumnCache;
 use super::catalog::{Catalog, PendingCatalogWrite};
 use super::checks::{CheckEvaluator, NoEvaluator};
 use super::encoding::{self};
+use super::helper::Helper;
 use super::write_set::WriteSet;
 use crate::error::{Result, SqlError};
 use std::collections::HashSet;
@@ -21,6 +22,8 @@ pub struct SqlStore {
     pub(super) cache: parking_lot::Mutex<Option<Catalog>>,
     /// Evaluates CHECK constraints before rows are written.
     pub(super) checks: Arc<dyn CheckEvaluator>,
+    /// Reads the second half of a read cut in two.
+    pub(super) reader: Helper,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -56,6 +59,7 @@ impl SqlStore {
             columns,
             cache: parking_lot::Mutex::new(None),
             checks,
+            reader: Helper::start(),
         };
         // Copies of tables dropped since they were written take disk space and never answer
         // (a catalog that cannot be read here fails the first statement that needs it instead).
@@ -71,6 +75,11 @@ impl SqlStore {
     /// The ledger this store keeps its entries in.
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
+    }
+
+    /// The store's reader thread.
+    pub(crate) fn reader(&self) -> &Helper {
+        &self.reader
     }
 
     /// The column cache of this store's tables.

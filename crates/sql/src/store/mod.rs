@@ -33,7 +33,8 @@
 //! - `arrow`: values into Arrow arrays and back; `columnar`: stored rows decoded straight into
 //!   Arrow batches; [`cache`]: tables' current rows kept as batches between queries, and
 //!   `column_file`: those batches as a column copy on disk, for after a restart;
-//! - `handle`: the [`SqlStore`], its catalog reads, begin and commit;
+//! - `handle`: the [`SqlStore`], its catalog reads, begin and commit; `helper`: its reader
+//!   thread, which reads the second half of a long read;
 //! - `tables` (tables and columns), `index` (secondary indexes), `rows` (row writes), `read`
 //!   (row reads and `HISTORY OF`): the store's operations.
 
@@ -45,6 +46,7 @@ mod column_file;
 mod columnar;
 pub mod encoding;
 mod handle;
+mod helper;
 mod index;
 pub mod json;
 mod pending;

@@ -5,13 +5,15 @@ use super::catalog::Table;
 use super::columnar::{BatchBuilder, BATCH_ROWS};
 use super::encoding::{self};
 use super::handle::SqlStore;
+use super::helper::Helper;
 use super::ranges::{KeyRange, TxRange};
 use super::write_set::WriteSet;
-use crate::error::{Result, SqlError};
+use crate::error::Result;
 use crate::types::{SqlType, Value};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use stele_ledger::proof::TxId;
 use stele_ledger::{HistoryQuery, ScanQuery};
 
@@ -40,36 +42,33 @@ fn row_query(t: &Table, until: TxId, keys: &KeyRange) -> ScanQuery {
 }
 
 /// `read` of each of `parts` (disjoint key ranges, in key order) appended to `out`: the first
-/// on this thread, straight into `out`, the others side by side on threads of their own, each
-/// into a vector of its own appended after.
-pub(crate) fn side_by_side<T: Send>(
-    parts: &[KeyRange],
+/// on this thread, straight into `out`, the others side by side on the store's reader thread
+/// (or threads of their own), each into a vector of its own appended after.
+pub(crate) fn side_by_side<T: Send + 'static>(
+    reader: &Helper,
+    parts: Vec<KeyRange>,
     out: &mut Vec<T>,
-    read: impl Fn(&KeyRange, &mut Vec<T>) -> Result<()> + Sync,
+    read: impl Fn(&KeyRange, &mut Vec<T>) -> Result<()> + Send + Sync + 'static,
 ) -> Result<()> {
-    let Some((first, rest)) = parts.split_first() else {
+    let read = Arc::new(read);
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
         return Ok(());
     };
-    let read = &read;
-    std::thread::scope(|scope| {
-        let later: Vec<_> = rest
-            .iter()
-            .map(|p| {
-                scope.spawn(move || {
-                    let mut more = Vec::new();
-                    read(p, &mut more).map(|()| more)
-                })
+    let later: Vec<_> = parts
+        .map(|p| {
+            let read = read.clone();
+            reader.run(move || {
+                let mut more = Vec::new();
+                read(&p, &mut more).map(|()| more)
             })
-            .collect();
-        read(first, out)?;
-        for h in later {
-            let more = h
-                .join()
-                .map_err(|_| SqlError::Corrupted("a scan thread panicked".into()))??;
-            out.extend(more);
-        }
-        Ok(())
-    })
+        })
+        .collect();
+    read(&first, out)?;
+    for h in later {
+        out.extend(h.wait()??);
+    }
+    Ok(())
 }
 
 impl SqlStore {
@@ -411,21 +410,23 @@ impl SqlStore {
     }
 
     /// The whole table's committed rows at `until` (every live column) as Arrow batches in key
-    /// order, for the column cache: cut in two halves ([`SqlStore::split_keys`]) read on two
-    /// threads, without filling RocksDB's block cache (which a whole table would only flush).
+    /// order, for the column cache: cut in two halves ([`SqlStore::split_keys`]) read side by
+    /// side, without filling RocksDB's block cache (which a whole table would only flush).
     pub fn table_batches(
-        &self,
+        self: &Arc<Self>,
         t: &Table,
         until: TxId,
         schema: &SchemaRef,
     ) -> Result<Vec<RecordBatch>> {
-        let all: Vec<usize> = (0..t.columns.len()).collect();
         let halves = self.split_keys(t, until, &KeyRange::default())?;
         let mut batches = Vec::new();
-        side_by_side(&halves, &mut batches, |keys, out| {
-            let q = row_query(t, until, keys);
+        let (store, t, schema) = (self.clone(), t.clone(), schema.clone());
+        side_by_side(&self.reader, halves, &mut batches, move |keys, out| {
+            let all: Vec<usize> = (0..t.columns.len()).collect();
+            let q = row_query(&t, until, keys);
             out.extend(
-                self.batches_of(t, &q, 1, false, usize::MAX, &all, schema)?
+                store
+                    .batches_of(&t, &q, 1, false, usize::MAX, &all, &schema)?
                     .0,
             );
             Ok(())
