@@ -326,6 +326,7 @@ impl ColumnCache {
     /// The rows of `t` at `snapshot` in `ranges` (on a single INTEGER key), columns
     /// `projection` as batches of `projected`, from its column copy; `None` when there is no
     /// current copy, the key is not one INTEGER column, or the copy fails a check.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn copy_ranges(
         &self,
         ledger: &Ledger,
@@ -553,7 +554,8 @@ mod tests {
             .unwrap()
             .expect("a copy");
         let schema = table_schema(&t);
-        let batches: Vec<RecordBatch> = Arc::new(file)
+        let file = Arc::new(file);
+        let batches: Vec<RecordBatch> = file
             .read_all(&crate::store::helper::Helper::start(), &schema)
             .unwrap()
             .into_iter()
