@@ -55,29 +55,31 @@ impl Helper {
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Pending<T> {
         let (send, result) = mpsc::sync_channel(1);
-        let job = move || {
-            let _ = send.send(catch_unwind(AssertUnwindSafe(f)));
-        };
-        if let Some(jobs) = &self.jobs {
-            if !self.busy.swap(true, Ordering::AcqRel) {
+        match self
+            .jobs
+            .as_ref()
+            .filter(|_| !self.busy.swap(true, Ordering::AcqRel))
+        {
+            Some(jobs) => {
                 let busy = self.busy.clone();
+                // Free before the result is sent: the caller's next read finds it idle.
                 let job: Job = Box::new(move || {
-                    job();
+                    let r = catch_unwind(AssertUnwindSafe(f));
                     busy.store(false, Ordering::Release);
+                    let _ = send.send(r);
                 });
-                match jobs.send(job) {
-                    Ok(()) => return Pending(result),
-                    // The thread is gone: `busy` stays set, and every job gets a thread.
-                    Err(mpsc::SendError(job)) => {
-                        let _ = std::thread::Builder::new().spawn(job);
-                        return Pending(result);
-                    }
+                // The thread is gone: the job gets a thread of its own, as every later one will.
+                if let Err(mpsc::SendError(job)) = jobs.send(job) {
+                    let _ = std::thread::Builder::new().spawn(job);
                 }
             }
+            // A thread that cannot be started is reported by `wait` (the job, and the result's
+            // sender in it, are dropped).
+            None => {
+                let _ = std::thread::Builder::new()
+                    .spawn(move || drop(send.send(catch_unwind(AssertUnwindSafe(f)))));
+            }
         }
-        // A thread that cannot be started is reported by `wait` (the job, and the result's
-        // sender in it, are dropped).
-        let _ = std::thread::Builder::new().spawn(job);
         Pending(result)
     }
 }
