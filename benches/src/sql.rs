@@ -194,7 +194,11 @@ pub fn run(args: &Args) -> Vec<Figure> {
         ]
         .contains(o)
     });
-    let text_load = args.only.is_none() || args.only.as_deref() == Some("insert");
+    // `STELE_BENCH_TEXT_LOADS=1` keeps the text loads before a profiled query, so that it reads
+    // the store as the full run leaves it.
+    let text_load = args.only.is_none()
+        || args.only.as_deref() == Some("insert")
+        || std::env::var_os("STELE_BENCH_TEXT_LOADS").is_some_and(|v| v == "1");
     for (table, random) in [("t2", false), ("t3", true)]
         .into_iter()
         .filter(|_| text_load)
@@ -505,7 +509,12 @@ fn range_sql(rows: u64) -> String {
 
 /// `STELE_BENCH_LOOPS`, else `default`.
 fn profile_loops(default: usize) -> usize {
-    std::env::var("STELE_BENCH_LOOPS")
+    profile_env("STELE_BENCH_LOOPS", default)
+}
+
+/// The number in the environment variable `name`, else `default`.
+fn profile_env(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
@@ -546,8 +555,16 @@ fn profile_loop(engine: &Engine, which: &str, rows: u64, loops: usize) {
     };
     log(&format!("running {sql} {loops} times"));
     let mut rng = crate::XorShift(0x9e37_79b9_7f4a_7c15);
+    // `STELE_BENCH_PAUSE_MS`: a pause before each run, so that each starts as a lone query
+    // does (the other core idle, the caches holding something else); then the runs' median.
+    let pause = std::time::Duration::from_millis(profile_env("STELE_BENCH_PAUSE_MS", 0) as u64);
+    let mut each = Vec::with_capacity(loops);
     let s = Instant::now();
     for _ in 0..loops {
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+        let one = Instant::now();
         match which {
             // A point select by a random key, its parameter bound as the suite binds it.
             "point" => {
@@ -562,9 +579,14 @@ fn profile_loop(engine: &Engine, which: &str, rows: u64, loops: usize) {
                 stele_rows(engine, &sql);
             }
         }
+        each.push(one.elapsed().as_secs_f64() * 1e3);
     }
-    log(&format!(
-        "{:.4} ms a run",
-        s.elapsed().as_secs_f64() * 1e3 / loops as f64
-    ));
+    if pause.is_zero() {
+        log(&format!(
+            "{:.4} ms a run",
+            s.elapsed().as_secs_f64() * 1e3 / loops as f64
+        ));
+    } else if !each.is_empty() {
+        log(&format!("{:.4} ms a run, median", crate::median(each)));
+    }
 }

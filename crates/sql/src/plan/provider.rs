@@ -5,10 +5,10 @@
 use crate::error::Result;
 use crate::plan::access::{self, Access};
 use crate::plan::errors::{df_err, external};
-use crate::plan::stream::{self, ScanPartition};
+use crate::plan::stream::{self, CopyPartition, ScanPartition};
 use crate::store::arrow::rows_to_batch;
 use crate::store::catalog::Table;
-use crate::store::{KeyRange, Row, SqlStore, TxRange, WriteSet};
+use crate::store::{CopyRead, KeyRange, Row, SqlStore, TxRange, WriteSet};
 use crate::types::{SqlType, Value};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -240,13 +240,51 @@ impl LedgerTable {
         if let (Some(range), Some(ranges)) = (committed, ranges) {
             let all: Vec<usize> = (0..self.table.columns.len()).collect();
             let projection = projection.unwrap_or(&all);
+            let projected = Arc::new(self.schema.project(projection)?);
             if matches!(self.source, Source::Current(_)) && limit == 0 {
-                if let Some(batches) =
-                    self.cached(&access, &ranges, range.until, projection, single)
-                {
-                    let batches = batches.map_err(external)?;
-                    let schema = Arc::new(self.schema.project(projection)?);
-                    return Ok(MemorySourceConfig::try_new_exec(&batches, schema, None)?);
+                match self.cached(&access, &ranges, range.until, projection, single) {
+                    Some(Cached::Batches(batches)) => {
+                        let batches = batches.map_err(external)?;
+                        return Ok(MemorySourceConfig::try_new_exec(&batches, projected, None)?);
+                    }
+                    Some(Cached::Copy(reads)) => {
+                        let partitions = reads
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, read)| {
+                                let keys = read.key_ranges(&self.table, &ranges);
+                                let p = CopyPartition {
+                                    read: Arc::new(read),
+                                    ahead: Default::default(),
+                                    fallback: ScanPartition {
+                                        store: self.store.clone(),
+                                        table: self.table.clone(),
+                                        range,
+                                        keys,
+                                        limit: 0,
+                                        projection: projection.clone(),
+                                        table_schema: self.schema.clone(),
+                                        projected: projected.clone(),
+                                    },
+                                };
+                                // The first run is read while the query's planning goes on; the
+                                // others when executed, side by side with it.
+                                if i == 0 {
+                                    p.read_ahead();
+                                }
+                                Arc::new(p) as Arc<dyn PartitionStream>
+                            })
+                            .collect();
+                        return Ok(Arc::new(StreamingTableExec::try_new(
+                            projected,
+                            partitions,
+                            None,
+                            Vec::new(),
+                            false,
+                            None,
+                        )?));
+                    }
+                    None => {}
                 }
             }
             // Streamed: one partition in key order (a LIMIT, or rows wanted in key order),
@@ -263,7 +301,6 @@ impl LedgerTable {
             } else {
                 stream::deal(ranges, 2)
             };
-            let projected = Arc::new(self.schema.project(projection)?);
             let streams = partitions
                 .into_iter()
                 .map(|keys| {
@@ -305,6 +342,14 @@ impl LedgerTable {
     }
 }
 
+/// What the column cache answers a scan with.
+pub(crate) enum Cached {
+    /// Rows in memory (or just read whole into it), as batches of each partition.
+    Batches(Result<Vec<Vec<RecordBatch>>>),
+    /// Runs of a current column copy's batches, one a partition, not yet read.
+    Copy(Vec<CopyRead>),
+}
+
 /// `batches` dealt to `parts` partitions as contiguous runs, so that partitions read one after
 /// the other are in key order.
 fn contiguous(batches: Vec<RecordBatch>, parts: usize) -> Vec<Vec<RecordBatch>> {
@@ -328,7 +373,7 @@ impl LedgerTable {
         snapshot: TxId,
         projection: &[usize],
         single: bool,
-    ) -> Option<Result<Vec<Vec<RecordBatch>>>> {
+    ) -> Option<Cached> {
         let (t, store) = (&self.table, &self.store);
         let cache = store.cache();
         let parts = if single { 1 } else { 2 };
@@ -345,46 +390,35 @@ impl LedgerTable {
             },
             None if matches!(access, Access::Full) => {
                 if let Err(e) = cache.watch(store.ledger(), t) {
-                    return Some(Err(e));
+                    return Some(Cached::Batches(Err(e)));
                 }
                 match cache.load_copy(store.ledger(), store.reader(), t, snapshot, &self.schema) {
                     Some(batches) => batches,
                     None => {
                         let batches = match store.table_batches(t, snapshot, &self.schema) {
                             Ok(b) => b,
-                            Err(e) => return Some(Err(e)),
+                            Err(e) => return Some(Cached::Batches(Err(e))),
                         };
                         cache.put_and_copy(t, snapshot, batches.clone());
                         batches
                     }
                 }
             }
-            // Not in memory: the key ranges' chunks of a current column copy, if there is one.
+            // Not in memory: the key ranges' chunks of a current column copy, if there is one,
+            // read when the plan runs.
             None => {
-                let projected = match self.schema.project(projection) {
-                    Ok(s) => Arc::new(s),
-                    Err(e) => return Some(Err(df_err(e))),
-                };
-                let batches = cache.copy_ranges(
-                    store.ledger(),
-                    store.reader(),
-                    t,
-                    snapshot,
-                    ranges,
-                    projection,
-                    &projected,
-                )?;
-                return Some(Ok(contiguous(batches, parts)));
+                let reads = cache.copy_reads(store.ledger(), t, snapshot, ranges, parts)?;
+                return Some(Cached::Copy(reads));
             }
         };
         let projected = batches
             .iter()
             .map(|b| b.project(projection))
             .collect::<Result<Vec<_>, _>>();
-        match projected {
-            Ok(p) => Some(Ok(contiguous(p, parts))),
-            Err(e) => Some(Err(df_err(e))),
-        }
+        Some(Cached::Batches(match projected {
+            Ok(p) => Ok(contiguous(p, parts)),
+            Err(e) => Err(df_err(e)),
+        }))
     }
 
     pub(crate) fn access(&self, filters: &[&Expr]) -> Access {

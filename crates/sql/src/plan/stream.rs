@@ -8,6 +8,9 @@
 //! while the query runs are never seen.
 //!
 //! Invariants: a partition's rows come in key order; partitions cover disjoint key ranges.
+//! A key range that a table's current column copy holds is read from the copy instead
+//! ([`CopyPartition`]): its run of batches, read ahead while the rest of the query is planned.
+//!
 //! Not here: a transaction's own uncommitted writes (those scans are read whole, `provider`),
 //! and the column cache's fill (a whole table, read at once).
 
@@ -22,7 +25,7 @@ use datafusion::physical_plan::SendableRecordBatchStream;
 
 use crate::plan::errors::external;
 use crate::store::catalog::Table;
-use crate::store::{KeyRange, SqlStore, TxRange, BATCH_ROWS};
+use crate::store::{CopyRead, KeyRange, Pending, SqlStore, TxRange, BATCH_ROWS};
 
 /// One partition of a streamed scan.
 #[derive(Debug, Clone)]
@@ -111,6 +114,69 @@ impl PartitionStream for ScanPartition {
         });
         Box::pin(RecordBatchStreamAdapter::new(
             self.projected.clone(),
+            batches,
+        ))
+    }
+}
+
+/// One partition of a key-range scan answered by a table's column copy: its run of the copy's
+/// batches, read ahead on the store's reader thread when planned so (while planning goes on),
+/// else when executed. A read that fails a check forgets the copy, and the partition reads the
+/// same rows from the ledger instead (`fallback`: its key ranges cut to this run's keys).
+pub(crate) struct CopyPartition {
+    pub(crate) read: Arc<CopyRead>,
+    pub(crate) ahead: parking_lot::Mutex<Option<Pending<crate::error::Result<Vec<RecordBatch>>>>>,
+    pub(crate) fallback: ScanPartition,
+}
+
+impl std::fmt::Debug for CopyPartition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CopyPartition")
+            .field("read", &self.read)
+            .field("fallback", &self.fallback)
+            .finish()
+    }
+}
+
+impl CopyPartition {
+    /// Starts reading the run on the store's reader thread; `execute` takes the result.
+    pub(crate) fn read_ahead(&self) {
+        let (read, p) = (self.read.clone(), &self.fallback);
+        let (projection, schema) = (p.projection.clone(), p.projected.clone());
+        let job = p
+            .store
+            .reader()
+            .run(move || read.read(&projection, &schema));
+        *self.ahead.lock() = Some(job);
+    }
+}
+
+impl PartitionStream for CopyPartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.fallback.projected
+    }
+
+    fn execute(&self, ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        use futures::StreamExt;
+        let ahead = self.ahead.lock().take();
+        let (read, fallback) = (self.read.clone(), self.fallback.clone());
+        let batches = futures::stream::once(async move {
+            let p = &fallback;
+            let got = match ahead {
+                Some(job) => job.wait().and_then(|r| r),
+                None => read.read(&p.projection, &p.projected),
+            };
+            match got {
+                Ok(batches) => futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
+                Err(_) => {
+                    p.store.cache().forget_copy(&p.table);
+                    fallback.execute(ctx).boxed()
+                }
+            }
+        })
+        .flatten();
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.fallback.projected.clone(),
             batches,
         ))
     }

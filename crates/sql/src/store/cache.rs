@@ -14,7 +14,9 @@
 //! its snapshot `S` is at or after the last write the ledger knows of under the table's prefix,
 //! or no tx after `S` (at most [`MAX_TXS_CHECKED`] of them, read from their records) wrote
 //! there. A full scan then loads the whole copy into memory; a key range on a single INTEGER key
-//! reads only the chunks of the batches it overlaps, of the columns it projects.
+//! reads only the chunks of the batches it overlaps, of the columns it projects, as runs of
+//! batches planned here ([`CopyRead`]) and read by the scan's partitions (the first while the
+//! rest of the query is planned).
 //!
 //! Invariants:
 //! - only committed state is cached (never a transaction's pending writes, never a tx range);
@@ -24,7 +26,7 @@
 //!   cached (nor copied to disk), and caching one table evicts the others when the total would
 //!   exceed it; a budget of 0 turns off both the memory and the disk copies;
 //! - a copy that fails a check (a checksum, its shape) is forgotten and deleted; the scan reads
-//!   the ledger instead.
+//!   the ledger instead (a run that fails when the plan runs: its own keys, from the ledger).
 //!
 //! Not here: incremental maintenance (any write to a table drops its entry's validity; the
 //! next full scan rebuilds it and rewrites its copy).
@@ -323,37 +325,135 @@ impl ColumnCache {
         }
     }
 
-    /// The rows of `t` at `snapshot` in `ranges` (on a single INTEGER key), columns
-    /// `projection` as batches of `projected`, from its column copy; `None` when there is no
+    /// The rows of `t` at `snapshot` in `ranges` (on a single INTEGER key), from its column
+    /// copy, as up to `parts` reads of contiguous runs of the copy's batches, in key order, not
+    /// yet made (the key column of a batch a range cuts is read here); `None` when there is no
     /// current copy, the key is not one INTEGER column, or the copy fails a check.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn copy_ranges(
+    pub(crate) fn copy_reads(
         &self,
         ledger: &Ledger,
-        reader: &Helper,
         t: &Table,
         snapshot: TxId,
         ranges: &[KeyRange],
-        projection: &[usize],
-        projected: &SchemaRef,
-    ) -> Option<Vec<RecordBatch>> {
+        parts: usize,
+    ) -> Option<Vec<CopyRead>> {
         let key = column_file::integer_key(t)?;
         let bounds = ranges
             .iter()
             .map(|r| integer_bounds(t, r))
             .collect::<Option<Vec<_>>>()?;
         let copy = self.copy(ledger, t, snapshot)?;
-        let mut out = Vec::new();
+        let file = &copy.file;
+        let mut pieces = Vec::new();
         for b in bounds {
-            match copy.file.read_range(reader, key, b, projection, projected) {
-                Ok(batches) => out.extend(batches),
+            match file.range_pieces(key, b) {
+                Ok(p) => pieces.extend(p),
                 Err(_) => {
                     self.drop_copy(t);
                     return None;
                 }
             }
         }
-        Some(out)
+        // A few pieces are one read: a read handed to another thread costs more than a short one.
+        let parts = match pieces.len() < 4 {
+            true => 1,
+            false => parts.max(1),
+        };
+        let per = pieces.len().div_ceil(parts).max(1);
+        let mut runs: Vec<Vec<column_file::Piece>> = Vec::new();
+        for (i, p) in pieces.into_iter().enumerate() {
+            match runs.last_mut() {
+                Some(run) if i % per != 0 => run.push(p),
+                _ => runs.push(vec![p]),
+            }
+        }
+        // Each run covers the keys from its first row to the next run's first row.
+        let firsts = runs
+            .iter()
+            .map(|run| file.first_key(&run[0]))
+            .collect::<Result<Vec<_>>>();
+        let Ok(firsts) = firsts else {
+            self.drop_copy(t);
+            return None;
+        };
+        let reads = runs
+            .into_iter()
+            .enumerate()
+            .map(|(i, pieces)| CopyRead {
+                file: file.clone(),
+                pieces,
+                keys: ((i > 0).then(|| firsts[i]), firsts.get(i + 1).copied()),
+            })
+            .collect::<Vec<_>>();
+        match reads.is_empty() {
+            // No row in the ranges: one read of nothing.
+            true => Some(vec![CopyRead {
+                file: file.clone(),
+                pieces: Vec::new(),
+                keys: (None, None),
+            }]),
+            false => Some(reads),
+        }
+    }
+
+    /// Forgets `t`'s column copy and deletes it: a read of it failed a check.
+    pub(crate) fn forget_copy(&self, t: &Table) {
+        self.drop_copy(t);
+    }
+}
+
+/// A planned read of a run of a column copy's batches (see [`ColumnCache::copy_reads`]).
+#[derive(Debug)]
+pub(crate) struct CopyRead {
+    file: Arc<ColumnFile>,
+    pieces: Vec<column_file::Piece>,
+    /// The INTEGER keys it covers: from (inclusive) and to (exclusive), `None` where open.
+    keys: (Option<i64>, Option<i64>),
+}
+
+impl CopyRead {
+    /// The rows, columns `projection`, as batches of `schema` (the projected one).
+    pub(crate) fn read(
+        &self,
+        projection: &[usize],
+        schema: &SchemaRef,
+    ) -> Result<Vec<RecordBatch>> {
+        self.file.read_list(&self.pieces, projection, schema)
+    }
+
+    /// The same rows' key ranges, for a read of the ledger instead: `ranges` (those the copy
+    /// was asked for) cut to the keys this read covers.
+    pub(crate) fn key_ranges(&self, t: &Table, ranges: &[KeyRange]) -> Vec<KeyRange> {
+        let (from, to) = self.keys;
+        let key = |v: i64| {
+            let mut k = encoding::row_prefix(t.id);
+            k.push(encoding::VALUE_KEY_TAG);
+            k.extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
+            k
+        };
+        let mut out = Vec::new();
+        for r in ranges {
+            // Ranges the copy answered are INTEGER bounds (`copy_reads`).
+            let Some((lo, hi)) = integer_bounds(t, r) else {
+                continue;
+            };
+            let lo_cut = from.filter(|f| *f > lo);
+            let hi_cut = to.filter(|end| hi.is_none_or(|h| *end < h));
+            if hi_cut.or(hi).is_some_and(|h| lo_cut.unwrap_or(lo) >= h) {
+                continue;
+            }
+            out.push(KeyRange {
+                lo: match lo_cut {
+                    Some(f) => Some((key(f), true)),
+                    None => r.lo.clone(),
+                },
+                hi: match hi_cut {
+                    Some(end) => Some((key(end), false)),
+                    None => r.hi.clone(),
+                },
+            });
+        }
+        out
     }
 }
 
@@ -674,6 +774,41 @@ mod tests {
         assert_eq!(int(&e, "SELECT SUM(v) FROM t"), true_sum(0, ROWS));
         e.store().cache().wait_for_copies();
         assert!(path.exists(), "the next full scan writes it again");
+    }
+
+    #[test]
+    fn a_chunk_failing_its_check_when_a_range_is_read_is_read_from_the_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(setup(dir.path()));
+        // One byte flipped in the `v` chunk of the fourth batch: a long range is read as two
+        // runs, the second (batches 4 and 5) when the plan runs, after its checks passed.
+        let e = open(dir.path());
+        let t = e.store().catalog(None).unwrap().table("t").unwrap().clone();
+        drop(e);
+        let path = column_file::path_of(&dir.path().join(COLUMN_COPIES_DIR), t.id);
+        let file = ColumnFile::open(&path).unwrap().expect("a copy");
+        let (offset, len) = file.chunk_place(3, 1);
+        drop(file);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[(offset + len as u64 / 2) as usize] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let e = open(dir.path());
+        let long =
+            "SELECT SUM(v), COUNT(*), MIN(id), MAX(id) FROM t WHERE id >= 100 AND id < 35000";
+        assert_eq!(
+            run(&e, long),
+            [[
+                Value::Integer(true_sum(100, 35000)),
+                Value::Integer(34900),
+                Value::Integer(100),
+                Value::Integer(34999)
+            ]]
+        );
+        assert!(!path.exists(), "a copy that fails its checksum is deleted");
+        assert_eq!(
+            int(&e, "SELECT COUNT(*) FROM t WHERE id >= 100 AND id < 35000"),
+            34900
+        );
     }
 
     #[test]

@@ -62,7 +62,8 @@ struct BatchEntry {
 }
 
 /// Rows `rows` of batch `batch` to read; `key`: its key column, when already read.
-struct Piece {
+#[derive(Debug)]
+pub(crate) struct Piece {
     batch: usize,
     rows: std::ops::Range<usize>,
     key: Option<(usize, ArrayRef)>,
@@ -366,16 +367,13 @@ impl ColumnFile {
         self.read_pieces(reader, pieces, &all, schema)
     }
 
-    /// The rows whose INTEGER key `k` (column `key`) lies in `lo <= k < hi` (`hi` `None`:
-    /// no upper end), columns `projection` only, as batches of `schema` (the projected one).
-    pub(crate) fn read_range(
-        self: &Arc<Self>,
-        reader: &Helper,
+    /// The pieces holding the rows whose INTEGER key `k` (column `key`) lies in `lo <= k < hi`,
+    /// in key order: whole batches, and the cut ones at the ends (their key column read).
+    pub(crate) fn range_pieces(
+        &self,
         key: usize,
         (lo, hi): (i64, Option<i64>),
-        projection: &[usize],
-        schema: &Arc<Schema>,
-    ) -> Result<Vec<RecordBatch>> {
+    ) -> Result<Vec<Piece>> {
         let mut pieces = Vec::new();
         for (batch, b) in self.batches.iter().enumerate() {
             if b.rows == 0 || b.last_key < lo || hi.is_some_and(|h| b.first_key >= h) {
@@ -406,7 +404,26 @@ impl ColumnFile {
                 });
             }
         }
-        self.read_pieces(reader, pieces, projection, schema)
+        Ok(pieces)
+    }
+
+    /// Where the chunk of column `column` (its position) of batch `batch` lies: offset, length.
+    #[cfg(test)]
+    pub(crate) fn chunk_place(&self, batch: usize, column: usize) -> (u64, u32) {
+        let c = self.batches[batch].chunks[column];
+        (c.offset, c.len)
+    }
+
+    /// The first key of a piece of [`ColumnFile::range_pieces`].
+    pub(crate) fn first_key(&self, piece: &Piece) -> Result<i64> {
+        match &piece.key {
+            None => Ok(self.batches[piece.batch].first_key),
+            Some((_, ids)) => ids
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .map(|a| a.value(piece.rows.start))
+                .ok_or_else(|| SqlError::Corrupted("key column is not INTEGER".into())),
+        }
     }
 
     /// `pieces` as batches of columns `projection`, a long list read in two halves side by
@@ -432,7 +449,7 @@ impl ColumnFile {
     }
 
     /// `pieces` as batches of columns `projection`, on this thread.
-    fn read_list(
+    pub(crate) fn read_list(
         &self,
         pieces: &[Piece],
         projection: &[usize],

@@ -57,9 +57,11 @@ mod tables;
 mod write_set;
 
 pub use arrow::arrow_type;
+pub(crate) use cache::CopyRead;
 pub use checks::CheckEvaluator;
 pub(crate) use columnar::BATCH_ROWS;
 pub use handle::SqlStore;
+pub(crate) use helper::Pending;
 pub use index::{index_entry_key, MAX_INDEX_COLUMNS, MAX_KEY_LEN};
 pub use ranges::{KeyRange, TxRange};
 pub(crate) use read::side_by_side;
