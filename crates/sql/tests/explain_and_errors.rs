@@ -549,6 +549,116 @@ fn ddl_and_unique_conflicts_abort_at_commit() {
 /// A parameterised statement is parsed once and bound per request: every type binds, each
 /// request sees its own values, and a missing parameter is an error each time.
 #[test]
+fn parameters_read_by_the_fast_path_answer_as_bound_literals_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    e.execute(
+        "INSERT INTO u (id, w) VALUES (2, 'b'), (3, NULL), (4, 'd'), (9, 'i')",
+        &HashMap::new(),
+    )
+    .unwrap();
+    // A template's query runs on the template itself, its parameters read where its key
+    // conditions use them; the same text with a literal instead of each parameter, and
+    // `AND 1 = 1` (no fast path), must answer alike, errors included, through `execute` and
+    // through the streamed `query`.
+    let p = |pairs: &[(&str, Value)]| -> HashMap<String, Value> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    };
+    let cases: Vec<(&str, HashMap<String, Value>, &str)> = vec![
+        (
+            "SELECT * FROM u WHERE id = @id",
+            p(&[("id", Value::Integer(4))]),
+            "SELECT * FROM u WHERE id = 4",
+        ),
+        (
+            "SELECT w FROM u WHERE id = @id",
+            p(&[("id", Value::Integer(7))]),
+            "SELECT w FROM u WHERE id = 7",
+        ),
+        (
+            "SELECT id FROM u WHERE id = @id",
+            p(&[("id", Value::Float(3.0))]),
+            "SELECT id FROM u WHERE id = 3.0",
+        ),
+        (
+            "SELECT id FROM u WHERE id = @id",
+            p(&[("id", Value::Float(-0.0))]),
+            "SELECT id FROM u WHERE id = -0.0",
+        ),
+        (
+            "SELECT id FROM u WHERE id = @id",
+            p(&[("id", Value::Null)]),
+            "SELECT id FROM u WHERE id = NULL",
+        ),
+        (
+            "SELECT id FROM u WHERE id = @id",
+            p(&[("id", Value::Varchar("3".into()))]),
+            "SELECT id FROM u WHERE id = '3'",
+        ),
+        (
+            "SELECT id, w FROM u WHERE id >= @lo AND id < @hi",
+            p(&[("lo", Value::Integer(2)), ("hi", Value::Integer(9))]),
+            "SELECT id, w FROM u WHERE id >= 2 AND id < 9",
+        ),
+        (
+            "SELECT id FROM u WHERE @lo <= id",
+            p(&[("lo", Value::Integer(-5))]),
+            "SELECT id FROM u WHERE -5 <= id",
+        ),
+        (
+            "SELECT v, k FROM t WHERE k = @k AND id = @id",
+            p(&[("k", Value::Varchar("b".into())), ("id", Value::Integer(2))]),
+            "SELECT v, k FROM t WHERE k = 'b' AND id = 2",
+        ),
+        (
+            "SELECT id FROM u WHERE id = @id + 1",
+            p(&[("id", Value::Integer(1))]),
+            "SELECT id FROM u WHERE id = 1 + 1",
+        ),
+        (
+            "SELECT @x, id FROM u WHERE id = @id",
+            p(&[("x", Value::Integer(7)), ("id", Value::Integer(2))]),
+            "SELECT 7, id FROM u WHERE id = 2",
+        ),
+        (
+            "SELECT w FROM u WHERE id = @id",
+            p(&[("other", Value::Integer(2))]),
+            "SELECT w FROM u WHERE id = @id",
+        ),
+    ];
+    let answer = |r: stele_sql::Result<Vec<Vec<Value>>>| match r {
+        Ok(rows) => format!("{rows:?}"),
+        Err(e) => format!("error: {e}"),
+    };
+    let mut s = e.session();
+    for (template, params, literal) in cases {
+        for _ in 0..2 {
+            let fast = answer(s.execute(template, &params).map(|r| last_rows(r.outputs)));
+            let streamed = answer(s.query(template, &params).and_then(|rows| {
+                rows.collect::<stele_sql::Result<Vec<_>>>()
+                    .map(|b| b.concat())
+            }));
+            let bound = answer(
+                s.execute(literal, &HashMap::new())
+                    .map(|r| last_rows(r.outputs)),
+            );
+            let general = answer(
+                s.execute(&format!("{literal} AND 1 = 1"), &HashMap::new())
+                    .map(|r| last_rows(r.outputs)),
+            );
+            assert_eq!(fast, bound, "{template} {params:?}");
+            assert_eq!(streamed, bound, "{template} {params:?}, streamed");
+            if !literal.contains('@') {
+                assert_eq!(bound, general, "{literal}");
+            }
+        }
+    }
+}
+
+#[test]
 fn parameters_bind_into_cached_statements() {
     let dir = tempfile::tempdir().unwrap();
     let e = engine(&dir);

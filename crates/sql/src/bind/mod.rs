@@ -3,7 +3,9 @@
 //! Between the parser and the planner: a request's statements with their parameters bound as
 //! typed values (a parameterised INSERT fills rows of values; nothing is substituted as SQL
 //! text), and DDL bound to the store's specs. Parsed templates are cached by text, so a
-//! statement run many times is parsed once.
+//! statement run many times is parsed once; a plain query's template (no periods, no index
+//! hints) is handed on unbound with its parameters (`request::Step::Query`), and bound only
+//! when the point-read fast path cannot answer it.
 //!
 //! Invariants: binding never plans or reads rows; names are folded to lower case here once;
 //! every period and `HISTORY OF` of a statement is bound to its reference here, so the stages

@@ -21,10 +21,14 @@ impl Engine {
     /// range read), without DataFusion planning. `None` for anything else; the answer is the one
     /// the general path gives (`tests/explain_and_errors.rs` and `tests/differential.rs` compare
     /// them).
+    ///
+    /// `params`: the parameters of an unbound template (`Step::Query`), read where the
+    /// conditions name them (`@name`), each evaluated as its bound literal would be.
     pub(crate) fn point_select(
         &self,
         q: &ast::Query,
         sources: &[BoundSource],
+        params: Option<&HashMap<String, Value>>,
         ws: &mut WriteSet,
     ) -> Result<Option<Answer>> {
         // Every field is named (no `..`): a clause a newer sqlparser adds fails to compile here
@@ -136,7 +140,7 @@ impl Engine {
         let Ok(t) = cat.table(&table) else {
             return Ok(None);
         };
-        let Some(keys) = key_condition(t, selection) else {
+        let Some(keys) = key_condition(t, selection, params) else {
             return Ok(None);
         };
         // The projection: `*` or plain columns, aliased or not.
@@ -294,6 +298,18 @@ fn answer_row(r: &Row, positions: &[usize]) -> Vec<Value> {
         .collect()
 }
 
+/// A literal's value, or an `@name` parameter's from `params` as its bound literal evaluates
+/// (`None`: neither, or a parameter missing: binding the statement reports that).
+fn const_or_param(e: &SqlExpr, params: Option<&HashMap<String, Value>>) -> Option<Value> {
+    if let (SqlExpr::Value(v), Some(params)) = (e, params) {
+        if let ast::Value::Placeholder(p) = &v.value {
+            let value = params.get(p.strip_prefix('@')?)?;
+            return eval_const(&crate::parse::literal_expr(value));
+        }
+    }
+    eval_const(e)
+}
+
 /// Which rows a fast-path WHERE clause selects by primary key.
 enum KeyCondition {
     /// Every key column equal to a value: one row at most.
@@ -306,7 +322,11 @@ enum KeyCondition {
 /// and literals (or bound parameters), joined by AND: equalities fixing every key column, or
 /// `=`, `<`, `<=`, `>`, `>=` on a single INTEGER key column with INTEGER values. `None` for
 /// anything else (the general path then plans it, and reports its errors).
-fn key_condition(t: &Table, selection: &SqlExpr) -> Option<KeyCondition> {
+fn key_condition(
+    t: &Table,
+    selection: &SqlExpr,
+    params: Option<&HashMap<String, Value>>,
+) -> Option<KeyCondition> {
     use ast::BinaryOperator as Op;
     let mut conds = vec![selection];
     let mut compared: Vec<(String, Op, Value)> = Vec::new();
@@ -340,7 +360,7 @@ fn key_condition(t: &Table, selection: &SqlExpr) -> Option<KeyCondition> {
                     ),
                     _ => return None,
                 };
-                let v = eval_const(lit).filter(|v| !v.is_null())?;
+                let v = const_or_param(lit, params).filter(|v| !v.is_null())?;
                 compared.push((col.value.to_lowercase(), op, v));
             }
             _ => return None,

@@ -1,11 +1,12 @@
 //! Queries run: planned, executed as a stream of batches, and their result columns named as
 //! classic names them.
 
+use crate::bind::request::Template;
 use crate::bind::sources::BoundSource;
 use crate::bind::values::object_name;
 use crate::error::Result;
 use crate::exec::engine::Engine;
-use crate::exec::output::{ColumnDesc, RowStream, Rows};
+use crate::exec::output::{ColumnDesc, Output, RowStream, Rows};
 use crate::plan::errors::df_err;
 use crate::plan::query::is_set_operation;
 use crate::store::arrow::sql_type_of_field;
@@ -15,7 +16,20 @@ use datafusion::physical_plan::{
     ExecutionPlan, ExecutionPlanProperties, SendableRecordBatchStream,
 };
 use datafusion::sql::sqlparser::ast::{self as ast, SetExpr, Statement, TableFactor};
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Every row of a stream (a single batch kept as it is, not copied).
+fn collect(mut stream: RowStream) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
+    let mut rows: Vec<Vec<Value>> = Vec::new();
+    while let Some(batch) = stream.next_batch()? {
+        match rows.is_empty() {
+            true => rows = batch,
+            false => rows.extend(batch),
+        }
+    }
+    Ok((stream.columns, rows))
+}
 
 impl Engine {
     /// Plans and runs a query.
@@ -25,12 +39,49 @@ impl Engine {
         sources: &[BoundSource],
         ws: &mut WriteSet,
     ) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
-        let mut stream = self.query_stream(stmt, sources, ws)?;
-        let mut rows = Vec::new();
-        while let Some(batch) = stream.next_batch()? {
-            rows.extend(batch);
+        collect(self.query_stream(stmt, sources, ws)?)
+    }
+
+    /// A plain query of a cached template with its parameters ([`Step::Query`]): the fast path
+    /// on the template itself, else the template bound and planned as any query (no periods,
+    /// no index hints: nothing else of a bind applies).
+    ///
+    /// [`Step::Query`]: crate::bind::request::Step::Query
+    pub(crate) fn template_query_stream(
+        &self,
+        t: &Template,
+        params: &HashMap<String, Value>,
+        ws: &mut WriteSet,
+    ) -> Result<RowStream> {
+        if let [Statement::Query(q)] = t.parsed.statements.as_slice() {
+            if let Some((columns, rows)) = self.point_select(q, &[], Some(params), ws)? {
+                return Ok(self.ready(columns, rows));
+            }
         }
-        Ok((stream.columns, rows))
+        self.query_stream(t.bound_query(params)?, &[], ws)
+    }
+
+    /// [`Engine::template_query_stream`], its rows read whole.
+    pub(crate) fn template_query(
+        &self,
+        t: &Template,
+        params: &HashMap<String, Value>,
+        ws: &mut WriteSet,
+    ) -> Result<Output> {
+        let (columns, rows) = collect(self.template_query_stream(t, params, ws)?)?;
+        Ok(Output::Rows { columns, rows })
+    }
+
+    /// A result computed without DataFusion, as one batch.
+    fn ready(&self, columns: Vec<ColumnDesc>, rows: Vec<Vec<Value>>) -> RowStream {
+        RowStream {
+            runtime: self.runtime.clone(),
+            columns,
+            rows: Rows::Ready(Some(rows)),
+            distinct: None,
+            skip: 0,
+            take: None,
+        }
     }
 
     /// Runs a query, its rows to be read batch by batch. What it reads of the current state is
@@ -42,15 +93,8 @@ impl Engine {
         ws: &mut WriteSet,
     ) -> Result<RowStream> {
         if let Statement::Query(q) = &stmt {
-            if let Some((columns, rows)) = self.point_select(q, sources, ws)? {
-                return Ok(RowStream {
-                    runtime: self.runtime.clone(),
-                    columns,
-                    rows: Rows::Ready(Some(rows)),
-                    distinct: None,
-                    skip: 0,
-                    take: None,
-                });
+            if let Some((columns, rows)) = self.point_select(q, sources, None, ws)? {
+                return Ok(self.ready(columns, rows));
             }
         }
         let mut stmt = stmt;

@@ -76,10 +76,15 @@ impl<'e> SqlSession<'e> {
         let engine = &*self.engine;
         let request = engine.parse(sql, params, &mut self.last_template)?;
         let mut steps = request.steps;
-        let (Some(Step::Statement(stmt)), true) = (steps.pop(), steps.is_empty()) else {
-            return Err(SqlError::IllegalArguments(
-                "a query request holds one statement that returns rows".into(),
-            ));
+        // A plain query's template runs as it is (`Step::Query`); any other statement, bound.
+        let (stmt, template) = match (steps.pop(), steps.is_empty()) {
+            (Some(Step::Statement(stmt)), true) => (Some(stmt), None),
+            (Some(Step::Query(t, params)), true) => (None, Some((t, params))),
+            _ => {
+                return Err(SqlError::IllegalArguments(
+                    "a query request holds one statement that returns rows".into(),
+                ))
+            }
         };
         let open = self.tx.take();
         let was_open = open.is_some();
@@ -88,7 +93,20 @@ impl<'e> SqlSession<'e> {
             ws.read_only();
             ws
         });
-        let result = match bind(*stmt, &request.periods, &request.hints) {
+        let bound = match (stmt, template) {
+            (Some(stmt), _) => bind(*stmt, &request.periods, &request.hints),
+            (None, Some((template, params))) => {
+                let result = engine.template_query_stream(&template, &params, &mut ws);
+                if was_open {
+                    self.tx = Some(ws);
+                }
+                return result;
+            }
+            (None, None) => Err(SqlError::IllegalArguments(
+                "a query request holds one statement that returns rows".into(),
+            )),
+        };
+        let result = match bound {
             Err(e) => Err(e),
             Ok(Bound::Query(mut q)) => engine
                 .planner()
@@ -139,10 +157,11 @@ impl<'e> SqlSession<'e> {
         let ws = self.tx.get_or_insert_with(|| store.begin());
         // A lone query outside a transaction commits nothing: what it reads needs no guard.
         if !explicit
-            && matches!(
-                parsed.steps.as_slice(),
-                [Step::Statement(stmt)] if matches!(**stmt, Statement::Query(_))
-            )
+            && match parsed.steps.as_slice() {
+                [Step::Query(..)] => true,
+                [Step::Statement(stmt)] => matches!(**stmt, Statement::Query(_)),
+                _ => false,
+            }
         {
             ws.read_only();
         }
@@ -156,6 +175,11 @@ impl<'e> SqlSession<'e> {
                 let stmt = match step {
                     Step::Insert(target, rows) => {
                         let out = engine.insert_rows(&target, rows, ws)?;
+                        result.outputs.push(out);
+                        return Ok(());
+                    }
+                    Step::Query(template, params) => {
+                        let out = engine.template_query(&template, &params, ws)?;
                         result.outputs.push(out);
                         return Ok(());
                     }

@@ -83,7 +83,7 @@ impl Engine {
             }
             Bound::Query(mut q) => {
                 self.planner().hinted_order(&mut q, ws)?;
-                if let Some((columns, rows)) = self.point_select(&q.query, &q.sources, ws)? {
+                if let Some((columns, rows)) = self.point_select(&q.query, &q.sources, None, ws)? {
                     return Ok(Output::Rows { columns, rows });
                 }
                 let (columns, rows) = self.query(Statement::Query(q.query), &q.sources, ws)?;

@@ -184,7 +184,7 @@ pub fn bind_into(parsed: &mut Parsed, params: &HashMap<String, Value>) -> Result
 }
 
 /// The literal expression of a parameter value.
-fn literal_expr(v: &Value) -> datafusion::sql::sqlparser::ast::Expr {
+pub(crate) fn literal_expr(v: &Value) -> datafusion::sql::sqlparser::ast::Expr {
     use datafusion::sql::sqlparser::ast::{Expr, Value as SqlValue};
     match v {
         Value::Null => Expr::value(SqlValue::Null),
