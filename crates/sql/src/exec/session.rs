@@ -76,15 +76,14 @@ impl<'e> SqlSession<'e> {
         let engine = &*self.engine;
         let request = engine.parse(sql, params, &mut self.last_template)?;
         let mut steps = request.steps;
-        // A plain query's template runs as it is (`Step::Query`); any other statement, bound.
-        let (stmt, template) = match (steps.pop(), steps.is_empty()) {
-            (Some(Step::Statement(stmt)), true) => (Some(stmt), None),
-            (Some(Step::Query(t, params)), true) => (None, Some((t, params))),
-            _ => {
-                return Err(SqlError::IllegalArguments(
-                    "a query request holds one statement that returns rows".into(),
-                ))
-            }
+        let one_query = || {
+            SqlError::IllegalArguments(
+                "a query request holds one statement that returns rows".into(),
+            )
+        };
+        let step = match (steps.pop(), steps.is_empty()) {
+            (Some(step), true) => step,
+            _ => return Err(one_query()),
         };
         let open = self.tx.take();
         let was_open = open.is_some();
@@ -93,43 +92,36 @@ impl<'e> SqlSession<'e> {
             ws.read_only();
             ws
         });
-        let bound = match (stmt, template) {
-            (Some(stmt), _) => bind(*stmt, &request.periods, &request.hints),
-            (None, Some((template, params))) => {
-                let result = engine.template_query_stream(&template, &params, &mut ws);
-                if was_open {
-                    self.tx = Some(ws);
-                }
-                return result;
+        let result = match step {
+            // A plain query's template runs as it is; any other statement, bound.
+            Step::Query(template, params) => {
+                engine.template_query_stream(&template, &params, &mut ws)
             }
-            (None, None) => Err(SqlError::IllegalArguments(
-                "a query request holds one statement that returns rows".into(),
-            )),
-        };
-        let result = match bound {
-            Err(e) => Err(e),
-            Ok(Bound::Query(mut q)) => engine
-                .planner()
-                .hinted_order(&mut q, &ws)
-                .and_then(|()| engine.query_stream(Statement::Query(q.query), &q.sources, &mut ws)),
-            Ok(stmt @ (Bound::ShowTables | Bound::ShowTable(_) | Bound::Explain { .. })) => {
-                match engine.statement(stmt, &mut ws)? {
-                    Output::Rows { columns, rows } => Ok(RowStream {
-                        runtime: engine.runtime.clone(),
-                        columns,
-                        rows: Rows::Ready(Some(rows)),
-                        distinct: None,
-                        skip: 0,
-                        take: None,
-                    }),
-                    Output::Done(_) => Err(SqlError::IllegalArguments(
-                        "the statement returns no rows".into(),
-                    )),
+            Step::Insert(..) => Err(one_query()),
+            Step::Statement(stmt) => match bind(*stmt, &request.periods, &request.hints) {
+                Err(e) => Err(e),
+                Ok(Bound::Query(mut q)) => {
+                    engine.planner().hinted_order(&mut q, &ws).and_then(|()| {
+                        engine.query_stream(Statement::Query(q.query), &q.sources, &mut ws)
+                    })
                 }
-            }
-            _ => Err(SqlError::IllegalArguments(
-                "a query request holds one statement that returns rows".into(),
-            )),
+                Ok(stmt @ (Bound::ShowTables | Bound::ShowTable(_) | Bound::Explain { .. })) => {
+                    match engine.statement(stmt, &mut ws)? {
+                        Output::Rows { columns, rows } => Ok(RowStream {
+                            runtime: engine.runtime.clone(),
+                            columns,
+                            rows: Rows::Ready(Some(rows)),
+                            distinct: None,
+                            skip: 0,
+                            take: None,
+                        }),
+                        Output::Done(_) => Err(SqlError::IllegalArguments(
+                            "the statement returns no rows".into(),
+                        )),
+                    }
+                }
+                _ => Err(one_query()),
+            },
         };
         if was_open {
             self.tx = Some(ws);
