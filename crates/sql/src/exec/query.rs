@@ -58,7 +58,8 @@ impl Engine {
                 return Ok(self.ready(columns, rows));
             }
         }
-        self.query_stream(t.bound_query(params)?, &[], ws)
+        // The fast path has had its try: the bound statement would answer it the same.
+        self.planned_stream(t.bound_query(params)?, &[], ws)
     }
 
     /// [`Engine::template_query_stream`], its rows read whole.
@@ -73,7 +74,7 @@ impl Engine {
     }
 
     /// A result computed without DataFusion, as one batch.
-    fn ready(&self, columns: Vec<ColumnDesc>, rows: Vec<Vec<Value>>) -> RowStream {
+    pub(crate) fn ready(&self, columns: Vec<ColumnDesc>, rows: Vec<Vec<Value>>) -> RowStream {
         RowStream {
             runtime: self.runtime.clone(),
             columns,
@@ -97,6 +98,16 @@ impl Engine {
                 return Ok(self.ready(columns, rows));
             }
         }
+        self.planned_stream(stmt, sources, ws)
+    }
+
+    /// [`Engine::query_stream`] past its fast path: planned by DataFusion.
+    fn planned_stream(
+        &self,
+        stmt: Statement,
+        sources: &[BoundSource],
+        ws: &mut WriteSet,
+    ) -> Result<RowStream> {
         let mut stmt = stmt;
         // UNION without ORDER BY: classic returns the first occurrence of each row in the order
         // its branches produce them, and a LIMIT or OFFSET cuts that sequence. DataFusion's

@@ -4,7 +4,7 @@ use crate::bind::request::{Step, Template};
 use crate::bind::statement::{bind, Bound};
 use crate::error::{Result, SqlError};
 use crate::exec::engine::Engine;
-use crate::exec::output::{ExecResult, Output, RowStream, Rows};
+use crate::exec::output::{ExecResult, Output, RowStream};
 use crate::store::WriteSet;
 use crate::types::Value;
 use datafusion::sql::sqlparser::ast::Statement;
@@ -107,14 +107,7 @@ impl<'e> SqlSession<'e> {
                 }
                 Ok(stmt @ (Bound::ShowTables | Bound::ShowTable(_) | Bound::Explain { .. })) => {
                     match engine.statement(stmt, &mut ws)? {
-                        Output::Rows { columns, rows } => Ok(RowStream {
-                            runtime: engine.runtime.clone(),
-                            columns,
-                            rows: Rows::Ready(Some(rows)),
-                            distinct: None,
-                            skip: 0,
-                            take: None,
-                        }),
+                        Output::Rows { columns, rows } => Ok(engine.ready(columns, rows)),
                         Output::Done(_) => Err(SqlError::IllegalArguments(
                             "the statement returns no rows".into(),
                         )),

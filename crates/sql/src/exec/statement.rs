@@ -83,9 +83,7 @@ impl Engine {
             }
             Bound::Query(mut q) => {
                 self.planner().hinted_order(&mut q, ws)?;
-                if let Some((columns, rows)) = self.point_select(&q.query, &q.sources, None, ws)? {
-                    return Ok(Output::Rows { columns, rows });
-                }
+                // The point-read fast path first, in `query`.
                 let (columns, rows) = self.query(Statement::Query(q.query), &q.sources, ws)?;
                 Ok(Output::Rows { columns, rows })
             }

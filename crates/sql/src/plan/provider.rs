@@ -252,7 +252,8 @@ impl LedgerTable {
                             .into_iter()
                             .enumerate()
                             .map(|(i, read)| {
-                                let keys = read.key_ranges(&self.table, &ranges);
+                                let keys =
+                                    read.key_ranges(&self.table, &ranges).map_err(external)?;
                                 let p = CopyPartition {
                                     read: Arc::new(read),
                                     ahead: Default::default(),
@@ -272,9 +273,9 @@ impl LedgerTable {
                                 if i == 0 {
                                     p.read_ahead();
                                 }
-                                Arc::new(p) as Arc<dyn PartitionStream>
+                                Ok(Arc::new(p) as Arc<dyn PartitionStream>)
                             })
-                            .collect();
+                            .collect::<datafusion::common::Result<Vec<_>>>()?;
                         return Ok(Arc::new(StreamingTableExec::try_new(
                             projected,
                             partitions,

@@ -169,7 +169,7 @@ impl PartitionStream for CopyPartition {
             match got {
                 Ok(batches) => futures::stream::iter(batches.into_iter().map(Ok)).boxed(),
                 Err(_) => {
-                    p.store.cache().forget_copy(&p.table);
+                    p.store.cache().drop_copy(&p.table);
                     fallback.execute(ctx).boxed()
                 }
             }

@@ -47,7 +47,7 @@ use crate::store::column_file::{self, ColumnFile};
 use crate::store::encoding;
 use crate::store::helper::Helper;
 use crate::store::KeyRange;
-use crate::types::SqlType;
+use crate::types::{SqlType, Value};
 
 /// Default budget of the column cache, in bytes of Arrow memory.
 pub const DEFAULT_BUDGET: usize = 512 << 20;
@@ -293,7 +293,7 @@ impl ColumnCache {
     }
 
     /// Forgets `t`'s copy and deletes its file (it failed a check).
-    fn drop_copy(&self, t: &Table) {
+    pub(crate) fn drop_copy(&self, t: &Table) {
         self.copies.lock().insert(t.id, None);
         if let Some(dir) = self.dir.lock().as_ref() {
             if !self.writing.lock().contains(&t.id) {
@@ -395,11 +395,6 @@ impl ColumnCache {
             false => Some(reads),
         }
     }
-
-    /// Forgets `t`'s column copy and deletes it: a read of it failed a check.
-    pub(crate) fn forget_copy(&self, t: &Table) {
-        self.drop_copy(t);
-    }
 }
 
 /// A planned read of a run of a column copy's batches (see [`ColumnCache::copy_reads`]).
@@ -423,13 +418,12 @@ impl CopyRead {
 
     /// The same rows' key ranges, for a read of the ledger instead: `ranges` (those the copy
     /// was asked for) cut to the keys this read covers.
-    pub(crate) fn key_ranges(&self, t: &Table, ranges: &[KeyRange]) -> Vec<KeyRange> {
+    pub(crate) fn key_ranges(&self, t: &Table, ranges: &[KeyRange]) -> Result<Vec<KeyRange>> {
         let (from, to) = self.keys;
-        let key = |v: i64| {
+        let key = |v: i64| -> Result<Vec<u8>> {
             let mut k = encoding::row_prefix(t.id);
-            k.push(encoding::VALUE_KEY_TAG);
-            k.extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
-            k
+            encoding::encode_key_value_into(&mut k, &Value::Integer(v), SqlType::Integer, 0)?;
+            Ok(k)
         };
         let mut out = Vec::new();
         for r in ranges {
@@ -444,16 +438,16 @@ impl CopyRead {
             }
             out.push(KeyRange {
                 lo: match lo_cut {
-                    Some(f) => Some((key(f), true)),
+                    Some(f) => Some((key(f)?, true)),
                     None => r.lo.clone(),
                 },
                 hi: match hi_cut {
-                    Some(end) => Some((key(end), false)),
+                    Some(end) => Some((key(end)?, false)),
                     None => r.hi.clone(),
                 },
             });
         }
-        out
+        Ok(out)
     }
 }
 

@@ -36,7 +36,7 @@ use twox_hash::XxHash3_64;
 
 use crate::error::{Result, SqlError};
 use crate::store::catalog::Table;
-use crate::store::helper::Helper;
+use crate::store::helper::{side_by_side, Helper};
 use crate::types::SqlType;
 
 const MAGIC: &[u8; 8] = b"STELECOL";
@@ -439,12 +439,12 @@ impl ColumnFile {
             return self.read_list(&pieces, projection, schema);
         }
         let second = pieces.split_off(pieces.len() / 2);
-        let later = {
-            let (file, projection, schema) = (self.clone(), projection.to_vec(), schema.clone());
-            reader.run(move || file.read_list(&second, &projection, &schema))
-        };
-        let mut out = self.read_list(&pieces, projection, schema)?;
-        out.extend(later.wait()??);
+        let (file, projection, schema) = (self.clone(), projection.to_vec(), schema.clone());
+        let mut out = Vec::new();
+        side_by_side(reader, vec![pieces, second], &mut out, move |part, out| {
+            out.extend(file.read_list(part, &projection, &schema)?);
+            Ok(())
+        })?;
         Ok(out)
     }
 

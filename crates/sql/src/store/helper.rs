@@ -84,6 +84,36 @@ impl Helper {
     }
 }
 
+/// `read` of each of `parts` (disjoint parts of one read, in order) appended to `out`: the first
+/// on this thread, straight into `out`, the others side by side on the store's reader thread
+/// (or threads of their own), each into a vector of its own appended after.
+pub(crate) fn side_by_side<P: Send + 'static, T: Send + 'static>(
+    reader: &Helper,
+    parts: Vec<P>,
+    out: &mut Vec<T>,
+    read: impl Fn(&P, &mut Vec<T>) -> Result<()> + Send + Sync + 'static,
+) -> Result<()> {
+    let read = Arc::new(read);
+    let mut parts = parts.into_iter();
+    let Some(first) = parts.next() else {
+        return Ok(());
+    };
+    let later: Vec<_> = parts
+        .map(|p| {
+            let read = read.clone();
+            reader.run(move || {
+                let mut more = Vec::new();
+                read(&p, &mut more).map(|()| more)
+            })
+        })
+        .collect();
+    read(&first, out)?;
+    for h in later {
+        out.extend(h.wait()??);
+    }
+    Ok(())
+}
+
 impl<T> Pending<T> {
     /// Waits for the job's result.
     pub(crate) fn wait(self) -> Result<T> {

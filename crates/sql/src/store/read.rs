@@ -5,7 +5,7 @@ use super::catalog::Table;
 use super::columnar::{BatchBuilder, BATCH_ROWS};
 use super::encoding::{self};
 use super::handle::SqlStore;
-use super::helper::Helper;
+use super::helper::side_by_side;
 use super::ranges::{KeyRange, TxRange};
 use super::write_set::WriteSet;
 use crate::error::Result;
@@ -39,36 +39,6 @@ fn row_query(t: &Table, until: TxId, keys: &KeyRange) -> ScanQuery {
     };
     keys.apply(&mut q);
     q
-}
-
-/// `read` of each of `parts` (disjoint key ranges, in key order) appended to `out`: the first
-/// on this thread, straight into `out`, the others side by side on the store's reader thread
-/// (or threads of their own), each into a vector of its own appended after.
-pub(crate) fn side_by_side<T: Send + 'static>(
-    reader: &Helper,
-    parts: Vec<KeyRange>,
-    out: &mut Vec<T>,
-    read: impl Fn(&KeyRange, &mut Vec<T>) -> Result<()> + Send + Sync + 'static,
-) -> Result<()> {
-    let read = Arc::new(read);
-    let mut parts = parts.into_iter();
-    let Some(first) = parts.next() else {
-        return Ok(());
-    };
-    let later: Vec<_> = parts
-        .map(|p| {
-            let read = read.clone();
-            reader.run(move || {
-                let mut more = Vec::new();
-                read(&p, &mut more).map(|()| more)
-            })
-        })
-        .collect();
-    read(&first, out)?;
-    for h in later {
-        out.extend(h.wait()??);
-    }
-    Ok(())
 }
 
 impl SqlStore {
