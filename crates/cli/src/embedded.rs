@@ -202,10 +202,16 @@ fn cell(v: &Value) -> Cell {
     }
 }
 
-fn rows(columns: Vec<(String, String)>, rows: &[Vec<Value>]) -> Outcome {
+fn rows<'a>(
+    columns: Vec<(String, String)>,
+    rows: impl IntoIterator<Item = &'a [Value]>,
+) -> Outcome {
     Outcome::Rows(Rows {
         columns,
-        rows: rows.iter().map(|r| r.iter().map(cell).collect()).collect(),
+        rows: rows
+            .into_iter()
+            .map(|r| r.iter().map(cell).collect())
+            .collect(),
     })
 }
 
@@ -257,7 +263,10 @@ impl crate::shell::Session for EmbeddedSql {
             Some(Output::Rows { rows: r, .. }) => {
                 Ok(rows(vec![("TABLE".into(), "VARCHAR".into())], &r))
             }
-            _ => Ok(rows(vec![("TABLE".into(), "VARCHAR".into())], &[])),
+            _ => Ok(rows(
+                vec![("TABLE".into(), "VARCHAR".into())],
+                std::iter::empty(),
+            )),
         }
     }
 
@@ -272,7 +281,7 @@ impl crate::shell::Session for EmbeddedSql {
             .iter()
             .map(|(n, t)| (n.to_string(), t.name().to_string()))
             .collect();
-        Ok(rows(columns, &r))
+        Ok(rows(columns, r.iter().map(Vec::as_slice)))
     }
 
     fn in_transaction(&self) -> bool {

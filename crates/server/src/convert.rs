@@ -180,7 +180,7 @@ pub fn column(c: &ColumnDesc) -> pb::Column {
     }
 }
 
-pub fn row(values: Vec<Value>) -> pb::Row {
+pub fn row(values: &[Value]) -> pb::Row {
     pb::Row {
         columns: Vec::new(),
         values: values.iter().map(sql_value).collect(),

@@ -44,4 +44,4 @@ pub use store::{
     catalog, encoding, ColumnSpec, Row, SqlStore, TableSpec, TxRange, WriteKind, WriteOutcome,
     WriteSet,
 };
-pub use types::{SqlType, Value};
+pub use types::{Rows, SqlType, Value};

@@ -92,7 +92,7 @@ fn overlapping_inserts_never_lose_or_duplicate_a_row() {
         .unwrap()
         .pop()
     {
-        Some(Output::Rows { rows, .. }) => rows,
+        Some(Output::Rows { rows, .. }) => rows.into_lists(),
         other => panic!("{other:?}"),
     };
     let stored: Vec<(i64, i64)> = rows

@@ -222,7 +222,7 @@ fn query(t: &Table, rng: &mut Rng, last_tx: u64) -> Query {
 fn run(e: &Engine, sql: &str) -> Result<Vec<Vec<Value>>, String> {
     let out = e.execute(sql, &HashMap::new()).map_err(|e| e.to_string())?;
     match out.into_iter().last() {
-        Some(Output::Rows { rows, .. }) => Ok(rows),
+        Some(Output::Rows { rows, .. }) => Ok(rows.into_lists()),
         _ => Err(format!("{sql}: no rows")),
     }
 }

@@ -21,7 +21,7 @@ fn ev(ty: &str, tags: &[&str]) -> pb::Event {
 fn rows(engine: &Engine, sql: &str) -> Vec<Vec<Value>> {
     let out = engine.execute(sql, &HashMap::new()).unwrap();
     match out.into_iter().last() {
-        Some(Output::Rows { rows, .. }) => rows,
+        Some(Output::Rows { rows, .. }) => rows.into_lists(),
         other => panic!("{sql}: no rows: {other:?}"),
     }
 }

@@ -26,7 +26,7 @@ fn engine(dir: &tempfile::TempDir) -> Engine {
 /// The rows of the last statement's output.
 fn last_rows(mut outputs: Vec<Output>) -> Vec<Vec<Value>> {
     match outputs.pop() {
-        Some(Output::Rows { rows, .. }) => rows,
+        Some(Output::Rows { rows, .. }) => rows.into_lists(),
         other => panic!("{other:?}"),
     }
 }
@@ -162,7 +162,7 @@ fn point_lookups_return_what_a_scan_would() {
                 ty: Some(stele_sql::SqlType::Integer),
                 selector: "(t.v)".into(),
             }],
-            rows: vec![vec![Value::Integer(21)]]
+            rows: stele_sql::Rows::from_lists(1, [vec![Value::Integer(21)]])
         }]
     );
     s.execute("ROLLBACK", &HashMap::new()).unwrap();
@@ -639,7 +639,7 @@ fn parameters_read_by_the_fast_path_answer_as_bound_literals_do() {
             let fast = answer(s.execute(template, &params).map(|r| last_rows(r.outputs)));
             let streamed = answer(s.query(template, &params).and_then(|rows| {
                 rows.collect::<stele_sql::Result<Vec<_>>>()
-                    .map(|b| b.concat())
+                    .map(|b| b.iter().flat_map(|b| b.to_lists()).collect())
             }));
             let bound = answer(
                 s.execute(literal, &HashMap::new())

@@ -27,9 +27,10 @@ fn rows(e: &Engine, sql: &str) -> Vec<Vec<Value>> {
     let out = e
         .execute(sql, &HashMap::new())
         .unwrap_or_else(|err| panic!("{sql}: {err}"));
-    let Some(Output::Rows { mut rows, .. }) = out.into_iter().last() else {
+    let Some(Output::Rows { rows, .. }) = out.into_iter().last() else {
         panic!("{sql}: no rows")
     };
+    let mut rows = rows.into_lists();
     rows.sort_by_key(|r| format!("{r:?}"));
     rows
 }
@@ -279,7 +280,7 @@ fn column_cache_never_serves_stale_rows() {
         r.outputs.last(),
         Some(&Output::Rows {
             columns: r_columns(&r),
-            rows: pair(4, 121)
+            rows: stele_sql::Rows::from_lists(2, pair(4, 121))
         })
     );
     s.execute("ROLLBACK", &p).unwrap();

@@ -70,7 +70,7 @@ fn a_large_result_arrives_in_several_batches() {
     // Rows written after the query started are not seen: the stream reads its snapshot.
     e.execute("INSERT INTO t (id, s) VALUES (-1, 'late')", &HashMap::new())
         .unwrap();
-    let batches: Vec<Vec<Vec<Value>>> = stream.by_ref().map(|b| b.unwrap()).collect();
+    let batches: Vec<Vec<Vec<Value>>> = stream.by_ref().map(|b| b.unwrap().into_lists()).collect();
     assert!(batches.len() > 1, "{} batch(es)", batches.len());
     assert!(batches.iter().all(|b| !b.is_empty()));
     let ids: Vec<i64> = batches
@@ -265,7 +265,7 @@ fn a_streamed_scan_reads_its_snapshot_batch_after_batch() {
     )
     .unwrap();
     // Rows without ORDER BY come in primary-key order: the partitions one after the other.
-    let mut got: Vec<Vec<Value>> = first;
+    let mut got: Vec<Vec<Value>> = first.into_lists();
     got.extend(stream.by_ref().flat_map(|b| b.unwrap()));
     let want: Vec<Vec<Value>> = (0..MANY)
         .map(|i| vec![Value::Integer(i), Value::Varchar(format!("s{i}"))])

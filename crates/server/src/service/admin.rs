@@ -806,7 +806,7 @@ pub fn server_query(
                     .registry
                     .list()
                     .into_iter()
-                    .map(|(n, _, _)| crate::convert::row(vec![value(n)]))
+                    .map(|(n, _, _)| crate::convert::row(&[value(n)]))
                     .collect(),
             }))
         }
@@ -819,7 +819,7 @@ pub fn server_query(
                 .filter(|u| u.permission(&db.name) > 0)
                 .map(|u| {
                     let p = permission_name(u.permission(&db.name)).to_string();
-                    crate::convert::row(vec![value(u.name), value(p)])
+                    crate::convert::row(&[value(u.name), value(p)])
                 })
                 .collect(),
         })),

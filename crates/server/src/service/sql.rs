@@ -80,7 +80,7 @@ pub fn next_rows(rows: &mut RowStream) -> Result<Option<Vec<pb::Row>>> {
     while out.len() < ROWS_PER_MESSAGE {
         match rows.next_batch()? {
             None => break,
-            Some(batch) => out.extend(batch.into_iter().map(convert::row)),
+            Some(batch) => out.extend(batch.iter().map(convert::row)),
         }
     }
     Ok((!out.is_empty()).then_some(out))
@@ -97,7 +97,7 @@ fn one_column_result(name: &str, ty: SqlType, values: Vec<Value>) -> pb::SqlQuer
             name: name.into(),
             r#type: ty.name().into(),
         }],
-        rows: values.into_iter().map(|v| convert::row(vec![v])).collect(),
+        rows: values.into_iter().map(|v| convert::row(&[v])).collect(),
     }
 }
 
@@ -125,6 +125,6 @@ pub fn describe_table(db: &Database, r: pb::Table) -> Result<pb::SqlQueryResult>
                 r#type: ty.name().into(),
             })
             .collect(),
-        rows: rows.into_iter().map(convert::row).collect(),
+        rows: rows.iter().map(|r| convert::row(r)).collect(),
     })
 }

@@ -34,8 +34,10 @@ impl Engine {
                         row.push(match eval_const(&e) {
                             Some(v) => v,
                             None => {
-                                let (_, mut out) = self.query(select::value(e), sources, ws)?;
-                                out.pop().and_then(|mut r| r.pop()).unwrap_or(Value::Null)
+                                let (_, out) = self.query(select::value(e), sources, ws)?;
+                                out.get(0)
+                                    .and_then(|r| r.first().cloned())
+                                    .unwrap_or(Value::Null)
                             }
                         });
                     }
@@ -43,7 +45,7 @@ impl Engine {
                 }
                 rows
             }
-            InsertSource::Query(q) => self.query(Statement::Query(q), sources, ws)?.1,
+            InsertSource::Query(q) => self.query(Statement::Query(q), sources, ws)?.1.into_lists(),
         };
         self.insert_rows(&target, rows, ws)
     }
@@ -96,7 +98,7 @@ impl Engine {
             t,
             &pk,
             WriteKind::Delete,
-            rows,
+            rows.into_lists(),
         )?))
     }
 
@@ -131,7 +133,7 @@ impl Engine {
         let stmt = select::select(Some(relation), projection, filter);
         let (_, rows) = self.query(stmt, sources, ws)?;
         let mut writes = Vec::with_capacity(rows.len());
-        for mut row in rows {
+        for mut row in rows.into_lists() {
             let new = row.split_off(all.len());
             for (at, v) in targets.iter().zip(new) {
                 row[*at] = v;

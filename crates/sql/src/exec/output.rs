@@ -3,7 +3,7 @@
 use crate::error::Result;
 use crate::plan::errors::df_err;
 use crate::store::WriteOutcome;
-use crate::types::{SqlType, Value};
+use crate::types::{Rows, SqlType};
 use std::sync::Arc;
 use stele_ledger::proof::TxHeader;
 
@@ -41,14 +41,14 @@ pub enum Output {
         /// The result's columns, in order.
         columns: Vec<ColumnDesc>,
         /// Every row, each a value per column.
-        rows: Vec<Vec<Value>>,
+        rows: Rows,
     },
     /// A statement that writes (or would): the tx it committed, if any, and the rows it changed.
     Done(WriteOutcome),
 }
 
 /// A whole query result: its columns and every row.
-pub(crate) type Answer = (Vec<ColumnDesc>, Vec<Vec<Value>>);
+pub(crate) type Answer = (Vec<ColumnDesc>, Rows);
 
 /// A query's result: its columns, then its rows batch by batch as execution produces them
 /// (the whole result is never held unless the caller keeps it). Reads the snapshot the query
@@ -56,7 +56,7 @@ pub(crate) type Answer = (Vec<ColumnDesc>, Vec<Vec<Value>>);
 pub struct RowStream {
     pub(crate) runtime: Arc<tokio::runtime::Runtime>,
     pub(crate) columns: Vec<ColumnDesc>,
-    pub(crate) rows: Rows,
+    pub(crate) rows: Batches,
     /// A UNION's rows seen so far: later copies are dropped, so the first occurrences come
     /// out in the order the branches produce them (classic's order).
     pub(crate) distinct: Option<std::collections::HashSet<String>>,
@@ -66,9 +66,10 @@ pub struct RowStream {
     pub(crate) take: Option<usize>,
 }
 
-pub(crate) enum Rows {
+/// Where a [`RowStream`]'s rows come from.
+pub(crate) enum Batches {
     /// Computed without DataFusion (a point select): one batch.
-    Ready(Option<Vec<Vec<Value>>>),
+    Ready(Option<Rows>),
     Stream(datafusion::physical_plan::SendableRecordBatchStream),
 }
 
@@ -79,11 +80,11 @@ impl RowStream {
     }
 
     /// The next batch of rows; `None` at the end. Batches are never empty.
-    pub fn next_batch(&mut self) -> Result<Option<Vec<Vec<Value>>>> {
+    pub fn next_batch(&mut self) -> Result<Option<Rows>> {
         use futures::StreamExt;
         let stream = match &mut self.rows {
-            Rows::Ready(rows) => return Ok(rows.take().filter(|r| !r.is_empty())),
-            Rows::Stream(s) => s,
+            Batches::Ready(rows) => return Ok(rows.take().filter(|r| !r.is_empty())),
+            Batches::Stream(s) => s,
         };
         loop {
             if self.take == Some(0) {
@@ -102,7 +103,7 @@ impl RowStream {
                 rows.retain(|row| seen.insert(format!("{row:?}")));
             }
             let skipped = self.skip.min(rows.len());
-            rows.drain(..skipped);
+            rows.skip(skipped);
             self.skip -= skipped;
             if let Some(take) = &mut self.take {
                 rows.truncate(*take);
@@ -117,7 +118,7 @@ impl RowStream {
 }
 
 impl Iterator for RowStream {
-    type Item = Result<Vec<Vec<Value>>>;
+    type Item = Result<Rows>;
 
     fn next(&mut self) -> Option<Self::Item> {
         self.next_batch().transpose()

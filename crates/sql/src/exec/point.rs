@@ -10,7 +10,7 @@ use crate::exec::output::{Answer, ColumnDesc};
 use crate::exec::query::source_of;
 use crate::store::catalog::Table;
 use crate::store::{encoding, side_by_side, KeyRange, Row, TxRange, WriteSet};
-use crate::types::{SqlType, Value};
+use crate::types::{Rows, SqlType, Value};
 use datafusion::sql::sqlparser::ast::{self as ast, Expr as SqlExpr, SetExpr, TableFactor};
 use std::collections::HashMap;
 use stele_ledger::KeySpan;
@@ -195,7 +195,10 @@ impl Engine {
                         }
                     }
                 };
-                row.iter().map(|r| answer_row(r, &positions)).collect()
+                Rows::from_lists(
+                    positions.len(),
+                    row.iter().map(|r| answer_row(r, &positions)),
+                )
             }
             KeyCondition::Range(lo, hi) => {
                 let tx_range = match range {
@@ -219,8 +222,8 @@ impl Engine {
 
     /// The rows whose INTEGER primary key lies in `lo..=hi`, over `range` (at the current state
     /// as the transaction sees it when `current`), as values of the columns at `positions`.
-    /// A range of many rows is read in two halves side by side (the second on the store's
-    /// reader thread).
+    /// A range of many rows is cut in parts read side by side (by this thread and the store's
+    /// reader thread, each taking the next part left).
     #[allow(clippy::too_many_arguments)]
     fn key_range_rows(
         &self,
@@ -231,13 +234,16 @@ impl Engine {
         current: bool,
         positions: &[usize],
         ws: &mut WriteSet,
-    ) -> Result<Vec<Vec<Value>>> {
-        /// Rows read on this thread before the rest of a range is read in two halves.
+    ) -> Result<Rows> {
+        /// Rows read on this thread before the rest of a range is cut in parts.
         const HEAD: usize = 64;
         /// A range of at most this many keys is read on this thread alone.
         const SHORT: u64 = 1024;
+        /// The parts the rest of a longer range is cut in: enough that a reader thread that
+        /// starts late, or runs slower, leaves its share to this one (a part costs a seek).
+        const PARTS: usize = 8;
         if lo > hi {
-            return Ok(Vec::new());
+            return Ok(Rows::new(positions.len()));
         }
         let keys = KeyRange {
             lo: Some((self.store.row_key(t, &[Value::Integer(lo)])?, true)),
@@ -253,18 +259,21 @@ impl Engine {
             if !ws.is_empty() {
                 // The transaction's own writes merge in: the committed rows read whole.
                 let rows = self.store.scan_keys_in(t, &keys, 0, Some(ws))?;
-                return Ok(rows.iter().map(|r| answer_row(r, positions)).collect());
+                return Ok(Rows::from_lists(
+                    positions.len(),
+                    rows.iter().map(|r| answer_row(r, positions)),
+                ));
             }
         }
         // A short range on this thread. A longer one: its first rows on this thread, and when
-        // there are more, the rest cut in two halves read side by side (a thread costs more
-        // than a short read; a wide range of few keys ends within its head).
+        // there are more, the rest cut in parts read side by side (a thread costs more than a
+        // short read; a wide range of few keys ends within its head).
         let span = hi.abs_diff(lo);
         let head = match span < SHORT {
             true => usize::MAX,
             false => HEAD,
         };
-        let mut rows = Vec::new();
+        let mut rows = Rows::with_capacity(positions.len(), span.min(1 << 16) as usize + 1);
         let Some(resume) = self
             .store
             .scan_values(t, range, &keys, positions, head, &mut rows)?
@@ -275,9 +284,9 @@ impl Engine {
             lo: Some((resume, false)),
             hi: keys.hi.clone(),
         };
-        let halves = self.store.split_keys(t, range.until, &rest)?;
+        let parts = self.store.split_keys(t, range.until, &rest, PARTS)?;
         let (store, t, positions) = (self.store.clone(), t.clone(), positions.to_vec());
-        side_by_side(self.store.reader(), halves, &mut rows, move |keys, out| {
+        side_by_side(self.store.reader(), parts, &mut rows, move |keys, out| {
             store
                 .scan_values(&t, range, keys, &positions, usize::MAX, out)
                 .map(|_| ())

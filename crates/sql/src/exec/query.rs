@@ -6,12 +6,12 @@ use crate::bind::sources::BoundSource;
 use crate::bind::values::object_name;
 use crate::error::Result;
 use crate::exec::engine::Engine;
-use crate::exec::output::{ColumnDesc, Output, RowStream, Rows};
+use crate::exec::output::{Batches, ColumnDesc, Output, RowStream};
 use crate::plan::errors::df_err;
 use crate::plan::query::is_set_operation;
 use crate::store::arrow::sql_type_of_field;
 use crate::store::WriteSet;
-use crate::types::Value;
+use crate::types::{Rows, Value};
 use datafusion::physical_plan::{
     ExecutionPlan, ExecutionPlanProperties, SendableRecordBatchStream,
 };
@@ -20,12 +20,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Every row of a stream (a single batch kept as it is, not copied).
-fn collect(mut stream: RowStream) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
-    let mut rows: Vec<Vec<Value>> = Vec::new();
-    while let Some(batch) = stream.next_batch()? {
+fn collect(mut stream: RowStream) -> Result<(Vec<ColumnDesc>, Rows)> {
+    let mut rows = Rows::new(stream.columns.len());
+    while let Some(mut batch) = stream.next_batch()? {
         match rows.is_empty() {
             true => rows = batch,
-            false => rows.extend(batch),
+            false => rows.append(&mut batch),
         }
     }
     Ok((stream.columns, rows))
@@ -38,7 +38,7 @@ impl Engine {
         stmt: Statement,
         sources: &[BoundSource],
         ws: &mut WriteSet,
-    ) -> Result<(Vec<ColumnDesc>, Vec<Vec<Value>>)> {
+    ) -> Result<(Vec<ColumnDesc>, Rows)> {
         collect(self.query_stream(stmt, sources, ws)?)
     }
 
@@ -74,11 +74,11 @@ impl Engine {
     }
 
     /// A result computed without DataFusion, as one batch.
-    pub(crate) fn ready(&self, columns: Vec<ColumnDesc>, rows: Vec<Vec<Value>>) -> RowStream {
+    pub(crate) fn ready(&self, columns: Vec<ColumnDesc>, rows: Rows) -> RowStream {
         RowStream {
             runtime: self.runtime.clone(),
             columns,
-            rows: Rows::Ready(Some(rows)),
+            rows: Batches::Ready(Some(rows)),
             distinct: None,
             skip: 0,
             take: None,
@@ -177,7 +177,7 @@ impl Engine {
         Ok(RowStream {
             runtime: self.runtime.clone(),
             columns,
-            rows: Rows::Stream(stream),
+            rows: Batches::Stream(stream),
             distinct: in_order
                 .as_ref()
                 .and_then(|o| o.distinct.then(std::collections::HashSet::new)),

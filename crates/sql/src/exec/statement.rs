@@ -7,7 +7,7 @@ use crate::error::{Result, SqlError};
 use crate::exec::engine::Engine;
 use crate::exec::output::{ColumnDesc, Output};
 use crate::store::{WriteOutcome, WriteSet};
-use crate::types::{SqlType, Value};
+use crate::types::{Rows, SqlType, Value};
 use datafusion::sql::sqlparser::ast::Statement;
 
 impl Engine {
@@ -89,11 +89,10 @@ impl Engine {
             }
             Bound::ShowTables => {
                 let cat = store.catalog_in(ws)?;
-                let rows = cat
-                    .tables
-                    .keys()
-                    .map(|n| vec![Value::Varchar(n.clone())])
-                    .collect();
+                let rows = Rows::from_lists(
+                    1,
+                    cat.tables.keys().map(|n| vec![Value::Varchar(n.clone())]),
+                );
                 Ok(Output::Rows {
                     columns: vec![ColumnDesc::of("tables", "name", Some(SqlType::Varchar))],
                     rows,
@@ -109,7 +108,7 @@ impl Engine {
                 let lines = self.explain(*statement, &sources, ws)?;
                 Ok(Output::Rows {
                     columns: vec![ColumnDesc::of("explain", "plan", Some(SqlType::Varchar))],
-                    rows: lines.into_iter().map(|l| vec![Value::Varchar(l)]).collect(),
+                    rows: Rows::from_lists(1, lines.into_iter().map(|l| vec![Value::Varchar(l)])),
                 })
             }
             Bound::Begin | Bound::Commit | Bound::Rollback => Err(SqlError::IllegalArguments(

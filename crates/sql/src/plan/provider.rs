@@ -293,7 +293,7 @@ impl LedgerTable {
             let partitions: Vec<Vec<KeyRange>> = if single || limit > 0 {
                 vec![ranges]
             } else if let [keys] = ranges.as_slice() {
-                let halves = self.store.split_keys(&self.table, range.until, keys);
+                let halves = self.store.split_keys(&self.table, range.until, keys, 2);
                 halves
                     .map_err(external)?
                     .into_iter()

@@ -3,7 +3,7 @@
 
 use crate::error::{Result, SqlError};
 use crate::store::catalog::Table;
-use crate::types::{SqlType, Value};
+use crate::types::{Rows, SqlType, Value};
 use datafusion::arrow::array::{
     ArrayRef, BinaryArray, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array,
     StringArray, TimestampMicrosecondArray,
@@ -171,22 +171,18 @@ fn arrow_err(e: datafusion::arrow::error::ArrowError) -> SqlError {
 
 /// The rows of a batch as SQL values, column by column through typed arrays (a scalar per
 /// cell only for types a column of ours never has); the same values [`from_scalar`] gives.
-pub(crate) fn batch_rows(b: &RecordBatch) -> Result<Vec<Vec<Value>>> {
+pub(crate) fn batch_rows(b: &RecordBatch) -> Result<Rows> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
-    let n = b.num_rows();
-    let mut rows: Vec<Vec<Value>> = (0..n)
-        .map(|_| Vec::with_capacity(b.num_columns()))
-        .collect();
-    for c in b.columns() {
+    let mut rows = Rows::nulls(b.num_columns(), b.num_rows());
+    for (j, c) in b.columns().iter().enumerate() {
         macro_rules! typed {
             ($array:expr, $value:expr) => {{
                 let a = $array;
-                for (i, row) in rows.iter_mut().enumerate() {
-                    row.push(match a.is_null(i) {
-                        true => Value::Null,
-                        false => $value(a, i),
-                    });
+                for (i, cell) in rows.column_mut(j).enumerate() {
+                    if !a.is_null(i) {
+                        *cell = $value(a, i);
+                    }
                 }
             }};
         }
@@ -211,11 +207,11 @@ pub(crate) fn batch_rows(b: &RecordBatch) -> Result<Vec<Vec<Value>>> {
                 |a: &TimestampMicrosecondArray, i| Value::Timestamp(a.value(i))
             ),
             _ => {
-                for (i, row) in rows.iter_mut().enumerate() {
-                    row.push(from_scalar(
+                for (i, cell) in rows.column_mut(j).enumerate() {
+                    *cell = from_scalar(
                         ScalarValue::try_from_array(c, i)
                             .map_err(|e| SqlError::Query(e.to_string()))?,
-                    )?);
+                    )?;
                 }
             }
         }

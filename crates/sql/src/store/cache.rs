@@ -593,7 +593,7 @@ mod tests {
 
     fn run(e: &Engine, sql: &str) -> Vec<Vec<Value>> {
         match e.execute(sql, &HashMap::new()).unwrap().pop() {
-            Some(Output::Rows { rows, .. }) => rows,
+            Some(Output::Rows { rows, .. }) => rows.into_lists(),
             other => panic!("{other:?}"),
         }
     }

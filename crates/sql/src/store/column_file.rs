@@ -427,7 +427,7 @@ impl ColumnFile {
     }
 
     /// `pieces` as batches of columns `projection`, a long list read in two halves side by
-    /// side (the second on the store's reader thread).
+    /// side (with the store's reader thread: [`side_by_side`]).
     fn read_pieces(
         self: &Arc<Self>,
         reader: &Helper,

@@ -22,7 +22,7 @@ pub struct SqlStore {
     pub(super) cache: parking_lot::Mutex<Option<Catalog>>,
     /// Evaluates CHECK constraints before rows are written.
     pub(super) checks: Arc<dyn CheckEvaluator>,
-    /// Reads the second half of a read cut in two.
+    /// Reads parts of a read cut in parts, beside the caller.
     pub(super) reader: Helper,
 }
 

@@ -34,7 +34,7 @@
 //!   Arrow batches; [`cache`]: tables' current rows kept as batches between queries, and
 //!   `column_file`: those batches as a column copy on disk, for after a restart;
 //! - `handle`: the [`SqlStore`], its catalog reads, begin and commit; `helper`: its reader
-//!   thread, which reads the second half of a long read;
+//!   thread, which reads parts of a long read beside the caller (kept off the caller's CPU);
 //! - `tables` (tables and columns), `index` (secondary indexes), `rows` (row writes), `read`
 //!   (row reads and `HISTORY OF`): the store's operations.
 

@@ -9,7 +9,7 @@ use super::helper::side_by_side;
 use super::ranges::{KeyRange, TxRange};
 use super::write_set::WriteSet;
 use crate::error::Result;
-use crate::types::{SqlType, Value};
+use crate::types::{Rows, SqlType, Value};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::BTreeMap;
@@ -203,8 +203,8 @@ impl SqlStore {
     /// projected columns (`projection`: positions among the live columns, repeats allowed),
     /// decoded straight from the stored bytes: for answers that leave as values, never as
     /// Arrow. A JSON value reads as its text (a VARCHAR), as it does through DataFusion. At most
-    /// `max_rows`, appended to `rows`; returns the key to resume after (`None`: the range holds
-    /// no more rows).
+    /// `max_rows`, appended to `rows` (as wide as the projection); returns the key to resume
+    /// after (`None`: the range holds no more rows).
     pub fn scan_values(
         &self,
         t: &Table,
@@ -212,11 +212,12 @@ impl SqlStore {
         keys: &KeyRange,
         projection: &[usize],
         max_rows: usize,
-        rows: &mut Vec<Vec<Value>>,
+        rows: &mut Rows,
     ) -> Result<Option<Vec<u8>>> {
         if range.from == 0 || range.from > range.until || max_rows == 0 {
             return Ok(None);
         }
+        debug_assert_eq!(rows.width(), projection.len());
         let q = row_query(t, range.until, keys);
         // Column id → the first output position it fills; later repeats copy that one.
         let mut first = vec![None; t.max_column_id as usize + 1];
@@ -234,9 +235,7 @@ impl SqlStore {
                 return true;
             }
             // Each slot written once, as a tag (no clones of a NULL).
-            let mut row: Vec<Value> = std::iter::repeat_with(|| Value::Null)
-                .take(projection.len())
-                .collect();
+            let row = rows.push_nulls();
             let decoded = encoding::for_each_cell(value, |id, bytes| {
                 if let Some(Some((i, ty))) = first.get(id as usize) {
                     // The 8-byte types built in place: a `Value` handed back by
@@ -264,7 +263,6 @@ impl SqlStore {
             for &(i, j) in &repeats {
                 row[i] = row[j].clone();
             }
-            rows.push(row);
             read += 1;
             if read == max_rows {
                 resume = Some(key.to_vec());
@@ -344,10 +342,16 @@ impl SqlStore {
         }
     }
 
-    /// `keys` cut in two at a key halfway between the first and the last stored row key in it
-    /// (of any version, at `until`), so that two partitions can read it side by side; `keys`
-    /// whole when it holds too few keys to cut.
-    pub fn split_keys(&self, t: &Table, until: TxId, keys: &KeyRange) -> Result<Vec<KeyRange>> {
+    /// `keys` cut in `n` parts (or fewer) at keys evenly spaced between the first and the last
+    /// stored row key in it (of any version, at `until`), so that parts can be read side by
+    /// side; `keys` whole when it holds too few keys to cut.
+    pub fn split_keys(
+        &self,
+        t: &Table,
+        until: TxId,
+        keys: &KeyRange,
+        n: usize,
+    ) -> Result<Vec<KeyRange>> {
         let q = ScanQuery {
             limit: 1,
             ..row_query(t, until, keys)
@@ -364,19 +368,20 @@ impl SqlStore {
         let (Some(first), Some(last)) = (first.first(), last.first()) else {
             return Ok(vec![keys.clone()]);
         };
-        let Some(mid) = midpoint(&first.key, &last.key) else {
-            return Ok(vec![keys.clone()]);
-        };
-        Ok(vec![
-            KeyRange {
-                lo: keys.lo.clone(),
-                hi: Some((mid.clone(), false)),
-            },
-            KeyRange {
-                lo: Some((mid, true)),
-                hi: keys.hi.clone(),
-            },
-        ])
+        let mut parts = Vec::with_capacity(n);
+        let mut lo = keys.lo.clone();
+        for cut in cuts(&first.key, &last.key, n) {
+            parts.push(KeyRange {
+                lo,
+                hi: Some((cut.clone(), false)),
+            });
+            lo = Some((cut, true));
+        }
+        parts.push(KeyRange {
+            lo,
+            hi: keys.hi.clone(),
+        });
+        Ok(parts)
     }
 
     /// The whole table's committed rows at `until` (every live column) as Arrow batches in key
@@ -388,7 +393,7 @@ impl SqlStore {
         until: TxId,
         schema: &SchemaRef,
     ) -> Result<Vec<RecordBatch>> {
-        let halves = self.split_keys(t, until, &KeyRange::default())?;
+        let halves = self.split_keys(t, until, &KeyRange::default(), 2)?;
         let mut batches = Vec::new();
         let (store, t, schema) = (self.clone(), t.clone(), schema.clone());
         side_by_side(&self.reader, halves, &mut batches, move |keys, out| {
@@ -434,9 +439,10 @@ impl SqlStore {
     }
 }
 
-/// A key between `a` and `b` (`a < b`), splitting the keys between them roughly in half when
-/// they are spread evenly; `None` when they are too close to split.
-pub(crate) fn midpoint(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
+/// Up to `n - 1` increasing keys strictly between `a` and `b` (`a < b`), cutting the keys
+/// between them into `n` parts of about the same number when they are spread evenly; fewer
+/// (none) when `a` and `b` are too close to cut.
+pub(crate) fn cuts(a: &[u8], b: &[u8], n: usize) -> Vec<Vec<u8>> {
     let common = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let word = |k: &[u8]| {
         let mut w = [0u8; 8];
@@ -446,10 +452,38 @@ pub(crate) fn midpoint(a: &[u8], b: &[u8]) -> Option<Vec<u8>> {
         u64::from_be_bytes(w)
     };
     let (x, y) = (word(a), word(b));
-    if y <= x || y - x < 2 {
-        return None;
+    if y <= x || n < 2 {
+        return Vec::new();
     }
-    let mut mid = a[..common].to_vec();
-    mid.extend_from_slice(&(x + (y - x) / 2).to_be_bytes());
-    Some(mid)
+    let step = (y - x) / n as u64;
+    (1..n as u64)
+        .filter(|_| step > 0)
+        .map(|i| {
+            let mut cut = a[..common].to_vec();
+            cut.extend_from_slice(&(x + i * step).to_be_bytes());
+            cut
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cuts;
+
+    #[test]
+    fn cuts_fall_strictly_between_their_ends_in_order() {
+        let (a, b) = (b"t\x00\x00\x10".to_vec(), b"t\x00\x00\x90".to_vec());
+        let got = cuts(&a, &b, 4);
+        assert_eq!(got.len(), 3);
+        let mut all = vec![a.clone()];
+        all.extend(got);
+        all.push(b.clone());
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:02x?}");
+        // Keys of different lengths: cut within the first eight bytes past their common prefix.
+        let cut = cuts(b"k\x01", b"k\x02\x05", 2);
+        assert!(cut.len() == 1 && b"k\x01"[..] < cut[0][..] && cut[0][..] < b"k\x02\x05"[..]);
+        // Too close to cut into parts of a key or more each, or not in order: no cut.
+        assert!(cuts(b"k\x01", b"k\x01\x00\x00\x00\x00\x00\x00\x00\x03", 4).is_empty());
+        assert!(cuts(&b, &a, 4).is_empty());
+    }
 }
