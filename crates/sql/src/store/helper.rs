@@ -227,8 +227,9 @@ struct Placement {
 impl Placement {
     /// Called on the reader thread as it starts.
     fn started(&self) {
-        let _ = self.thread.set(nix::unistd::gettid());
+        // Kept off no CPU yet; then callers may place the thread.
         self.off.store(usize::MAX, Ordering::Relaxed);
+        let _ = self.thread.set(nix::unistd::gettid());
     }
 
     /// Keeps the reader thread off the calling thread's CPU, when the caller may use another.
