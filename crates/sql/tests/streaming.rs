@@ -293,7 +293,7 @@ fn a_streamed_scan_reads_its_snapshot_batch_after_batch() {
 }
 
 /// A plain key-range select over 1024 keys or more, holding more rows than its first read
-/// (64), reads the rest in two halves side by side: the rows still come whole and in key order,
+/// (64), reads the rest in parts side by side: the rows still come whole and in key order,
 /// as the planned query's do, at the current state and at a past tx (where the range's keys
 /// are fewer than its span).
 #[test]
@@ -311,5 +311,29 @@ fn a_long_key_range_is_read_whole_and_in_key_order() {
             .collect();
         assert!(fast == want, "{range}: {} rows", fast.len());
         assert!(planned == want, "{range} planned: {} rows", planned.len());
+    }
+}
+
+/// The key-range fast path answers in one batch, so it takes ranges of fewer than 65536 keys
+/// (as many rows at most); a wider one is streamed by the planned scan, batch by batch, with
+/// the same rows.
+#[test]
+fn a_key_range_too_wide_for_one_batch_is_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(&dir);
+    let mut s = e.session();
+    let want: Vec<Vec<Value>> = (5..ROWS)
+        .map(|i| vec![Value::Integer(i), Value::Varchar(format!("s{i}"))])
+        .collect();
+    for (hi, one_batch) in [(65_540, true), (65_541, false)] {
+        let sql = format!("SELECT id, s FROM t WHERE id >= 5 AND id <= {hi}");
+        let got: Vec<stele_sql::Rows> = s
+            .query(&sql, &HashMap::new())
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+        assert_eq!(got.len() == 1, one_batch, "{sql}: {} batches", got.len());
+        let rows: Vec<Vec<Value>> = got.into_iter().flatten().collect();
+        assert!(rows == want, "{sql}: {} rows", rows.len());
     }
 }

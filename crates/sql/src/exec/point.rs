@@ -1,6 +1,6 @@
 //! The fast path of `SELECT cols FROM t WHERE <primary-key conditions>`: a key read (every key
 //! column equal to a value) or a key-range read (a single INTEGER key column compared with
-//! values), straight into values, without DataFusion.
+//! values, over fewer than 65536 keys), straight into values, without DataFusion.
 
 use crate::bind::sources::{source_named, BoundSource};
 use crate::bind::values::{eval_const, object_name};
@@ -143,6 +143,13 @@ impl Engine {
         let Some(keys) = key_condition(t, selection, params) else {
             return Ok(None);
         };
+        // The fast path answers in one batch, and a range of a single INTEGER key holds at
+        // most one row a key: a wider range is left to the planned scan, which streams it.
+        if let KeyCondition::Range(lo, hi) = keys {
+            if lo <= hi && hi.abs_diff(lo) >= MAX_RANGE_KEYS {
+                return Ok(None);
+            }
+        }
         // The projection: `*` or plain columns, aliased or not.
         let mut out: Vec<(String, usize)> = Vec::new();
         for item in projection {
@@ -318,6 +325,10 @@ fn const_or_param(e: &SqlExpr, params: Option<&HashMap<String, Value>>) -> Optio
     }
     eval_const(e)
 }
+
+/// The widest key range the fast path reads (in keys, so in rows at most): its answer is
+/// one batch held whole.
+const MAX_RANGE_KEYS: u64 = 1 << 16;
 
 /// Which rows a fast-path WHERE clause selects by primary key.
 enum KeyCondition {
