@@ -298,15 +298,18 @@ impl Rows {
     /// Keeps the rows `keep` says yes to, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&[Value]) -> bool) {
         let width = self.width;
-        let mut kept = Rows::with_capacity(width, self.len);
-        let mut values = std::mem::take(&mut self.values).into_iter();
-        for _ in 0..self.len {
-            let row: Vec<Value> = values.by_ref().take(width).collect();
-            if keep(&row) {
-                kept.push(row);
+        let mut kept = 0;
+        for i in 0..self.len {
+            if keep(&self.values[i * width..(i + 1) * width]) {
+                // Moved down over the rows dropped so far.
+                for j in 0..width {
+                    self.values.swap(kept * width + j, i * width + j);
+                }
+                kept += 1;
             }
         }
-        *self = kept;
+        self.values.truncate(kept * width);
+        self.len = kept;
     }
 }
 
