@@ -546,8 +546,9 @@ fn ddl_and_unique_conflicts_abort_at_commit() {
     );
 }
 
-/// A parameterised statement is parsed once and bound per request: every type binds, each
-/// request sees its own values, and a missing parameter is an error each time.
+/// A template's query runs unbound, its parameters read by the fast path where its key
+/// conditions use them: it answers as the same text with literals does, and as the general
+/// path does, errors included, through `execute` and through the streamed `query`.
 #[test]
 fn parameters_read_by_the_fast_path_answer_as_bound_literals_do() {
     let dir = tempfile::tempdir().unwrap();
@@ -658,6 +659,8 @@ fn parameters_read_by_the_fast_path_answer_as_bound_literals_do() {
     }
 }
 
+/// A parameterised statement is parsed once and bound per request: every type binds, each
+/// request sees its own values, and a missing parameter is an error each time.
 #[test]
 fn parameters_bind_into_cached_statements() {
     let dir = tempfile::tempdir().unwrap();

@@ -280,7 +280,7 @@ impl Engine {
             true => usize::MAX,
             false => HEAD,
         };
-        let mut rows = Rows::with_capacity(positions.len(), span.min(1 << 16) as usize + 1);
+        let mut rows = Rows::new(positions.len());
         let Some(resume) = self
             .store
             .scan_values(t, range, &keys, positions, head, &mut rows)?
